@@ -1,0 +1,10 @@
+"""JupyterHub side of the course platform.
+
+- :mod:`course_hub.authenticator`: an OAuth/OIDC authenticator that refuses logins
+  without a valid roll-number claim and keeps the normalised roll number in auth_state.
+- :mod:`course_hub.spawner_hooks`: puts the authoritative roll number, course id and
+  grading-service address into each single-user server's environment.
+- :mod:`course_hub.roles`: course roles from hub group names.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,115 @@
+"""JupyterHub configuration for the course hub (Docker deployment).
+
+Everything site-specific comes from the environment, so the same file serves the
+local demo, the end-to-end tests and an Ansible-deployed VM. Required variables:
+
+  OIDC_AUTHORIZE_URL, OIDC_TOKEN_URL, OIDC_USERDATA_URL   IdP endpoints
+  OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OAUTH_CALLBACK_URL   the hub's OAuth client
+  JUPYTERHUB_CRYPT_KEY                                     encrypts auth_state
+  DOCKER_NETWORK_NAME, SINGLEUSER_IMAGE, HUB_CONNECT_HOST  DockerSpawner
+  GRADER_SERVICE_URL, GRADER_SERVICE_API_TOKEN            the grading service
+
+Optional: COURSE_IDS (comma-separated, default "dl101"), ROLL_NUMBER_CLAIM,
+OIDC_SCOPES, SINGLEUSER_MEM_LIMIT, SINGLEUSER_CPU_LIMIT, USER_CONTAINER_PREFIX,
+HUB_OPS_API_TOKEN (an admin service token for ops scripts and tests).
+"""
+
+import os
+
+from course_hub.roles import course_groups
+from course_hub.spawner_hooks import make_auth_state_hook
+
+c = get_config()  # noqa: F821
+
+
+def env(name, default=None):
+    """Read a setting from the environment; a missing required one stops the hub."""
+    value = os.environ.get(name, default)
+    if value is None:
+        raise SystemExit(f"jupyterhub_config: environment variable {name} is required")
+    return value
+
+
+course_ids = [x.strip() for x in env("COURSE_IDS", "dl101").split(",") if x.strip()]
+primary_course = course_ids[0]
+
+# --- Hub and proxy -----------------------------------------------------------------
+c.JupyterHub.bind_url = "http://:8000"
+c.JupyterHub.hub_ip = "0.0.0.0"
+c.JupyterHub.hub_connect_ip = env("HUB_CONNECT_HOST")
+c.JupyterHub.db_url = env("JUPYTERHUB_DB_URL", "sqlite:////srv/jupyterhub/jupyterhub.sqlite")
+c.JupyterHub.cookie_secret_file = "/srv/jupyterhub/jupyterhub_cookie_secret"
+c.ConfigurableHTTPProxy.pid_file = "/srv/jupyterhub/jupyterhub-proxy.pid"
+c.JupyterHub.authenticate_prometheus = False
+
+# --- Login: OIDC with the roll number from a claim ----------------------------------
+c.JupyterHub.authenticator_class = "course-oauth"
+c.CourseOAuthenticator.authorize_url = env("OIDC_AUTHORIZE_URL")
+c.CourseOAuthenticator.token_url = env("OIDC_TOKEN_URL")
+c.CourseOAuthenticator.userdata_url = env("OIDC_USERDATA_URL")
+c.CourseOAuthenticator.client_id = env("OIDC_CLIENT_ID")
+c.CourseOAuthenticator.client_secret = env("OIDC_CLIENT_SECRET")
+c.CourseOAuthenticator.oauth_callback_url = env("OAUTH_CALLBACK_URL")
+c.CourseOAuthenticator.scope = env("OIDC_SCOPES", "openid profile email").split()
+c.CourseOAuthenticator.login_service = env("OIDC_LOGIN_SERVICE", "University login")
+c.CourseOAuthenticator.username_claim = "preferred_username"
+c.CourseOAuthenticator.roll_number_claim = env("ROLL_NUMBER_CLAIM", "roll_number")
+c.CourseOAuthenticator.enable_auth_state = True
+c.CourseOAuthenticator.manage_groups = True
+c.CourseOAuthenticator.auth_state_groups_key = "oauth_user.groups"
+c.CourseOAuthenticator.allowed_groups = course_groups(course_ids)
+
+# --- Single-user servers in Docker ---------------------------------------------------
+prefix = env("USER_CONTAINER_PREFIX", "dlcourse")
+c.JupyterHub.spawner_class = "docker"
+c.DockerSpawner.image = env("SINGLEUSER_IMAGE")
+c.DockerSpawner.network_name = env("DOCKER_NETWORK_NAME")
+c.DockerSpawner.use_internal_ip = True
+c.DockerSpawner.remove = True
+c.DockerSpawner.prefix = prefix
+c.DockerSpawner.name_template = "{prefix}-user-{username}"
+# Work survives server restarts: one named volume per user, seeded from the image's
+# home directory (course release notebooks) the first time.
+c.DockerSpawner.volumes = {f"{prefix}-home-{{username}}": "/home/jovyan"}
+c.DockerSpawner.notebook_dir = "/home/jovyan"
+c.DockerSpawner.mem_limit = env("SINGLEUSER_MEM_LIMIT", "2G")
+c.DockerSpawner.cpu_limit = float(env("SINGLEUSER_CPU_LIMIT", "1"))
+c.DockerSpawner.cmd = ["jupyterhub-singleuser"]
+c.Spawner.default_url = "/lab"
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 90
+
+grader_url = env("GRADER_SERVICE_URL")
+c.Spawner.auth_state_hook = make_auth_state_hook(primary_course, grader_url)
+
+# --- The grading service and its permissions -----------------------------------------
+c.JupyterHub.services = [
+    {
+        "name": "grader",
+        "url": grader_url,
+        "api_token": env("GRADER_SERVICE_API_TOKEN"),
+        "display": False,
+    }
+]
+roles = [
+    {
+        "name": "grader-service",
+        "description": "Identify callers, read their course groups and roll number",
+        "scopes": ["read:users", "read:users:groups", "read:groups", "admin:auth_state"],
+        "services": ["grader"],
+    },
+    {
+        # The token in each single-user server identifies its owner to the grading
+        # service (name and course groups), and nothing more.
+        "name": "server",
+        "scopes": ["users:activity!user", "access:servers!server",
+                   "read:users:name!user", "read:users:groups!user"],
+    },
+]
+ops_token = os.environ.get("HUB_OPS_API_TOKEN")
+if ops_token:
+    c.JupyterHub.services.append({"name": "ops", "api_token": ops_token})
+    roles.append({"name": "ops", "scopes": ["admin:users", "admin:servers", "tokens",
+                                            "admin:auth_state", "read:groups", "list:users"],
+                  "services": ["ops"]})
+c.JupyterHub.load_roles = roles

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Build every image under images/<name>/Dockerfile as dlcourse/<name>:latest.
+# The wheelhouse is served to the builds over loopback (docker build --network host)
+# instead of being copied into the build context. Docker's layer cache makes a second
+# run cheap; DEPS_DIGEST (the packages' declared dependencies) invalidates the
+# dependency layer when a pyproject changes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-$PWD/.venv/bin/python}
+BASE_IMAGE=${BASE_IMAGE:-dlcourse/base:bookworm}
+TAG=${IMAGE_TAG:-latest}
+images=("$@")
+[ ${#images[@]} -gt 0 ] || images=(hub singleuser sandbox grader)
+
+port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$PY" -m http.server --bind 127.0.0.1 --directory build "$port" >/dev/null 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do
+  curl -fs "http://127.0.0.1:$port/" >/dev/null && break
+  sleep 0.1
+done
+
+digest=$(cat course/pyproject.toml hub/pyproject.toml grader_service/pyproject.toml | sha256sum | cut -c1-16)
+for name in "${images[@]}"; do
+  [ -f "images/$name/Dockerfile" ] || { echo "skip $name: no Dockerfile"; continue; }
+  start=$(date +%s)
+  docker build -q --force-rm --network host -f "images/$name/Dockerfile" \
+    --build-arg BASE_IMAGE="$BASE_IMAGE" \
+    --build-arg WHEELHOUSE_URL="http://127.0.0.1:$port" \
+    --build-arg DEPS_DIGEST="$digest" \
+    -t "dlcourse/$name:$TAG" . >/dev/null
+  size=$(docker image inspect "dlcourse/$name:$TAG" --format '{{.Size}}')
+  echo "built dlcourse/$name:$TAG in $(( $(date +%s) - start ))s, $(( size / 1000000 )) MB"
+done

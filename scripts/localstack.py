@@ -1,0 +1,328 @@
+"""Run the whole course stack on one Docker host: demo IdP, grading service, JupyterHub.
+
+Used by ``make demo`` / ``make down`` and by the end-to-end tests, so both exercise
+the same wiring. Each stack is named by a *project* (``dlcourse`` for the demo,
+``dlcourse-e2e`` for tests); every container, volume and network it creates carries
+that name, so two stacks can live side by side.
+
+    python -m scripts.localstack up [--project NAME] [--hub-port 8000] [--idp-port 9000]
+    python -m scripts.localstack down [--project NAME] [--volumes]
+    python -m scripts.localstack status [--project NAME]
+
+The demo IdP (``hub/demo-idp``, Node) runs on the host, bound to the project
+network's gateway address: the browser and the hub container both reach it there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+IDP_DIR = REPO / "hub" / "demo-idp"
+OIDC_CLIENT_ID = "jupyterhub"
+
+
+@dataclass
+class StackConfig:
+    """Names, ports and images of one local stack."""
+
+    project: str = "dlcourse"
+    hub_port: int = 8000
+    idp_port: int = 9000
+    course_ids: str = "dl101"
+    hub_image: str = "dlcourse/hub:latest"
+    singleuser_image: str = "dlcourse/singleuser:latest"
+    grader_image: str = "dlcourse/grader:latest"
+    sandbox_image: str = "dlcourse/sandbox:latest"
+    state_root: Path = field(default_factory=lambda: REPO / ".stack")
+
+    @property
+    def network(self) -> str:
+        return f"{self.project}-net"
+
+    @property
+    def hub_container(self) -> str:
+        return f"{self.project}-hub"
+
+    @property
+    def grader_container(self) -> str:
+        return f"{self.project}-grader"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.state_root / self.project
+
+    @property
+    def hub_url(self) -> str:
+        return f"http://127.0.0.1:{self.hub_port}"
+
+
+def load_or_create_secrets(state_dir: Path) -> dict[str, str]:
+    """Secrets of one stack, generated once and kept (mode 0600) so restarts reuse them."""
+    path = state_dir / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    state_dir.mkdir(parents=True, exist_ok=True)
+    values = {
+        "crypt_key": secrets.token_hex(32),
+        "grader_api_token": secrets.token_hex(24),
+        "ops_api_token": secrets.token_hex(24),
+        "oidc_client_secret": secrets.token_hex(24),
+        "idp_cookie_key": secrets.token_hex(24),
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(values, f)
+    return values
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """True when nothing listens on ``host:port``."""
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) != 0
+
+
+def wait_for_http(url: str, timeout: float, what: str) -> float:
+    """Poll ``url`` until it answers below 500; return the seconds it took."""
+    start = time.monotonic()
+    last_error = None
+    while time.monotonic() - start < timeout:
+        try:
+            if requests.get(url, timeout=3).status_code < 500:
+                return time.monotonic() - start
+        except requests.RequestException as e:
+            last_error = e
+        time.sleep(0.5)
+    raise TimeoutError(f"{what} did not answer at {url} within {timeout:.0f}s: {last_error}")
+
+
+class LocalStack:
+    """Start, inspect and stop one project's containers, network, volumes and IdP."""
+
+    def __init__(self, config: StackConfig):
+        self.config = config
+        self.docker = docker.from_env()
+        self.secrets = load_or_create_secrets(config.state_dir)
+
+    # --- network and IdP ---------------------------------------------------------------
+    def ensure_network(self) -> str:
+        """Create the project network if needed; return its gateway address."""
+        cfg = self.config
+        nets = self.docker.networks.list(names=[cfg.network])
+        net = nets[0] if nets else self.docker.networks.create(
+            cfg.network, driver="bridge", labels={"dlcourse.project": cfg.project})
+        net.reload()
+        return net.attrs["IPAM"]["Config"][0]["Gateway"]
+
+    def idp_issuer(self, gateway: str) -> str:
+        return f"http://{gateway}:{self.config.idp_port}"
+
+    def idp_env(self, gateway: str) -> dict[str, str]:
+        cfg = self.config
+        return {
+            "IDP_ISSUER": self.idp_issuer(gateway),
+            "IDP_HOST": gateway,
+            "IDP_PORT": str(cfg.idp_port),
+            "IDP_CLIENT_ID": OIDC_CLIENT_ID,
+            "IDP_CLIENT_SECRET": self.secrets["oidc_client_secret"],
+            "IDP_REDIRECT_URIS": ",".join(
+                f"http://{host}:{cfg.hub_port}/hub/oauth_callback"
+                for host in ("127.0.0.1", "localhost")),
+            "IDP_COOKIE_KEYS": self.secrets["idp_cookie_key"],
+        }
+
+    def start_idp(self, gateway: str) -> None:
+        """Run the demo IdP on the host (detached, pid file in the state dir)."""
+        cfg = self.config
+        pid_file = cfg.state_dir / "idp.pid"
+        issuer = self.idp_issuer(gateway)
+        if pid_file.exists() and self._pid_alive(int(pid_file.read_text())):
+            return
+        if not (IDP_DIR / "node_modules").exists():
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=IDP_DIR, check=True,
+                           stdout=subprocess.DEVNULL)
+        if not port_is_free(gateway, cfg.idp_port):
+            raise RuntimeError(f"port {cfg.idp_port} on {gateway} is taken; pick --idp-port")
+        log = open(cfg.state_dir / "idp.log", "ab")
+        proc = subprocess.Popen(["node", "server.mjs"], cwd=IDP_DIR,
+                                env={**os.environ, **self.idp_env(gateway)},
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        pid_file.write_text(str(proc.pid))
+        wait_for_http(f"{issuer}/health", 30, "demo IdP")
+
+    @staticmethod
+    def _pid_alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+
+    def stop_idp(self) -> None:
+        pid_file = self.config.state_dir / "idp.pid"
+        if not pid_file.exists():
+            return
+        pid = int(pid_file.read_text())
+        if self._pid_alive(pid):
+            os.killpg(pid, signal.SIGTERM)
+        pid_file.unlink()
+
+    # --- containers ----------------------------------------------------------------------
+    def _run(self, name: str, image: str, **kwargs):
+        """(Re)create container ``name`` on the project network."""
+        self._remove_container(name)
+        return self.docker.containers.run(
+            image, name=name, detach=True, network=self.config.network,
+            labels={"dlcourse.project": self.config.project},
+            restart_policy={"Name": "unless-stopped"}, **kwargs)
+
+    def _remove_container(self, name: str) -> None:
+        try:
+            self.docker.containers.get(name).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+    def start_grader(self) -> None:
+        cfg = self.config
+        self._run(
+            cfg.grader_container, cfg.grader_image,
+            environment={
+                "JUPYTERHUB_API_URL": f"http://{cfg.hub_container}:8081/hub/api",
+                "JUPYTERHUB_API_TOKEN": self.secrets["grader_api_token"],
+                "JUPYTERHUB_SERVICE_PREFIX": "/services/grader/",
+                "GRADER_DATA_DIR": "/srv/grader",
+                "GRADER_RUNNER": "docker",
+                "GRADER_SANDBOX_IMAGE": cfg.sandbox_image,
+            },
+            volumes={
+                f"{cfg.project}-grader-data": {"bind": "/srv/grader", "mode": "rw"},
+                "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"},
+            },
+        )
+
+    def hub_environment(self, gateway: str) -> dict[str, str]:
+        cfg = self.config
+        issuer = self.idp_issuer(gateway)
+        return {
+            "OIDC_AUTHORIZE_URL": f"{issuer}/auth",
+            "OIDC_TOKEN_URL": f"{issuer}/token",
+            "OIDC_USERDATA_URL": f"{issuer}/me",
+            "OIDC_CLIENT_ID": OIDC_CLIENT_ID,
+            "OIDC_CLIENT_SECRET": self.secrets["oidc_client_secret"],
+            "OAUTH_CALLBACK_URL": f"{cfg.hub_url}/hub/oauth_callback",
+            "JUPYTERHUB_CRYPT_KEY": self.secrets["crypt_key"],
+            "DOCKER_NETWORK_NAME": cfg.network,
+            "SINGLEUSER_IMAGE": cfg.singleuser_image,
+            "HUB_CONNECT_HOST": cfg.hub_container,
+            "USER_CONTAINER_PREFIX": cfg.project,
+            "GRADER_SERVICE_URL": f"http://{cfg.grader_container}:5000",
+            "GRADER_SERVICE_API_TOKEN": self.secrets["grader_api_token"],
+            "HUB_OPS_API_TOKEN": self.secrets["ops_api_token"],
+            "COURSE_IDS": cfg.course_ids,
+        }
+
+    def start_hub(self, gateway: str) -> float:
+        cfg = self.config
+        if not port_is_free("127.0.0.1", cfg.hub_port):
+            raise RuntimeError(f"port {cfg.hub_port} is taken; pick --hub-port")
+        self._run(
+            cfg.hub_container, cfg.hub_image,
+            environment=self.hub_environment(gateway),
+            ports={"8000/tcp": ("127.0.0.1", cfg.hub_port)},
+            volumes={
+                f"{cfg.project}-hub-data": {"bind": "/srv/jupyterhub", "mode": "rw"},
+                "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"},
+            },
+        )
+        return wait_for_http(f"{cfg.hub_url}/hub/health", 120, "JupyterHub")
+
+    # --- whole stack ---------------------------------------------------------------------
+    def up(self) -> dict:
+        """Bring everything up (idempotent); return the addresses a user needs."""
+        gateway = self.ensure_network()
+        self.start_idp(gateway)
+        self.start_grader()
+        hub_seconds = self.start_hub(gateway)
+        return {"hub_url": self.config.hub_url, "idp_issuer": self.idp_issuer(gateway),
+                "hub_start_seconds": round(hub_seconds, 1)}
+
+    def user_containers(self):
+        return self.docker.containers.list(
+            all=True, filters={"name": f"{self.config.project}-user-"})
+
+    def down(self, remove_volumes: bool = False) -> None:
+        """Stop and remove the project's containers, network and IdP (volumes on request)."""
+        cfg = self.config
+        for container in self.user_containers():
+            container.remove(force=True)
+        for name in (cfg.hub_container, cfg.grader_container):
+            self._remove_container(name)
+        self.stop_idp()
+        for net in self.docker.networks.list(names=[cfg.network]):
+            net.remove()
+        if remove_volumes:
+            for vol in self.docker.volumes.list():
+                if vol.name.startswith(f"{cfg.project}-"):
+                    vol.remove(force=True)
+
+    def status(self) -> dict[str, str]:
+        names = [self.config.hub_container, self.config.grader_container]
+        names += [c.name for c in self.user_containers()]
+        result = {}
+        for name in names:
+            try:
+                result[name] = self.docker.containers.get(name).status
+            except docker.errors.NotFound:
+                result[name] = "absent"
+        return result
+
+
+def demo_accounts() -> list[dict]:
+    """The demo IdP's accounts, for printing after ``up``."""
+    users = json.loads((IDP_DIR / "users.json").read_text())
+    return users if isinstance(users, list) else list(users.values())
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scripts.localstack", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["up", "down", "status"])
+    parser.add_argument("--project", default="dlcourse")
+    parser.add_argument("--hub-port", type=int, default=8000)
+    parser.add_argument("--idp-port", type=int, default=9000)
+    parser.add_argument("--volumes", action="store_true", help="down: also delete volumes")
+    args = parser.parse_args(argv)
+    stack = LocalStack(StackConfig(project=args.project, hub_port=args.hub_port,
+                                   idp_port=args.idp_port))
+    if args.command == "up":
+        info = stack.up()
+        print(f"\nJupyterHub is up at {info['hub_url']}  (IdP: {info['idp_issuer']})")
+        print("Demo logins (password in hub/demo-idp/README.md):")
+        for user in demo_accounts():
+            print(f"  {user.get('username', '?'):<12} roll number {user.get('roll_number', '-')}"
+                  f"  groups {', '.join(user.get('groups', []))}")
+        print("Stop it with: make down")
+    elif args.command == "down":
+        stack.down(remove_volumes=args.volumes)
+    else:
+        for name, state in stack.status().items():
+            print(f"{name:<40} {state}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Shared test helpers: the repository root on sys.path and the Docker requirement.
+
+A test that needs Docker asks for the ``docker_client`` fixture. Without an engine it
+is skipped on a developer machine, but fails under ``CI=true``: CI must never pass by
+skipping the tier that matters.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip locally, fail in CI, when a test's prerequisite is missing."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """A Docker SDK client for a live engine (see module docstring)."""
+    try:
+        import docker
+
+        client = docker.from_env()
+        client.ping()
+    except Exception as e:  # noqa: BLE001 - any failure means "no engine"
+        require(False, f"no Docker engine: {e}")
+    return client
+
+
+def require_image(client, name: str) -> None:
+    """Skip locally / fail in CI when image ``name`` has not been built."""
+    import docker
+
+    try:
+        client.images.get(name)
+    except docker.errors.ImageNotFound:
+        require(False, f"image {name} is missing (run `make images`)")

@@ -1,0 +1,28 @@
+"""Helpers for the end-to-end tests of the course platform.
+
+- :mod:`.idp`: start/stop the demo OIDC identity provider (``hub/demo-idp``).
+- :mod:`.oidc_login`: browserless login to JupyterHub through the demo IdP.
+- :mod:`.kernel`: run code in a kernel through a Jupyter Server REST/websocket API.
+
+Import it as ``tests.e2e.support`` (``from tests.e2e.support import login``):
+``tests/conftest.py`` puts the repository root on ``sys.path`` and ``tests`` /
+``tests.e2e`` resolve as namespace packages (no ``__init__.py`` needed there).
+Inside, the modules use relative imports only.
+"""
+
+from .idp import DEMO_PASSWORD, DemoIdP, ensure_node_modules, free_port, start_demo_idp
+from .kernel import KernelError, run_code
+from .oidc_login import LoginError, login, xsrf_headers
+
+__all__ = [
+    "DEMO_PASSWORD",
+    "DemoIdP",
+    "KernelError",
+    "LoginError",
+    "ensure_node_modules",
+    "free_port",
+    "login",
+    "run_code",
+    "start_demo_idp",
+    "xsrf_headers",
+]
