@@ -32,6 +32,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+
 from dlcourse import data, optim  # noqa: E402
 from dlcourse.models import MLP, SmallCNN  # noqa: E402
 from dlcourse.roll import derive_config  # noqa: E402

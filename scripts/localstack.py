@@ -16,6 +16,7 @@ network's gateway address: the browser and the hub container both reach it there
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -97,12 +98,12 @@ def port_is_free(host: str, port: int) -> bool:
 
 
 def wait_for_http(url: str, timeout: float, what: str) -> float:
-    """Poll ``url`` until it answers below 500; return the seconds it took."""
+    """Poll ``url`` until it answers 200; return the seconds it took."""
     start = time.monotonic()
     last_error = None
     while time.monotonic() - start < timeout:
         try:
-            if requests.get(url, timeout=3).status_code < 500:
+            if requests.get(url, timeout=3).status_code == 200:
                 return time.monotonic() - start
         except requests.RequestException as e:
             last_error = e
@@ -157,10 +158,10 @@ class LocalStack:
                            stdout=subprocess.DEVNULL)
         if not port_is_free(gateway, cfg.idp_port):
             raise RuntimeError(f"port {cfg.idp_port} on {gateway} is taken; pick --idp-port")
-        log = open(cfg.state_dir / "idp.log", "ab")
-        proc = subprocess.Popen(["node", "server.mjs"], cwd=IDP_DIR,
-                                env={**os.environ, **self.idp_env(gateway)},
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with open(cfg.state_dir / "idp.log", "ab") as log:
+            proc = subprocess.Popen(["node", "server.mjs"], cwd=IDP_DIR,
+                                    env={**os.environ, **self.idp_env(gateway)},
+                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         pid_file.write_text(str(proc.pid))
         wait_for_http(f"{issuer}/health", 30, "demo IdP")
 
@@ -191,10 +192,8 @@ class LocalStack:
             restart_policy={"Name": "unless-stopped"}, **kwargs)
 
     def _remove_container(self, name: str) -> None:
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             self.docker.containers.get(name).remove(force=True)
-        except docker.errors.NotFound:
-            pass
 
     def start_grader(self) -> None:
         cfg = self.config

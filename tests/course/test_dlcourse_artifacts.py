@@ -6,6 +6,7 @@ import zipfile
 
 import numpy as np
 import pytest
+
 from dlcourse import __version__, artifacts
 from dlcourse.roll import derive_config, short_hash
 

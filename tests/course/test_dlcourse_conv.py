@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
+from dlcourse_testing import assert_all_below
+
 from dlcourse import conv as C
 from dlcourse.gradcheck import check_layer, rel_error
-from dlcourse_testing import assert_all_below
 
 CONV_CASES = [  # (N, C, H, W), (F, KH, KW), stride, pad
     ((2, 3, 7, 7), (4, 3, 3), 1, 1),

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+
 from dlcourse import data as D
 
 GENERATORS = {

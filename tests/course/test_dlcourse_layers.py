@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
-from dlcourse import layers as L
-from dlcourse.gradcheck import check_layer, numerical_gradient, rel_error
 from dlcourse_testing import GRAD_TOL as TOL
 from dlcourse_testing import assert_all_below
+
+from dlcourse import layers as L
+from dlcourse.gradcheck import check_layer, numerical_gradient, rel_error
 
 
 def away_from_zero(rng, shape, margin=0.1):

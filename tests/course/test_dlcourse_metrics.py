@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from dlcourse import metrics as M
 from dlcourse import thresholds as T
 

@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
+from dlcourse_testing import assert_all_below
+
 from dlcourse import data, optim, roll
 from dlcourse.gradcheck import check_model
 from dlcourse.models import MLP, SmallCNN
 from dlcourse.train import fit
-from dlcourse_testing import assert_all_below
 
 
 @pytest.mark.parametrize("activations, num_classes", [

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from dlcourse import data, metrics, plots
 from dlcourse.train import History
 

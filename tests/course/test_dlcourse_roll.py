@@ -4,6 +4,7 @@ import json
 from collections import Counter
 
 import pytest
+
 from dlcourse import roll as R
 
 ROLLS = [f"CS{i:06d}" for i in range(10_000)]

@@ -5,11 +5,12 @@ Marked ``frameworks``; skipped locally without the frameworks, failing under CI=
 
 import numpy as np
 import pytest
+from dlcourse_testing import require_module
+
 from dlcourse import data
 from dlcourse.models import MLP, SmallCNN
 from dlcourse.train import fit
 from dlcourse.twins import to_nhwc
-from dlcourse_testing import require_module
 
 pytestmark = pytest.mark.frameworks
 

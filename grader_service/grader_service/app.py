@@ -1,0 +1,25 @@
+"""Application factory (Flask tutorial style: no module-level app)."""
+
+import os
+
+from flask import Flask
+
+from . import api, auth, blobs, db, errors, exporters, metrics, stamp, worker
+from .config import from_env
+from .prefix import PrefixMiddleware
+
+
+def create_app(test_config=None):
+    """Build the grading service: config from the environment, then ``test_config`` on top."""
+    app = Flask(__name__)
+    app.config.from_mapping(from_env())
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"]
+    os.makedirs(app.config["DATA_DIR"], exist_ok=True)
+
+    for component in (errors, db, blobs, stamp, metrics, exporters, auth, worker):
+        component.init_app(app)
+    app.register_blueprint(api.bp)
+    app.wsgi_app = PrefixMiddleware(app.wsgi_app, app.config["SERVICE_PREFIX"])
+    return app

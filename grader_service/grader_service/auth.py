@@ -1,0 +1,160 @@
+"""Who is calling: resolve a JupyterHub API token to a user, roll number and course roles.
+
+The seam is :class:`IdentityProvider`; :class:`HubIdentityProvider` asks the hub,
+:class:`StaticIdentityProvider` is a fixed table for unit tests and local development.
+"""
+
+import dataclasses
+import enum
+import hashlib
+import threading
+import time
+import urllib.parse
+
+from flask import current_app, request
+
+INSTRUCTOR_GROUP_PREFIX = "formgrade-"
+STUDENT_GROUP_PREFIX = "nbgrader-"
+
+
+class Role(enum.StrEnum):
+    INSTRUCTOR = "instructor"
+    STUDENT = "student"
+
+
+class AuthError(Exception):
+    """The caller could not be identified (maps to HTTP 401)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    """An authenticated caller. ``roll_number`` comes from the IdP (auth_state), never the client."""
+
+    username: str
+    groups: frozenset = frozenset()
+    roll_number: str | None = None
+
+    def role_in(self, course):
+        """Instructor if in ``formgrade-<course>``, student if in ``nbgrader-<course>``, else None."""
+        if INSTRUCTOR_GROUP_PREFIX + course in self.groups:
+            return Role.INSTRUCTOR
+        if STUDENT_GROUP_PREFIX + course in self.groups:
+            return Role.STUDENT
+        return None
+
+    def courses(self):
+        """``{course: role}`` for every course group the caller is in."""
+        found = {}
+        for group in self.groups:
+            for prefix in (STUDENT_GROUP_PREFIX, INSTRUCTOR_GROUP_PREFIX):
+                if group.startswith(prefix):
+                    course = group[len(prefix):]
+                    found[course] = self.role_in(course)
+        return found
+
+
+class IdentityProvider:
+    """Contract: ``identify(token) -> Identity`` or raise :class:`AuthError` for a bad token.
+
+    Subclasses implement ``identify``; it may be called from several threads.
+    """
+
+    def identify(self, token: str) -> Identity:
+        raise NotImplementedError("Override in subclass: identify(token) -> Identity")
+
+
+class StaticIdentityProvider(IdentityProvider):
+    """Test double: a fixed ``{token: Identity}`` table. Never use in production."""
+
+    def __init__(self, identities):
+        self.identities = dict(identities)
+
+    def identify(self, token):
+        try:
+            return self.identities[token]
+        except KeyError:
+            raise AuthError("invalid token") from None
+
+
+class HubIdentityProvider(IdentityProvider):
+    """Ask JupyterHub: ``GET /user`` with the caller's token, then ``GET /users/{name}``
+    with the service token for groups and ``auth_state["oauth_user"]["roll_number"]``.
+
+    Results are cached for ``cache_seconds`` keyed by the SHA-256 of the token.
+    """
+
+    def __init__(self, api_url, service_token, cache_seconds=30.0, timeout=10.0, session=None):
+        import requests
+
+        self.api_url = api_url.rstrip("/")
+        self.service_token = service_token
+        self.cache_seconds = cache_seconds
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self._cache = {}
+        self._lock = threading.Lock()
+
+    def identify(self, token):
+        key = hashlib.sha256(token.encode()).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit and hit[0] > now:
+                return hit[1]
+        identity = self._resolve(token)
+        with self._lock:
+            self._cache[key] = (now + self.cache_seconds, identity)
+        return identity
+
+    def _get(self, path, token):
+        return self.session.get(self.api_url + path, timeout=self.timeout,
+                                headers={"Authorization": f"token {token}"})
+
+    def _resolve(self, token):
+        who = self._get("/user", token)
+        if who.status_code in (401, 403):
+            raise AuthError("token rejected by JupyterHub")
+        who.raise_for_status()
+        model = who.json()
+        if model.get("kind", "user") != "user":
+            raise AuthError("only user tokens may call the grading service")
+        name = model["name"]
+        full = self._get("/users/" + urllib.parse.quote(name, safe=""), self.service_token)
+        full.raise_for_status()
+        user = full.json()
+        roll = roll_number_from_auth_state(user.get("auth_state") or {})
+        return Identity(username=name, groups=frozenset(user.get("groups") or ()),
+                        roll_number=None if roll is None else str(roll))
+
+
+def roll_number_from_auth_state(auth_state: dict):
+    """The hub's normalised roll number (course_hub sets ``auth_state["roll_number"]``
+    from the IdP claim), falling back to the raw ``roll_number`` claim."""
+    return auth_state.get("roll_number") or (auth_state.get("oauth_user") or {}).get("roll_number")
+
+
+def token_from_request():
+    """The token from ``Authorization: token X`` or ``Bearer X``; raise AuthError if absent."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() not in ("token", "bearer") or not value.strip():
+        raise AuthError("missing Authorization header ('token <JupyterHub API token>')")
+    return value.strip()
+
+
+def init_app(app):
+    if "IDENTITY_PROVIDER" in app.config:  # tests inject a StaticIdentityProvider
+        provider = app.config["IDENTITY_PROVIDER"]
+    else:
+        provider = HubIdentityProvider(app.config["HUB_API_URL"], app.config["HUB_API_TOKEN"],
+                                       cache_seconds=app.config["IDENTITY_CACHE_SECONDS"])
+    app.extensions["grader_identity"] = provider
+
+
+def get_identity_provider() -> IdentityProvider:
+    return current_app.extensions["grader_identity"]
+
+
+def current_identity() -> Identity:
+    """Identify the caller of the current request (raises AuthError)."""
+    return get_identity_provider().identify(token_from_request())

@@ -1,0 +1,6 @@
+"""Sandbox autograder: ``python -m grader_service.autograde`` (needs the ``sandbox`` extra).
+
+Input: a directory (``--input``) or a tar on stdin holding ``source/`` (instructor
+source files, with hidden tests) and ``submission/`` (the student's files).
+Output: exactly one JSON object on stdout (see :mod:`.pipeline`).
+"""

@@ -1,0 +1,28 @@
+"""Put the instructor's test cells (with hidden tests) into the student's notebook."""
+
+import copy
+
+from ..cells import grade_id, is_test_cell
+from .base import Step
+
+
+class OverwriteTestCells(Step):
+    """Build ``job.nb`` = the student's notebook with every test cell replaced, by
+    ``grade_id``, by the instructor's cell (source and metadata). Student cells that
+    pretend to be tests are demoted to plain cells; instructor tests the student
+    deleted are appended at the end, so deleting a test never skips it.
+    """
+
+    def __call__(self, job):
+        official = {grade_id(c): c for c in job.source.cells if is_test_cell(c) and grade_id(c)}
+        nb = copy.deepcopy(job.student)
+        placed = set()
+        for index, cell in enumerate(nb.cells):
+            gid = grade_id(cell)
+            if gid in official and gid not in placed:
+                nb.cells[index] = copy.deepcopy(official[gid])
+                placed.add(gid)
+            elif is_test_cell(cell):
+                cell.metadata.pop("nbgrader", None)  # not an official test: never scored
+        nb.cells.extend(copy.deepcopy(c) for gid, c in official.items() if gid not in placed)
+        job.nb = nb

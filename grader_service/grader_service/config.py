@@ -1,0 +1,57 @@
+"""Service settings: one documented default per key, overridable from the environment.
+
+``create_app`` reads :func:`from_env` then applies a test config on top, Flask-tutorial style.
+"""
+
+import os
+
+MB = 1024 * 1024
+
+#: key -> (environment variable, default, converter, help)
+SETTINGS = {
+    "DATA_DIR": ("GRADER_DATA_DIR", "/srv/grader", str,
+                 "Directory for the SQLite DB, content-addressed blobs, signing key and gradebook CSV."),
+    "DATABASE_URL": ("GRADER_DATABASE_URL", "", str,
+                     "SQLAlchemy URL; empty means sqlite:///$GRADER_DATA_DIR/grader.sqlite."),
+    "HUB_API_URL": ("JUPYTERHUB_API_URL", "http://hub:8081/hub/api", str,
+                    "JupyterHub REST API base, e.g. http://hub:8081/hub/api."),
+    "HUB_API_TOKEN": ("JUPYTERHUB_API_TOKEN", "", str,
+                      "This service's own hub token (scopes read:users, read:users:groups, "
+                      "read:groups, admin:auth_state)."),
+    "SERVICE_PREFIX": ("JUPYTERHUB_SERVICE_PREFIX", "/services/grader/", str,
+                       "URL prefix the hub proxy forwards unchanged; stripped by the app."),
+    "IDENTITY_CACHE_SECONDS": ("GRADER_IDENTITY_CACHE_SECONDS", 30.0, float,
+                               "How long a resolved token identity is reused."),
+    "SANDBOX_IMAGE": ("GRADER_SANDBOX_IMAGE", "dlcourse/sandbox:latest", str,
+                      "Image the docker runner starts for every grading job."),
+    "RUNNER": ("GRADER_RUNNER", "docker", str, "Runner name: docker | local."),
+    "MAX_UPLOAD_BYTES": ("GRADER_MAX_UPLOAD_BYTES", 20 * MB, int,
+                         "Largest accepted request body (bytes); larger gets 413."),
+    "MAX_UNPACKED_BYTES": ("GRADER_MAX_UNPACKED_BYTES", 100 * MB, int,
+                           "Largest total size of the files inside an uploaded tar (bytes)."),
+    "SANDBOX_MEMORY": ("GRADER_SANDBOX_MEMORY", "1g", str,
+                       "Sandbox memory limit; swap limit is set equal (no swap)."),
+    "SANDBOX_CPUS": ("GRADER_SANDBOX_CPUS", 1.0, float, "Sandbox CPU quota in cores."),
+    "SANDBOX_PIDS": ("GRADER_SANDBOX_PIDS", 256, int, "Sandbox process/thread limit."),
+    "SANDBOX_TIMEOUT": ("GRADER_SANDBOX_TIMEOUT", 300.0, float,
+                        "Wall-clock limit for one grading job (seconds); then killed."),
+    "SANDBOX_CELL_TIMEOUT": ("GRADER_SANDBOX_CELL_TIMEOUT", 60.0, float,
+                             "Per-cell execution timeout inside the sandbox (seconds)."),
+    "SANDBOX_OUTPUT_BYTES": ("GRADER_SANDBOX_OUTPUT_BYTES", 1 * MB, int,
+                             "Cap on the sandbox's stdout (bytes); more is an error."),
+    "WORKERS": ("GRADER_WORKERS", 2, int, "Grading worker threads started by `dl-grader serve`."),
+    "SIGNING_KEY_FILE": ("GRADER_SIGNING_KEY_FILE", "", str,
+                         "Ed25519 private key (PEM); empty means $GRADER_DATA_DIR/signing_key.pem, "
+                         "generated on first start."),
+    "EXPORTERS": ("GRADER_EXPORTERS", "csv", str, "Comma-separated exporter names."),
+}
+
+
+def from_env(environ=None):
+    """Return the settings dict built from ``environ`` (default ``os.environ``)."""
+    environ = os.environ if environ is None else environ
+    values = {}
+    for key, (var, default, convert, _help) in SETTINGS.items():
+        raw = environ.get(var)
+        values[key] = default if raw in (None, "") else convert(raw)
+    return values

@@ -1,0 +1,145 @@
+"""Database models and the per-app SQLAlchemy engine (``get_db()`` + ``init_app(app)``).
+
+SQLite in ``GRADER_DATA_DIR`` is the embedded default; any SQLAlchemy URL (PostgreSQL in
+production) works through ``GRADER_DATABASE_URL``.
+"""
+
+import datetime
+import enum
+import os
+
+from flask import current_app, g
+from sqlalchemy import JSON, DateTime, Integer, String, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+
+def utcnow():
+    """Timezone-aware current UTC time (the only clock the service trusts)."""
+    return datetime.datetime.now(datetime.UTC)
+
+
+class Status(enum.StrEnum):
+    """Life cycle of a submission: queued -> running -> graded | failed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    GRADED = "graded"
+    FAILED = "failed"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Assignment(Base):
+    """A released assignment: the student-facing release blob and the hidden source blob."""
+
+    __tablename__ = "assignments"
+
+    course: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    release_sha256: Mapped[str] = mapped_column(String(64))
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    notebooks: Mapped[list] = mapped_column(JSON, default=list)
+    released_by: Mapped[str] = mapped_column(String(255))
+    released_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+
+    def to_json(self):
+        return {
+            "course": self.course,
+            "assignment": self.name,
+            "notebooks": self.notebooks,
+            "released_at": isoformat(self.released_at),
+            "release_sha256": self.release_sha256,
+        }
+
+
+class Submission(Base):
+    """One uploaded attempt and, once graded, its result and signed stamp."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    course: Mapped[str] = mapped_column(String(64), index=True)
+    assignment: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str] = mapped_column(String(255), index=True)
+    roll_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True, default=Status.QUEUED)
+    submitted_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    graded_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    stamp: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+    def to_json(self, include_stamp=True):
+        data = {
+            "submission_id": self.id,
+            "course": self.course,
+            "assignment": self.assignment,
+            "username": self.username,
+            "roll_number": self.roll_number,
+            "sha256": self.sha256,
+            "size": self.size,
+            "status": self.status,
+            "timestamp": isoformat(self.submitted_at),
+            "graded_at": isoformat(self.graded_at),
+            "result": self.result,
+        }
+        if include_stamp:
+            data["stamp"] = self.stamp
+        return data
+
+
+def isoformat(value):
+    """ISO 8601 in UTC with a trailing Z (SQLite drops tzinfo, so re-attach it)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.UTC)
+    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def make_engine(url):
+    """Engine with SQLite tuned for several threads (WAL, busy timeout, full fsync)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def init_app(app):
+    """Create the engine and tables; register session teardown."""
+    url = app.config["DATABASE_URL"] or "sqlite:///" + os.path.join(
+        app.config["DATA_DIR"], "grader.sqlite")
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    app.extensions["grader_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(close_db)
+
+
+def session_factory(app=None):
+    """The app's sessionmaker (worker threads open their own sessions with it)."""
+    return (app or current_app).extensions["grader_sessionmaker"]
+
+
+def get_db():
+    """Session bound to the current app context."""
+    if "grader_db" not in g:
+        g.grader_db = session_factory()()
+    return g.grader_db
+
+
+def close_db(_exc=None):
+    db = g.pop("grader_db", None)
+    if db is not None:
+        db.close()

@@ -1,0 +1,14 @@
+"""nbgrader exchange plugin that talks to the grading service over HTTP.
+
+Installed in the student/instructor JupyterLab image (needs only ``requests``);
+enable it with the lines from :mod:`.nbgrader_config_snippet`.
+"""
+
+from .exchange import GraderServiceExchange
+from .fetch_assignment import ExchangeFetchAssignment
+from .list import ExchangeList
+from .release_assignment import ExchangeReleaseAssignment
+from .submit import ExchangeSubmit
+
+__all__ = ["GraderServiceExchange", "ExchangeFetchAssignment", "ExchangeList",
+           "ExchangeReleaseAssignment", "ExchangeSubmit"]

@@ -1,0 +1,87 @@
+"""Base exchange: where the service is, who we are, and one ``api()`` helper for HTTP."""
+
+import os
+import urllib.parse
+
+from nbgrader.exchange.abc import Exchange
+from traitlets import Bool, Float, Integer, Unicode, default
+
+DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
+
+
+class GraderServiceExchange(Exchange):
+    """Common traits and HTTP plumbing of the grading-service exchange."""
+
+    service_url = Unicode(
+        help="""Base URL of the grading service, e.g. http://dlcourse-grader:5000.
+        Defaults to $GRADER_SERVICE_URL. Example: c.GraderServiceExchange.service_url = "..."
+        (added in dlcourse-grader 0.1)""").tag(config=True)
+
+    @default("service_url")
+    def _service_url_default(self):
+        return os.environ.get("GRADER_SERVICE_URL", "http://dlcourse-grader:5000")
+
+    api_token = Unicode(
+        help="""JupyterHub API token sent as `Authorization: token ...`; defaults to
+        $JUPYTERHUB_API_TOKEN (set by the hub in every single-user server).""").tag(config=True)
+
+    @default("api_token")
+    def _api_token_default(self):
+        return os.environ.get("JUPYTERHUB_API_TOKEN", "")
+
+    request_timeout = Float(60.0, help="Seconds to wait for the grading service.").tag(config=True)
+
+    max_upload_bytes = Integer(
+        DEFAULT_MAX_UPLOAD,
+        help="Refuse to upload archives larger than this (bytes); the service enforces "
+             "its own limit too.").tag(config=True)
+
+    path_includes_course = Bool(
+        False,
+        help="""Fetch/submit below `<course>/<assignment>` instead of `<assignment>`
+        (same meaning as nbgrader's default exchange).""").tag(config=True)
+
+    def init_src(self):
+        pass
+
+    def init_dest(self):
+        pass
+
+    def copy_files(self):
+        pass
+
+    @property
+    def course_id(self):
+        """The course from ``CourseDirectory.course_id`` (fails if unset)."""
+        if not self.coursedir.course_id:
+            self.fail("No course id specified. Set c.CourseDirectory.course_id or use --course.")
+        return self.coursedir.course_id
+
+    def local_assignment_dir(self, course_id, assignment_id):
+        """Where nbgrader keeps a fetched assignment: ``<assignment>`` or ``<course>/<assignment>``."""
+        parts = [course_id, assignment_id] if self.path_includes_course else [assignment_id]
+        return os.path.abspath(os.path.join(self.assignment_dir, *parts))
+
+    def api(self, method, path, **kwargs):
+        """Call the service; any failure becomes an ExchangeError with the service's message."""
+        import requests
+
+        url = self.service_url.rstrip("/") + "/" + path.lstrip("/")
+        headers = {"Authorization": f"token {self.api_token}"}
+        try:
+            response = requests.request(method, url, headers=headers,
+                                        timeout=self.request_timeout, **kwargs)
+        except requests.RequestException as err:
+            self.fail(f"Cannot reach the grading service at {self.service_url}: {err}")
+        if response.status_code >= 400:
+            try:
+                message = response.json()["error"]
+            except (ValueError, KeyError, TypeError):
+                message = response.text[:200] or response.reason
+            self.fail(f"Grading service refused {method} {path} "
+                      f"(HTTP {response.status_code}): {message}")
+        return response
+
+
+def quote(name):
+    return urllib.parse.quote(name, safe="")

@@ -1,0 +1,20 @@
+"""Choose a plugin class by name: installed entry points first, then built-in names."""
+
+from importlib import import_module
+from importlib.metadata import entry_points
+
+
+def load_class(group, name, builtins):
+    """Return the class registered as ``name`` in entry-point ``group`` or in ``builtins``.
+
+    ``builtins`` maps names to ``"module:Class"`` strings so a source checkout works
+    without the package being installed.
+    """
+    for ep in entry_points(group=group):
+        if ep.name == name:
+            return ep.load()
+    if name in builtins:
+        module, _, attr = builtins[name].partition(":")
+        return getattr(import_module(module), attr)
+    known = sorted({ep.name for ep in entry_points(group=group)} | builtins.keys())
+    raise ValueError(f"unknown {group} plugin {name!r}; choose one of {known}")

@@ -1,0 +1,134 @@
+"""Fixtures for the end-to-end tier: the real stack (IdP, hub, grading service) in Docker.
+
+One stack per test session, under the project name ``dlcourse-e2e`` on free ports, so
+it never collides with a running ``make demo``. It is torn down with its volumes at
+the end. Timings the closing notes quote are collected in ``build/e2e-metrics.json``.
+"""
+
+import json
+import time
+
+import pytest
+import requests
+
+from scripts.localstack import LocalStack, StackConfig
+from tests.conftest import REPO, require_image
+from tests.e2e.support import DEMO_PASSWORD, free_port, login
+
+IMAGES = ("dlcourse/hub:latest", "dlcourse/singleuser:latest", "dlcourse/grader:latest",
+          "dlcourse/sandbox:latest")
+METRICS = {}  # figures for the closing note, written to build/e2e-metrics.json
+
+
+@pytest.fixture(scope="session")
+def e2e_metrics():
+    return METRICS
+
+
+@pytest.fixture(scope="session")
+def stack(docker_client):
+    for image in IMAGES:
+        require_image(docker_client, image)
+    config = StackConfig(project="dlcourse-e2e", hub_port=free_port(), idp_port=free_port())
+    local = LocalStack(config)
+    local.down(remove_volumes=True)  # leftovers of an interrupted run
+    try:
+        info = local.up()
+        METRICS["hub_start_seconds"] = info["hub_start_seconds"]
+        yield local
+    finally:
+        dump_logs(local)
+        local.down(remove_volumes=True)
+        out = REPO / "build" / "e2e-metrics.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(METRICS, indent=2))
+        print("\ne2e metrics:", json.dumps(METRICS))
+
+
+def dump_logs(local: LocalStack) -> None:
+    """Keep the containers' logs next to the metrics, for a failed CI run."""
+    logdir = REPO / "build" / "e2e-logs"
+    logdir.mkdir(parents=True, exist_ok=True)
+    for name in [local.config.hub_container, local.config.grader_container]:
+        try:
+            (logdir / f"{name}.log").write_bytes(local.docker.containers.get(name).logs())
+        except Exception as e:  # noqa: BLE001 - best effort
+            (logdir / f"{name}.log").write_text(f"no logs: {e}")
+
+
+class Hub:
+    """Small client for the hub's REST API with the ops service token."""
+
+    def __init__(self, stack: LocalStack):
+        self.url = stack.config.hub_url
+        self.api = f"{self.url}/hub/api"
+        self.headers = {"Authorization": f"token {stack.secrets['ops_api_token']}"}
+
+    def request(self, method, path, **kwargs):
+        r = requests.request(method, f"{self.api}{path}", headers=self.headers, timeout=60,
+                             **kwargs)
+        return r
+
+    def user_token(self, username: str) -> str:
+        r = self.request("POST", f"/users/{username}/tokens",
+                         json={"note": "e2e test", "expires_in": 3600})
+        r.raise_for_status()
+        return r.json()["token"]
+
+    def spawn(self, username: str, timeout: float = 180) -> float:
+        """Start ``username``'s server; return seconds until it answers through the proxy."""
+        start = time.monotonic()
+        r = self.request("POST", f"/users/{username}/server")
+        assert r.status_code in (201, 202), r.text
+        token = self.user_token(username)
+        status_url = f"{self.url}/user/{username}/api/status"
+        while time.monotonic() - start < timeout:
+            model = self.request("GET", f"/users/{username}").json()
+            server = model.get("servers", {}).get("")
+            if server and server.get("ready"):
+                resp = requests.get(status_url, headers={"Authorization": f"token {token}"},
+                                    timeout=10)
+                if resp.status_code == 200:
+                    return time.monotonic() - start
+            time.sleep(0.5)
+        raise TimeoutError(f"server of {username} not ready after {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def hub(stack):
+    return Hub(stack)
+
+
+class Person:
+    """A demo user who has logged in through the IdP and whose server is running."""
+
+    def __init__(self, hub: Hub, username: str):
+        self.username = username
+        self.session = login(hub.url, username, DEMO_PASSWORD)
+        self.token = hub.user_token(username)
+        self.spawn_seconds = hub.spawn(username)
+        self.server_url = f"{hub.url}/user/{username}"
+        self.headers = {"Authorization": f"token {self.token}"}
+        METRICS.setdefault("spawn_seconds", {})[username] = round(self.spawn_seconds, 2)
+
+
+@pytest.fixture(scope="session")
+def people(hub):
+    """Logged-in users with running servers, created on first use."""
+    cache = {}
+
+    def get(username: str) -> Person:
+        if username not in cache:
+            cache[username] = Person(hub, username)
+        return cache[username]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def grader_url(stack):
+    """The grading service as users reach it: through the hub's proxy."""
+    url = f"{stack.config.hub_url}/services/grader"
+    r = requests.get(f"{url}/health", timeout=10)
+    assert r.status_code == 200, r.text
+    return url

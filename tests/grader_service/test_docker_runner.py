@@ -1,0 +1,142 @@
+"""DockerRunner against the real sandbox image (no mocks).
+
+Proves: result through the service, no network, memory limit, wall-clock timeout,
+non-root user, read-only root, container removal. Fails instead of skipping when CI=true.
+"""
+
+import contextlib
+import ipaddress
+import socket
+import time
+
+import docker
+import pytest
+from grader_testing import CALLERS, auth
+
+from grader_service.app import create_app
+from grader_service.auth import StaticIdentityProvider
+from grader_service.db import Status
+from grader_service.metrics import Outcome
+from grader_service.runners import SandboxLimits
+from grader_service.runners.docker import DockerRunner
+from grader_service.stamp import verify_stamp
+from grader_service.worker import get_workers
+
+MiB = 1024 * 1024
+
+
+def runner(image, **limits):
+    limits = {"timeout": 120, "cell_timeout": 60, **limits}
+    return DockerRunner(SandboxLimits(**limits), image=image)
+
+
+def sandbox_containers():
+    return docker.from_env().containers.list(all=True,
+                                             filters={"label": "dlcourse.role=grading-sandbox"})
+
+
+def by_id(result):
+    return {t["grade_id"]: t for t in result["tests"]}
+
+
+def test_sample_notebook_through_the_service(sandbox_image, tmp_path, actions_factory):
+    app = create_app({"DATA_DIR": str(tmp_path / "data"), "RUNNER": "docker",
+                      "SANDBOX_IMAGE": sandbox_image, "SANDBOX_TIMEOUT": 120.0,
+                      "IDENTITY_PROVIDER": StaticIdentityProvider(CALLERS)})
+    client = app.test_client()
+    actions = actions_factory(client)
+    assert actions.release().status_code == 201
+    sid = actions.submit(variant="student_wrong").json["submission_id"]
+
+    started = time.monotonic()
+    graded = get_workers(app).run_once()
+    elapsed = time.monotonic() - started
+    print(f"sandbox start -> result: {elapsed:.2f} s")  # shown with pytest -s
+
+    assert graded.status == Status.GRADED, graded.result
+    body = client.get(f"/api/submissions/{sid}", headers=auth("alice-token")).json
+    record = body["stamp"]["record"]
+    assert (record["score"], record["max_score"]) == (1.0, 3.0)
+    sandbox = record["sandbox"]
+    assert sandbox["network_mode"] == "none"
+    assert sandbox["memory_bytes"] == sandbox["memory_swap_bytes"] == 1024 * MiB
+    assert sandbox["nano_cpus"] == 10**9 and sandbox["pids_limit"] == 256
+    assert sandbox["read_only_root"] is True and sandbox["user"] == "1000:1000"
+    assert sandbox["cap_drop"] == ["ALL"] and sandbox["security_opt"] == ["no-new-privileges"]
+    assert verify_stamp(body["stamp"], client.get("/api/public-key").data)
+    assert sandbox_containers() == []
+
+
+@pytest.fixture
+def host_listener():
+    """A TCP listener on this machine's docker0 address, reachable from the host itself."""
+    ipam = docker.from_env().networks.get("bridge").attrs["IPAM"]["Config"][0]
+    gateway = ipam.get("Gateway") or str(ipaddress.ip_network(ipam["Subnet"])[1])
+    server = socket.socket()
+    server.bind((gateway, 0))  # fails unless the address belongs to this machine
+    server.listen(1)
+    with contextlib.closing(socket.create_connection(server.getsockname(), timeout=3)):
+        pass  # positive control: the listener is up
+    yield server.getsockname()
+    server.close()
+
+
+def test_no_network(sandbox_image, make_bundle, host_listener):
+    host, port = host_listener
+    solution = (
+        "import os, socket\n"
+        "interfaces = sorted(os.listdir('/sys/class/net'))\n"
+        "try:\n"
+        f"    socket.create_connection(({host!r}, {port}), timeout=5).close()\n"
+        "    connect_error = None\n"
+        "except OSError as err:\n"
+        "    connect_error = repr(err)\n"
+    )
+    run = runner(sandbox_image).run(make_bundle(solution, {
+        "connected": (1, "assert connect_error is None, connect_error"),
+        "loopback_only": (1, "assert interfaces == ['lo'], interfaces"),
+    }, name="net"))
+    assert run.outcome is Outcome.SUCCESS, run.message
+    tests = by_id(run.result)
+    assert not tests["connected"]["passed"]
+    assert "unreachable" in tests["connected"]["message"].lower()
+    assert tests["loopback_only"]["passed"]
+    assert run.sandbox["network_mode"] == "none"
+
+
+def test_memory_limit_is_enforced(sandbox_image, make_bundle):
+    tests = {
+        "small": (1, "small = b'x' * (32 * 2**20)\nassert len(small) == 32 * 2**20"),
+        "big": (1, "big = b'x' * (1024 * 2**20)\nassert len(big) > 0"),
+    }
+    run = runner(sandbox_image, memory="256m").run(make_bundle("pass", tests, name="mem"))
+    assert run.sandbox["memory_bytes"] == run.sandbox["memory_swap_bytes"] == 256 * MiB
+    assert run.sandbox["oom_killed"] is True
+    assert run.outcome in (Outcome.SUCCESS, Outcome.OOM), run.message
+    print(f"memory probe: outcome={run.outcome.value} {run.message}")
+    if run.outcome is Outcome.SUCCESS:  # the kernel was killed, the autograder reported it
+        result = by_id(run.result)
+        assert result["small"]["passed"]
+        assert not result["big"]["passed"] and "memory" in result["big"]["message"]
+    assert sandbox_containers() == []
+
+
+def test_wall_clock_timeout_kills(sandbox_image, make_bundle):
+    started = time.monotonic()
+    run = runner(sandbox_image, timeout=10).run(
+        make_bundle("import time\ntime.sleep(300)", {"t": (1, "pass")}, name="slow"))
+    assert run.outcome is Outcome.TIMEOUT
+    assert time.monotonic() - started < 40
+    assert sandbox_containers() == []
+
+
+def test_runs_as_non_root_on_read_only_root(sandbox_image, make_bundle):
+    tests = {
+        "uid": (1, "import os\nassert (os.getuid(), os.geteuid(), os.getgid()) == (1000, 1000, 1000)"),
+        "ro_root": (1, "try:\n    open('/opt/venv/x', 'w')\n    raise AssertionError('root fs is writable')\n"
+                       "except OSError as err:\n    assert err.errno == 30, err  # EROFS"),
+        "tmp_writable": (1, "open('/tmp/ok', 'w').write('ok')"),
+    }
+    run = runner(sandbox_image).run(make_bundle("pass", tests, name="who"))
+    assert run.outcome is Outcome.SUCCESS, run.message
+    assert all(t["passed"] for t in run.result["tests"]), run.result["tests"]
