@@ -22,7 +22,6 @@ import os
 import secrets
 import signal
 import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -30,6 +29,8 @@ from pathlib import Path
 
 import docker
 import requests
+
+from scripts.demo_idp import DEMO_PASSWORD, launch_demo_idp
 
 REPO = Path(__file__).resolve().parent.parent
 IDP_DIR = REPO / "hub" / "demo-idp"
@@ -132,38 +133,21 @@ class LocalStack:
     def idp_issuer(self, gateway: str) -> str:
         return f"http://{gateway}:{self.config.idp_port}"
 
-    def idp_env(self, gateway: str) -> dict[str, str]:
-        cfg = self.config
-        return {
-            "IDP_ISSUER": self.idp_issuer(gateway),
-            "IDP_HOST": gateway,
-            "IDP_PORT": str(cfg.idp_port),
-            "IDP_CLIENT_ID": OIDC_CLIENT_ID,
-            "IDP_CLIENT_SECRET": self.secrets["oidc_client_secret"],
-            "IDP_REDIRECT_URIS": ",".join(
-                f"http://{host}:{cfg.hub_port}/hub/oauth_callback"
-                for host in ("127.0.0.1", "localhost")),
-            "IDP_COOKIE_KEYS": self.secrets["idp_cookie_key"],
-        }
-
     def start_idp(self, gateway: str) -> None:
-        """Run the demo IdP on the host (detached, pid file in the state dir)."""
+        """Run the demo IdP on the host, detached (pid file in the state dir)."""
         cfg = self.config
         pid_file = cfg.state_dir / "idp.pid"
-        issuer = self.idp_issuer(gateway)
         if pid_file.exists() and self._pid_alive(int(pid_file.read_text())):
             return
-        if not (IDP_DIR / "node_modules").exists():
-            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=IDP_DIR, check=True,
-                           stdout=subprocess.DEVNULL)
         if not port_is_free(gateway, cfg.idp_port):
             raise RuntimeError(f"port {cfg.idp_port} on {gateway} is taken; pick --idp-port")
-        with open(cfg.state_dir / "idp.log", "ab") as log:
-            proc = subprocess.Popen(["node", "server.mjs"], cwd=IDP_DIR,
-                                    env={**os.environ, **self.idp_env(gateway)},
-                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        pid_file.write_text(str(proc.pid))
-        wait_for_http(f"{issuer}/health", 30, "demo IdP")
+        redirect_uris = [f"http://{host}:{cfg.hub_port}/hub/oauth_callback"
+                         for host in ("127.0.0.1", "localhost")]
+        idp = launch_demo_idp(
+            cfg.idp_port, self.idp_issuer(gateway), OIDC_CLIENT_ID,
+            self.secrets["oidc_client_secret"], redirect_uris, gateway,
+            cookie_keys=[self.secrets["idp_cookie_key"]], log_path=cfg.state_dir / "idp.log")
+        pid_file.write_text(str(idp.process.pid))
 
     @staticmethod
     def _pid_alive(pid: int) -> bool:
@@ -310,7 +294,7 @@ def main(argv=None) -> int:
     if args.command == "up":
         info = stack.up()
         print(f"\nJupyterHub is up at {info['hub_url']}  (IdP: {info['idp_issuer']})")
-        print("Demo logins (password in hub/demo-idp/README.md):")
+        print(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for user in demo_accounts():
             print(f"  {user.get('username', '?'):<12} roll number {user.get('roll_number', '-')}"
                   f"  groups {', '.join(user.get('groups', []))}")

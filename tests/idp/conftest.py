@@ -13,7 +13,7 @@ if str(REPO_ROOT) not in sys.path:
     # Makes ``tests.e2e.support`` importable however pytest was started.
     sys.path.insert(0, str(REPO_ROOT))
 
-from tests.e2e.support.idp import free_port, start_demo_idp  # noqa: E402
+from scripts.demo_idp import free_port, start_demo_idp  # noqa: E402
 
 CLIENT_ID = "test-hub"
 CLIENT_SECRET = "test-secret-0123456789"

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import pytest
 import requests
 
-from tests.e2e.support.idp import DEMO_PASSWORD
+from scripts.demo_idp import DEMO_PASSWORD
 from tests.e2e.support.oidc_login import parse_page
 
 SCOPE = "openid profile email"

@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
-from tests.e2e.support.idp import DEMO_PASSWORD, free_port
+from scripts.demo_idp import DEMO_PASSWORD, free_port
 from tests.e2e.support.kernel import execute, run_code
 from tests.e2e.support.oidc_login import LoginError, login, page_error_text, xsrf_headers
 

@@ -1,6 +1,6 @@
 """Helpers for the end-to-end tests of the course platform.
 
-- :mod:`.idp`: start/stop the demo OIDC identity provider (``hub/demo-idp``).
+- :mod:`scripts.demo_idp` (re-exported): start/stop the demo OIDC identity provider.
 - :mod:`.oidc_login`: browserless login to JupyterHub through the demo IdP.
 - :mod:`.kernel`: run code in a kernel through a Jupyter Server REST/websocket API.
 
@@ -10,7 +10,14 @@ Import it as ``tests.e2e.support`` (``from tests.e2e.support import login``):
 Inside, the modules use relative imports only.
 """
 
-from .idp import DEMO_PASSWORD, DemoIdP, ensure_node_modules, free_port, start_demo_idp
+from scripts.demo_idp import (
+    DEMO_PASSWORD,
+    DemoIdP,
+    ensure_node_modules,
+    free_port,
+    start_demo_idp,
+)
+
 from .kernel import KernelError, run_code
 from .oidc_login import LoginError, login, xsrf_headers
 

@@ -1,4 +1,4 @@
-"""Start and stop the demo OIDC identity provider (``hub/demo-idp``) for tests.
+"""Start and stop the demo OIDC identity provider (``hub/demo-idp``): demo stack and tests.
 
 Usage::
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import requests
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_IDP_DIR = REPO_ROOT / "hub" / "demo-idp"
 
 DEFAULT_CLIENT_ID = "jupyterhub"
