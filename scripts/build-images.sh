@@ -10,9 +10,16 @@ PY=${PYTHON:-$PWD/.venv/bin/python}
 BASE_IMAGE=${BASE_IMAGE:-dlcourse/base:bookworm}
 TAG=${IMAGE_TAG:-latest}
 images=("$@")
+# Order matters: the sandbox is built FROM the single-user image.
 [ ${#images[@]} -gt 0 ] || images=(hub singleuser sandbox grader)
 
-port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A fixed port keeps WHEELHOUSE_URL (a build arg, so part of Docker's cache key) stable
+# between runs; when it is taken, any free port works but the dependency layers rebuild.
+port=${WHEELHOUSE_PORT:-38765}
+if ! "$PY" -c "import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', $port))" 2>/dev/null; then
+  port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  echo "port ${WHEELHOUSE_PORT:-38765} is taken: serving the wheelhouse on $port (no layer cache)"
+fi
 "$PY" -m http.server --bind 127.0.0.1 --directory build "$port" >/dev/null 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
@@ -27,6 +34,7 @@ for name in "${images[@]}"; do
   start=$(date +%s)
   docker build -q --force-rm --network host -f "images/$name/Dockerfile" \
     --build-arg BASE_IMAGE="$BASE_IMAGE" \
+    --build-arg SINGLEUSER_IMAGE="dlcourse/singleuser:$TAG" \
     --build-arg WHEELHOUSE_URL="http://127.0.0.1:$port" \
     --build-arg DEPS_DIGEST="$digest" \
     -t "dlcourse/$name:$TAG" . >/dev/null

@@ -14,7 +14,7 @@ trap 'rm -f "$report"' EXIT
 mkdir -p build/local-wheels
 "$PY" -m pip wheel -q --no-deps --no-build-isolation -w build/local-wheels ./course ./hub ./grader_service
 # torch 2.13.0 is the CPU build; an unpinned torch resolves to a multi-GB CUDA build.
-reqs=(-r requirements-dev.txt "dlcourse[frameworks,plots]" "dlcourse-grader[server,sandbox]"
+reqs=(-r requirements-dev.txt "dlcourse[frameworks,plots]" "dlcourse-grader[server,sandbox,postgres,test]"
       "torch==2.13.0")
 for f in images/*/requirements.txt; do reqs+=(-r "$f"); done
 "$PY" -m pip install -q --dry-run --ignore-installed --report "$report" --only-binary=:all: \

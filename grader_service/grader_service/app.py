@@ -4,14 +4,15 @@ import os
 
 from flask import Flask
 
-from . import api, auth, blobs, db, errors, exporters, metrics, stamp, worker
+from . import auth, blobs, db, errors, exporters, metrics, stamp, worker
+from .api import BLUEPRINTS
 from .config import from_env
 from .prefix import PrefixMiddleware
 
 
 def create_app(test_config=None):
     """Build the grading service: config from the environment, then ``test_config`` on top."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
     app.config.from_mapping(from_env())
     if test_config is not None:
         app.config.from_mapping(test_config)
@@ -20,6 +21,7 @@ def create_app(test_config=None):
 
     for component in (errors, db, blobs, stamp, metrics, exporters, auth, worker):
         component.init_app(app)
-    app.register_blueprint(api.bp)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     app.wsgi_app = PrefixMiddleware(app.wsgi_app, app.config["SERVICE_PREFIX"])
     return app

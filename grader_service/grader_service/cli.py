@@ -1,8 +1,8 @@
-"""``dl-grader``: serve the service, create a signing key, verify a stamp offline."""
+"""``dl-grader``: serve the service, create a signing key, and the instructor commands
+(list, regrade, export, verify) that talk to a running service with an API token."""
 
 import argparse
 import json
-import logging
 import os
 import sys
 
@@ -10,15 +10,17 @@ import sys
 def cmd_serve(args):
     from waitress import serve
 
+    from . import logs
     from .app import create_app
     from .worker import get_workers
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     app = create_app()
+    logs.configure(app.config["LOG_FORMAT"])
     workers = get_workers(app)
     workers.start()
     try:
-        serve(app, host=args.host, port=args.port, threads=args.threads)
+        serve(app, host=args.host, port=args.port, threads=args.threads,
+              connection_limit=args.connection_limit)
     finally:
         workers.stop(timeout=5)
     return 0
@@ -39,9 +41,70 @@ def cmd_keygen(args):
     return 0
 
 
+def _client(args):
+    from .client import GraderClient
+
+    if not args.token:
+        raise SystemExit("no API token: pass --token or set $GRADER_API_TOKEN")
+    return GraderClient(args.url, args.token)
+
+
+def cmd_list(args):
+    rows = _client(args).submissions(args.course, args.assignment)
+    if args.status:
+        rows = [r for r in rows if r["status"] == args.status]
+    for row in rows:
+        result = row.get("result") or {}
+        score = f"{result['score']}/{result['max_score']}" if "score" in result else "-"
+        print(f"{row['submission_id']}  {row['username']:<12} {row['assignment']:<10} "
+              f"{row['timestamp']}  {row['status']:<10} {score}{'  LATE' if row['late'] else ''}")
+    print(f"{len(rows)} submission(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_regrade(args):
+    from .progress import Progress
+
+    client = _client(args)
+    if args.assignment:
+        reply = client.regrade_assignment(args.course, args.assignment)
+        print(f"requeued {reply['requeued']} submission(s) of {args.course}/{args.assignment}")
+        return 0
+    if not args.submission_ids:
+        raise SystemExit("name submission ids, or --course and --assignment")
+    for submission_id in Progress(args.submission_ids, "regrade"):
+        client.regrade(submission_id)
+    return 0
+
+
+def cmd_export(args):
+    """Write ``gradebook.csv`` and every graded stamp (``stamps/<id>.json``) to a folder."""
+    from .progress import Progress
+
+    client = _client(args)
+    os.makedirs(os.path.join(args.output, "stamps"), exist_ok=True)
+    with open(os.path.join(args.output, "gradebook.csv"), "w", encoding="utf-8") as fh:
+        fh.write(client.gradebook(args.course))
+    with open(os.path.join(args.output, "public-key.pem"), "wb") as fh:
+        fh.write(client.public_key())
+    graded = [r["submission_id"] for r in client.submissions(args.course, args.assignment)
+              if r["status"] == "graded"]
+    for submission_id in Progress(graded, "export"):
+        stamp = client.submission(submission_id)["stamp"]
+        with open(os.path.join(args.output, "stamps", f"{submission_id}.json"), "w") as fh:
+            json.dump(stamp, fh, sort_keys=True)
+    print(f"exported {len(graded)} stamp(s) to {args.output}", file=sys.stderr)
+    return 0
+
+
 def cmd_verify(args):
+    """Verify one stamp file offline, or with ``--course`` every graded stamp of a course."""
     from .stamp import explain_stamp
 
+    if args.course:
+        return _verify_course(args)
+    if not (args.stamp and args.public_key):
+        raise SystemExit("verify needs STAMP and --public-key, or --course")
     with open(args.stamp, "rb") as fh:
         stamp = fh.read()
     with open(args.public_key, "rb") as fh:
@@ -57,6 +120,40 @@ def cmd_verify(args):
     return 0
 
 
+def _verify_course(args):
+    from .progress import Progress
+    from .stamp import explain_stamp
+
+    client = _client(args)
+    if args.public_key:
+        with open(args.public_key, "rb") as fh:
+            key = fh.read()
+    else:
+        key = client.public_key()
+    graded = [r["submission_id"] for r in client.submissions(args.course, args.assignment)
+              if r["status"] == "graded"]
+    bad = []
+    for submission_id in Progress(graded, "verify"):
+        stamp = client.submission(submission_id)["stamp"]
+        problem = explain_stamp(stamp, key)
+        if problem or stamp["record"]["submission_id"] != submission_id:
+            bad.append((submission_id, problem or "stamp belongs to another submission"))
+    for submission_id, problem in bad:
+        print(f"INVALID {submission_id}: {problem}", file=sys.stderr)
+    print(f"{len(graded) - len(bad)}/{len(graded)} stamps valid")
+    return 1 if bad else 0
+
+
+def _api_options(parser, course_required=True):
+    parser.add_argument("--url", default=os.environ.get("GRADER_URL", "http://127.0.0.1:5000"),
+                        help="service base URL (default $GRADER_URL or http://127.0.0.1:5000)")
+    parser.add_argument("--token", default=os.environ.get(
+        "GRADER_API_TOKEN", os.environ.get("JUPYTERHUB_API_TOKEN", "")),
+        help="JupyterHub API token of an instructor (default $GRADER_API_TOKEN)")
+    parser.add_argument("--course", required=course_required)
+    parser.add_argument("--assignment", default="")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="dl-grader", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +162,8 @@ def build_parser():
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=5000)
     serve.add_argument("--threads", type=int, default=8, help="HTTP threads")
+    serve.add_argument("--connection-limit", type=int, default=500,
+                       help="open HTTP connections before new ones wait (waitress default 100)")
     serve.set_defaults(func=cmd_serve)
 
     keygen = sub.add_parser("keygen", help="create an Ed25519 signing key (PEM, mode 0600)")
@@ -72,16 +171,40 @@ def build_parser():
     keygen.add_argument("--public-key", help="also write the public key here (default: stdout)")
     keygen.set_defaults(func=cmd_keygen)
 
-    verify = sub.add_parser("verify", help="check a stamp's signature offline")
-    verify.add_argument("stamp", help="stamp JSON file")
-    verify.add_argument("--public-key", required=True, help="PEM from GET /api/public-key")
+    listing = sub.add_parser("list", help="list a course's submissions")
+    _api_options(listing)
+    listing.add_argument("--status", help="only this status (queued, graded, ...)")
+    listing.set_defaults(func=cmd_list)
+
+    regrade = sub.add_parser("regrade", help="regrade submissions, or a whole assignment")
+    _api_options(regrade, course_required=False)
+    regrade.add_argument("submission_ids", nargs="*")
+    regrade.set_defaults(func=cmd_regrade)
+
+    export = sub.add_parser("export", help="download the gradebook and every graded stamp")
+    _api_options(export)
+    export.add_argument("--output", required=True, help="folder to write into")
+    export.set_defaults(func=cmd_export)
+
+    verify = sub.add_parser("verify", help="check stamps: one file offline, or a whole course")
+    _api_options(verify, course_required=False)
+    verify.add_argument("stamp", nargs="?", help="stamp JSON file (offline mode)")
+    verify.add_argument("--public-key", help="PEM from GET /api/public-key")
     verify.set_defaults(func=cmd_verify)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as err:
+        from .client import ApiError
+
+        if isinstance(err, ApiError):
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

@@ -24,15 +24,23 @@ SETTINGS = {
                                "How long a resolved token identity is reused."),
     "SANDBOX_IMAGE": ("GRADER_SANDBOX_IMAGE", "dlcourse/sandbox:latest", str,
                       "Image the docker runner starts for every grading job."),
-    "RUNNER": ("GRADER_RUNNER", "docker", str, "Runner name: docker | local."),
+    "RUNNER": ("GRADER_RUNNER", "docker", str,
+               "Runner name (docker | local | an entry point) or `package.module:Class`."),
     "MAX_UPLOAD_BYTES": ("GRADER_MAX_UPLOAD_BYTES", 20 * MB, int,
                          "Largest accepted request body (bytes); larger gets 413."),
     "MAX_UNPACKED_BYTES": ("GRADER_MAX_UNPACKED_BYTES", 100 * MB, int,
                            "Largest total size of the files inside an uploaded tar (bytes)."),
-    "SANDBOX_MEMORY": ("GRADER_SANDBOX_MEMORY", "1g", str,
-                       "Sandbox memory limit; swap limit is set equal (no swap)."),
+    "MAX_SUBMISSION_FILES": ("GRADER_MAX_SUBMISSION_FILES", 100, int,
+                             "Most files one submission may hold; more gets 413."),
+    "SUBMISSION_FILE_TYPES": ("GRADER_SUBMISSION_FILE_TYPES",
+                              ".ipynb,.py,.txt,.md,.csv,.json,.npy,.npz,.png,.jpg,.jpeg", str,
+                              "Comma-separated file suffixes a submission may hold "
+                              "(case-insensitive); another suffix gets 415. Empty = any."),
+    "SANDBOX_MEMORY": ("GRADER_SANDBOX_MEMORY", "2g", str,
+                       "Sandbox memory limit; swap limit is set equal (no swap). The "
+                       "framework labs load TensorFlow and PyTorch: keep at least 2g."),
     "SANDBOX_CPUS": ("GRADER_SANDBOX_CPUS", 1.0, float, "Sandbox CPU quota in cores."),
-    "SANDBOX_PIDS": ("GRADER_SANDBOX_PIDS", 256, int, "Sandbox process/thread limit."),
+    "SANDBOX_PIDS": ("GRADER_SANDBOX_PIDS", 512, int, "Sandbox process/thread limit."),
     "SANDBOX_TIMEOUT": ("GRADER_SANDBOX_TIMEOUT", 300.0, float,
                         "Wall-clock limit for one grading job (seconds); then killed."),
     "SANDBOX_CELL_TIMEOUT": ("GRADER_SANDBOX_CELL_TIMEOUT", 60.0, float,
@@ -40,10 +48,21 @@ SETTINGS = {
     "SANDBOX_OUTPUT_BYTES": ("GRADER_SANDBOX_OUTPUT_BYTES", 1 * MB, int,
                              "Cap on the sandbox's stdout (bytes); more is an error."),
     "WORKERS": ("GRADER_WORKERS", 2, int, "Grading worker threads started by `dl-grader serve`."),
+    "LEASE_SECONDS": ("GRADER_LEASE_SECONDS", 60.0, float,
+                      "A running job's lease; the worker renews it every third of this, and a "
+                      "job whose lease ran out (dead worker) is claimed again."),
+    "MAX_ATTEMPTS": ("GRADER_MAX_ATTEMPTS", 3, int,
+                     "Claims per job before it is marked failed (infrastructure failures and "
+                     "workers dying mid-job both count)."),
+    "POLL_SECONDS": ("GRADER_POLL_SECONDS", 5.0, float,
+                     "How often an idle worker looks for queued jobs and expired leases."),
     "SIGNING_KEY_FILE": ("GRADER_SIGNING_KEY_FILE", "", str,
                          "Ed25519 private key (PEM); empty means $GRADER_DATA_DIR/signing_key.pem, "
                          "generated on first start."),
     "EXPORTERS": ("GRADER_EXPORTERS", "csv", str, "Comma-separated exporter names."),
+    "LOG_FORMAT": ("GRADER_LOG_FORMAT", "json", str,
+                   "`dl-grader serve` log lines: json (one object per line, with "
+                   "submission_id where known) or text."),
 }
 
 

@@ -1,7 +1,8 @@
 """Database models and the per-app SQLAlchemy engine (``get_db()`` + ``init_app(app)``).
 
-SQLite in ``GRADER_DATA_DIR`` is the embedded default; any SQLAlchemy URL (PostgreSQL in
-production) works through ``GRADER_DATABASE_URL``.
+SQLite in ``GRADER_DATA_DIR`` is the embedded default; PostgreSQL (``postgresql+psycopg://``)
+in production through ``GRADER_DATABASE_URL``. The schema is owned by Alembic
+(``migrations/``); change a model only together with a new revision.
 """
 
 import datetime
@@ -9,7 +10,7 @@ import enum
 import os
 
 from flask import current_app, g
-from sqlalchemy import JSON, DateTime, Integer, String, create_engine, event
+from sqlalchemy import JSON, Boolean, DateTime, Integer, String, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 
@@ -19,12 +20,24 @@ def utcnow():
 
 
 class Status(enum.StrEnum):
-    """Life cycle of a submission: queued -> running -> graded | failed."""
+    """Life cycle of a submission.
+
+    ``queued -> running -> graded | ungradable | failed``; ``queued``/``running`` may become
+    ``cancelled``; a regrade puts any finished submission back to ``queued``. ``failed``
+    means the grading infrastructure failed (retries exhausted), ``ungradable`` that the
+    student's code could not be graded (timeout, out of memory, crash, garbage output).
+    """
 
     QUEUED = "queued"
     RUNNING = "running"
     GRADED = "graded"
+    UNGRADABLE = "ungradable"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+#: states a job never leaves on its own
+FINISHED = (Status.GRADED, Status.UNGRADABLE, Status.FAILED, Status.CANCELLED)
 
 
 class Base(DeclarativeBase):
@@ -43,6 +56,10 @@ class Assignment(Base):
     notebooks: Mapped[list] = mapped_column(JSON, default=list)
     released_by: Mapped[str] = mapped_column(String(255))
     released_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                             nullable=True)
+    allow_late: Mapped[bool] = mapped_column(Boolean, default=True)
+    max_submissions: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     def to_json(self):
         return {
@@ -51,6 +68,9 @@ class Assignment(Base):
             "notebooks": self.notebooks,
             "released_at": isoformat(self.released_at),
             "release_sha256": self.release_sha256,
+            "due_at": isoformat(self.due_at),
+            "allow_late": self.allow_late,
+            "max_submissions": self.max_submissions,
         }
 
 
@@ -72,6 +92,15 @@ class Submission(Base):
     graded_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     stamp: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    feedback_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # queue bookkeeping (see queue.py)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                                       nullable=True)
+    exported_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                                  nullable=True)
 
     def to_json(self, include_stamp=True):
         data = {
@@ -85,6 +114,9 @@ class Submission(Base):
             "status": self.status,
             "timestamp": isoformat(self.submitted_at),
             "graded_at": isoformat(self.graded_at),
+            "late": self.late,
+            "attempts": self.attempts,
+            "has_feedback": self.feedback_sha256 is not None,
             "result": self.result,
         }
         if include_stamp:
@@ -92,13 +124,24 @@ class Submission(Base):
         return data
 
 
-def isoformat(value):
-    """ISO 8601 in UTC with a trailing Z (SQLite drops tzinfo, so re-attach it)."""
+def as_utc(value):
+    """``value`` as an aware UTC datetime (SQLite drops tzinfo, so re-attach it); None stays."""
     if value is None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=datetime.UTC)
-    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(datetime.UTC)
+
+
+def isoformat(value):
+    """ISO 8601 in UTC with a trailing Z."""
+    value = as_utc(value)
+    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(text):
+    """An ISO 8601 string (``Z`` or offset; naive means UTC) as an aware UTC datetime."""
+    return as_utc(datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
 
 
 def make_engine(url):
@@ -117,12 +160,19 @@ def make_engine(url):
     return create_engine(url, pool_pre_ping=True)
 
 
+def database_url(config):
+    """``DATABASE_URL``, or the embedded SQLite file in ``DATA_DIR``."""
+    return config["DATABASE_URL"] or "sqlite:///" + os.path.join(config["DATA_DIR"],
+                                                                "grader.sqlite")
+
+
 def init_app(app):
-    """Create the engine and tables; register session teardown."""
-    url = app.config["DATABASE_URL"] or "sqlite:///" + os.path.join(
-        app.config["DATA_DIR"], "grader.sqlite")
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
+    """Create the engine, migrate the schema to the latest revision, register teardown."""
+    from .migrate import upgrade
+
+    engine = make_engine(database_url(app.config))
+    upgrade(engine)
+    app.extensions["grader_engine"] = engine
     app.extensions["grader_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(close_db)
 

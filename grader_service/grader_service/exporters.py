@@ -12,9 +12,10 @@ from .plugins import load_class
 class Exporter:
     """Contract: ``export(record)`` delivers one graded result.
 
-    ``record`` is the signed stamp's record plus ``submission_id``. Calling ``export``
-    again for the same ``submission_id`` must not deliver it twice (replays are normal:
-    a worker may crash after delivering and before noting it). Subclasses set ``name``.
+    ``record`` is the signed stamp's record. Calling ``export`` again for the same
+    ``(submission_id, graded_at)`` must not deliver it twice (replays are normal: a worker
+    may crash after delivering and before noting it; a regrade has a new ``graded_at``).
+    Subclasses set ``name``.
     """
 
     name = ""
@@ -67,16 +68,16 @@ class CsvGradebookExporter(Exporter):
     def from_config(cls, config):
         return cls(config["DATA_DIR"])
 
-    def _exported_ids(self):
+    def _exported_keys(self):
         if not os.path.exists(self.path):
             return set()
         with open(self.path, newline="", encoding="utf-8") as fh:
-            return {row["submission_id"] for row in csv.DictReader(fh)}
+            return {(row["submission_id"], row["graded_at"]) for row in csv.DictReader(fh)}
 
     def export(self, record):
         row = gradebook_row(record)
         with self._lock:
-            if row["submission_id"] in self._exported_ids():
+            if (row["submission_id"], row["graded_at"]) in self._exported_keys():
                 return False
             new_file = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
             with open(self.path, "a", newline="", encoding="utf-8") as fh:

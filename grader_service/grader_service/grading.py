@@ -1,11 +1,14 @@
-"""Grade one claimed submission: bundle -> runner -> result record -> stamp -> export."""
+"""Grade one leased submission: bundle -> runner -> guarded result write -> stamp -> export."""
 
+import json
 import logging
 
-from . import __version__
+from . import __version__, queue
 from .blobs import BlobStore
-from .db import Assignment, Status, Submission, isoformat, utcnow
-from .metrics import Outcome
+from .db import Assignment, Status, Submission, as_utc, isoformat, utcnow
+from .heartbeat import Heartbeat
+from .metrics import ExportOutcome, Outcome
+from .sandbox_protocol import JOB_INFO
 from .tarsafe import merge_archives
 
 log = logging.getLogger(__name__)
@@ -15,7 +18,7 @@ class GradingService:
     """Everything a worker needs to grade, wired once per app (see ``worker.init_app``)."""
 
     def __init__(self, sessions, blobs: BlobStore, runner, signer, exporters, metrics,
-                 max_unpacked_bytes):
+                 max_unpacked_bytes, lease_seconds=60.0, max_attempts=3):
         self.sessions = sessions
         self.blobs = blobs
         self.runner = runner
@@ -23,41 +26,84 @@ class GradingService:
         self.exporters = exporters
         self.metrics = metrics
         self.max_unpacked_bytes = max_unpacked_bytes
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
 
     def build_bundle(self, session, submission):
-        """The sandbox input: ``source/`` (instructor files) + ``submission/`` (student files)."""
+        """The sandbox input: ``source/`` (instructor files), ``submission/`` (student files)
+        and ``job.json`` (assignment and the authoritative roll number, for rubric checks)."""
         assignment = session.get(Assignment, (submission.course, submission.assignment))
+        info = {"course": submission.course, "assignment": submission.assignment,
+                "roll_number": submission.roll_number}
         return merge_archives({"source": self.blobs.get(assignment.source_sha256),
                                "submission": self.blobs.get(submission.sha256)},
-                              self.max_unpacked_bytes)
+                              self.max_unpacked_bytes,
+                              files={JOB_INFO: json.dumps(info).encode()})
 
-    def grade(self, submission_id):
-        """Run and record one submission that is already ``running``."""
+    def grade(self, submission_id, owner):
+        """Run the job ``owner`` has leased and record its outcome; return the row or None.
+
+        None means the outcome was not recorded: the lease was lost (cancelled, or this
+        worker stalled and another took over), so the other run's result stands.
+        """
         with self.sessions() as session:
             submission = session.get(Submission, submission_id)
-            try:
-                run = self.runner.run(self.build_bundle(session, submission))
-            except Exception as err:  # infrastructure failure (docker down...), not the student's
-                log.exception("grading %s failed", submission_id)
-                run = _infrastructure_failure(err)
+            extra = {"submission_id": submission_id, "attempt": submission.attempts}
+            if submission.attempts > self.max_attempts:
+                log.error("giving up on a job after %d attempts", submission.attempts, extra=extra)
+                values = {"status": Status.FAILED, "graded_at": utcnow(),
+                          "result": {"outcome": Outcome.INFRASTRUCTURE.value,
+                                     "message": f"gave up after {self.max_attempts} attempts"}}
+                return self._finish(session, submission_id, owner, values)
+            log.info("grading started", extra=extra)
+            with Heartbeat(lambda: self._renew(submission_id, owner), self.lease_seconds / 3):
+                run = self._run(session, submission)
             self.metrics.gradings.labels(outcome=run.outcome.value).inc()
             self.metrics.grading_duration.observe(run.duration)
-            submission.graded_at = utcnow()
-            if run.outcome is Outcome.SUCCESS:
-                record = self.build_record(submission, run)
-                submission.result = record
-                submission.stamp = self.signer.sign(record)
-                submission.status = Status.GRADED
-            else:
-                submission.result = {"outcome": run.outcome.value, "message": run.message,
-                                     "sandbox": run.sandbox}
-                submission.status = Status.FAILED
-            session.commit()
-            if submission.status == Status.GRADED:
-                self.export(submission)
-            return submission
+            values = self.outcome_values(submission, run)
+            log.info("grading finished: %s", values["status"],
+                     extra=dict(extra, outcome=run.outcome.value))
+            row = self._finish(session, submission_id, owner, values)
+        if row is not None and row.status == Status.GRADED:
+            self.export(row)
+        return row
 
-    def build_record(self, submission, run):
+    def _run(self, session, submission):
+        try:
+            return self.runner.run(self.build_bundle(session, submission))
+        except Exception as err:  # infrastructure failure (docker down...), not the student's
+            log.exception("runner failed", extra={"submission_id": submission.id})
+            from .runners import RunResult
+
+            return RunResult(Outcome.INFRASTRUCTURE, None, {},
+                             f"grading infrastructure error: {type(err).__name__}")
+
+    def _renew(self, submission_id, owner):
+        with self.sessions() as session:
+            return queue.heartbeat(session, submission_id, owner, self.lease_seconds)
+
+    def _finish(self, session, submission_id, owner, values):
+        if not queue.finish(session, submission_id, owner, **values):
+            log.warning("result discarded: lease lost", extra={"submission_id": submission_id})
+            return None
+        return session.get(Submission, submission_id, populate_existing=True)
+
+    def outcome_values(self, submission, run):
+        """The column values recording ``run`` (graded, ungradable, or back to the queue)."""
+        now = utcnow()
+        if run.outcome is Outcome.SUCCESS:
+            record = self.build_record(submission, run, now)
+            return {"status": Status.GRADED, "graded_at": now, "result": record,
+                    "stamp": self.signer.sign(record), "exported_at": None}
+        result = {"outcome": run.outcome.value, "message": run.message, "sandbox": run.sandbox}
+        if run.outcome is not Outcome.INFRASTRUCTURE:
+            return {"status": Status.UNGRADABLE, "graded_at": now, "result": result}
+        if submission.attempts < self.max_attempts:  # try again on the next claim
+            return {"status": Status.QUEUED, "result": result}
+        return {"status": Status.FAILED, "graded_at": now, "result": result}
+
+    def build_record(self, submission, run, graded_at):
+        """The signed record: identity, hashes, per-test points, sandbox facts, timestamps."""
         tests = [{k: t[k] for k in ("notebook", "grade_id", "points", "max_points", "passed",
                                     "message")} for t in run.result["tests"]]
         return {
@@ -72,21 +118,33 @@ class GradingService:
             "score": run.result["score"],
             "max_score": run.result["max_score"],
             "outcome": run.outcome.value,
+            "late": bool(submission.late),
             "submitted_at": isoformat(submission.submitted_at),
-            "graded_at": isoformat(submission.graded_at),
+            "graded_at": isoformat(graded_at),
             "grader_version": __version__,
             "sandbox": run.sandbox,
         }
 
     def export(self, submission):
+        """Hand the result to every exporter; mark it exported only if all succeeded."""
+        delivered = True
         for exporter in self.exporters:
             try:
                 exporter.export(submission.result)
-            except Exception:  # delivery is retried by a replay; grading already succeeded
-                log.exception("exporter %s failed for %s", exporter.name, submission.id)
+                self.metrics.exports.labels(exporter=exporter.name, outcome=ExportOutcome.DELIVERED).inc()
+            except Exception:  # retried by export_pending; grading already succeeded
+                delivered = False
+                self.metrics.exports.labels(exporter=exporter.name, outcome=ExportOutcome.FAILED).inc()
+                log.exception("exporter %s failed", exporter.name,
+                              extra={"submission_id": submission.id})
+        if delivered:
+            with self.sessions() as session:
+                queue.mark_exported(session, submission.id, as_utc(submission.graded_at))
 
-
-def _infrastructure_failure(err):
-    from .runners import RunResult
-
-    return RunResult(Outcome.ERROR, None, {}, f"grading infrastructure error: {type(err).__name__}")
+    def export_pending(self):
+        """Replay exports lost to a crash between recording and exporting; return the count."""
+        with self.sessions() as session:
+            pending = [session.get(Submission, sid) for sid in queue.unexported(session)]
+        for submission in pending:
+            self.export(submission)
+        return len(pending)

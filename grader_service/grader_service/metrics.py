@@ -1,7 +1,17 @@
 """Prometheus metrics, one :class:`CollectorRegistry` per app.
 
-Names follow ``<noun>_<verb>_<unit>``; every outcome label is created up front so
-dashboards never see gaps.
+Every name is ``grader_<noun>_<verb>_<unit>`` (counters get ``_total`` from the client),
+every label value comes from an :class:`enum.Enum`, and every label set is created up
+front so dashboards never see gaps:
+
+=====================================  =====================================================
+``grader_submissions_accepted_total``  submissions stored and queued (202)
+``grader_submissions_rejected_total``  uploads refused, by ``reason`` (:class:`Rejection`)
+``grader_jobs_finished_total``         grading runs, by sandbox ``outcome`` (:class:`Outcome`)
+``grader_grading_duration_seconds``    wall-clock time of one grading run (histogram)
+``grader_jobs_current``                submissions per queue ``status`` (gauge, at scrape)
+``grader_exports_finished_total``      exporter deliveries, by ``exporter`` and ``outcome``
+=====================================  =====================================================
 """
 
 import enum
@@ -9,38 +19,85 @@ import enum
 from flask import current_app
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from .db import Status
+
 
 class Outcome(enum.StrEnum):
-    """How a grading job ended (the ``outcome`` label and ``result["outcome"]``)."""
+    """How a grading run ended (the ``outcome`` label and ``result["outcome"]``)."""
 
     SUCCESS = "success"  # sandbox returned a result; submission is graded
     TIMEOUT = "timeout"  # wall-clock limit hit, container killed
     OOM = "oom"  # sandbox killed by the memory limit
     ERROR = "error"  # sandbox crashed or printed something that is not one JSON object
+    INFRASTRUCTURE = "infrastructure"  # the runner itself failed (e.g. Docker down); retried
+
+
+class Rejection(enum.StrEnum):
+    """Why an upload was refused (the ``reason`` label)."""
+
+    TOO_LARGE = "too_large"
+    TOO_MANY_FILES = "too_many_files"
+    FILE_TYPE = "file_type"
+    UNSAFE = "unsafe"
+    POLICY = "policy"
+    IDENTITY = "identity"
+
+
+class ExportOutcome(enum.StrEnum):
+    DELIVERED = "delivered"
+    FAILED = "failed"
 
 
 class GraderMetrics:
     """The service's metrics, registered in their own registry."""
 
-    def __init__(self):
+    def __init__(self, exporter_names=("csv",)):
         self.registry = CollectorRegistry()
-        self.submissions_received = Counter(
-            "grader_submissions_received", "Submissions accepted and queued.",
-            registry=self.registry)
+        reg = self.registry
+        self.submissions_accepted = Counter(
+            "grader_submissions_accepted", "Submissions stored durably and queued.", registry=reg)
+        self.submissions_rejected = Counter(
+            "grader_submissions_rejected", "Uploads refused, by reason.", ["reason"], registry=reg)
         self.gradings = Counter(
-            "grader_gradings", "Grading jobs finished, by outcome.", ["outcome"],
-            registry=self.registry)
-        for outcome in Outcome:
-            self.gradings.labels(outcome=outcome.value)
+            "grader_jobs_finished", "Grading runs finished, by sandbox outcome.", ["outcome"],
+            registry=reg)
         self.grading_duration = Histogram(
-            "grader_grading_duration_seconds", "Wall-clock time of one grading job.",
-            buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600), registry=self.registry)
-        self.queue_depth = Gauge(
-            "grader_queue_depth", "Submissions waiting to be graded.", registry=self.registry)
+            "grader_grading_duration_seconds", "Wall-clock time of one grading run.",
+            buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600), registry=reg)
+        self.jobs = Gauge(
+            "grader_jobs_current", "Submissions in each queue status.", ["status"], registry=reg)
+        self.exports = Counter(
+            "grader_exports_finished", "Exporter deliveries, by exporter and outcome.",
+            ["exporter", "outcome"], registry=reg)
+        _create_label_sets(self.submissions_rejected, reason=list(Rejection))
+        _create_label_sets(self.gradings, outcome=list(Outcome))
+        _create_label_sets(self.jobs, status=list(Status))
+        for name in exporter_names:
+            _create_label_sets(self.exports, exporter=[name], outcome=list(ExportOutcome))
+
+    def set_job_counts(self, counts):
+        """Set the gauge from ``{status: count}``; statuses without rows read 0."""
+        for status in Status:
+            self.jobs.labels(status=status.value).set(counts.get(status.value, 0))
+
+
+def _create_label_sets(metric, **values):
+    """Touch every combination of label values so each series exists from the start."""
+    names = list(values)
+
+    def walk(index, chosen):
+        if index == len(names):
+            metric.labels(**chosen)
+            return
+        for value in values[names[index]]:
+            walk(index + 1, {**chosen, names[index]: str(value)})
+
+    walk(0, {})
 
 
 def init_app(app):
-    app.extensions["grader_metrics"] = GraderMetrics()
+    names = [n.strip() for n in app.config["EXPORTERS"].split(",") if n.strip()]
+    app.extensions["grader_metrics"] = GraderMetrics(names)
 
 
 def get_metrics(app=None) -> GraderMetrics:

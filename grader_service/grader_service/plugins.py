@@ -8,13 +8,19 @@ def load_class(group, name, builtins):
     """Return the class registered as ``name`` in entry-point ``group`` or in ``builtins``.
 
     ``builtins`` maps names to ``"module:Class"`` strings so a source checkout works
-    without the package being installed.
+    without the package being installed; ``name`` itself may be such a string.
     """
+    if ":" in name:
+        return _import(name)
     for ep in entry_points(group=group):
         if ep.name == name:
             return ep.load()
     if name in builtins:
-        module, _, attr = builtins[name].partition(":")
-        return getattr(import_module(module), attr)
+        return _import(builtins[name])
     known = sorted({ep.name for ep in entry_points(group=group)} | builtins.keys())
     raise ValueError(f"unknown {group} plugin {name!r}; choose one of {known}")
+
+
+def _import(spec):
+    module, _, attr = spec.partition(":")
+    return getattr(import_module(module), attr)

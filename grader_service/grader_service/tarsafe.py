@@ -103,11 +103,12 @@ def extract(data, dest, max_unpacked_bytes, max_members=DEFAULT_MAX_MEMBERS):
     return files
 
 
-def pack_directory(path, exclude=(), max_bytes=None, compress=True):
+def pack_directory(path, exclude=(), max_bytes=None, compress=True, include=None):
     """Tar(.gz) the contents of ``path`` with names relative to it.
 
     ``exclude`` holds glob patterns matched against every path component (e.g.
-    ``.ipynb_checkpoints``); symlinks are skipped. Raises :class:`ArchiveTooLarge`
+    ``.ipynb_checkpoints``); if ``include`` is given, only files whose name matches one
+    of its patterns are packed; symlinks are skipped. Raises :class:`ArchiveTooLarge`
     when the files add up to more than ``max_bytes``.
     """
     buf = io.BytesIO()
@@ -120,6 +121,8 @@ def pack_directory(path, exclude=(), max_bytes=None, compress=True):
                 full = os.path.join(dirpath, filename)
                 if _excluded(filename, exclude) or not os.path.isfile(full) or os.path.islink(full):
                     continue
+                if include is not None and not _excluded(filename, include):
+                    continue
                 total += os.path.getsize(full)
                 if max_bytes is not None and total > max_bytes:
                     raise ArchiveTooLarge(f"{path} holds more than {max_bytes} bytes")
@@ -128,10 +131,15 @@ def pack_directory(path, exclude=(), max_bytes=None, compress=True):
     return buf.getvalue()
 
 
-def merge_archives(parts, max_unpacked_bytes):
-    """Build one uncompressed tar with each ``{prefix: tar_bytes}`` part below ``prefix/``."""
+def merge_archives(parts, max_unpacked_bytes, files=None):
+    """Build one uncompressed tar with each ``{prefix: tar_bytes}`` part below ``prefix/``,
+    plus top-level ``files`` (``{name: bytes}``)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as out:
+        for name, payload in (files or {}).items():
+            info = tarfile.TarInfo(_check_member(tarfile.TarInfo(name)))
+            info.size, info.mode = len(payload), 0o644
+            out.addfile(info, io.BytesIO(payload))
         for prefix, data in parts.items():
             inspect_archive(data, max_unpacked_bytes)
             with _open(data) as tar:

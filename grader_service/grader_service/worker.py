@@ -1,24 +1,32 @@
-"""Background grading threads in the service process (bounded pool, DB-backed queue)."""
+"""Background grading threads in the service process (bounded pool, DB-backed leased queue)."""
 
 import logging
+import os
+import socket
 import threading
+import uuid
 
 from flask import current_app
 
 from . import db, exporters, metrics, stamp
 from .blobs import get_blobs
 from .grading import GradingService
-from .queue import claim_next, requeue_running
+from .queue import claim_next
 from .runners import make_runner
 
 log = logging.getLogger(__name__)
 
 
-class GradingWorkers:
-    """``count`` threads that claim queued submissions and grade them.
+def worker_id(index):
+    """A lease owner unique to this process and thread (fits the 64-character column)."""
+    return f"{socket.gethostname()[:30]}-{os.getpid()}-{index}-{uuid.uuid4().hex[:8]}"
 
-    ``notify()`` wakes them after an enqueue; they also poll every ``poll_seconds``
-    so jobs queued by another replica are picked up.
+
+class GradingWorkers:
+    """``count`` threads that lease queued (or abandoned) jobs and grade them.
+
+    ``notify()`` wakes them after an enqueue; they also poll every ``poll_seconds`` so
+    jobs queued by another replica, and jobs whose worker died, are picked up.
     """
 
     def __init__(self, service: GradingService, count=2, poll_seconds=5.0):
@@ -32,31 +40,35 @@ class GradingWorkers:
     def notify(self):
         self._wake.set()
 
-    def run_once(self):
-        """Claim and grade one job; return its submission or None (used by tests too)."""
+    def run_once(self, owner=None):
+        """Lease and grade one job; return its recorded row or None (used by tests too)."""
+        owner = owner or worker_id("once")
         with self.service.sessions() as session:
-            job = claim_next(session)
+            job = claim_next(session, owner, self.service.lease_seconds)
         if job is None:
             return None
-        return self.service.grade(job.id)
+        return self.service.grade(job.id, owner)
 
-    def _loop(self):
+    def _loop(self, index):
+        owner = worker_id(index)
         while not self._stop.is_set():
             try:
-                if self.run_once() is not None:
+                with self.service.sessions() as session:
+                    job = claim_next(session, owner, self.service.lease_seconds)
+                if job is not None:
+                    self.service.grade(job.id, owner)
                     continue
+                self.service.export_pending()
             except Exception:
                 log.exception("grading worker error")
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
 
     def start(self):
-        with self.service.sessions() as session:
-            requeued = requeue_running(session)
-        if requeued:
-            log.warning("requeued %d submissions left running by a previous process", requeued)
+        """Start the threads (``dl-grader serve`` only; tests call ``run_once``)."""
         for index in range(self.count):
-            thread = threading.Thread(target=self._loop, name=f"grader-worker-{index}", daemon=True)
+            thread = threading.Thread(target=self._loop, args=(index,),
+                                      name=f"grader-worker-{index}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
@@ -69,14 +81,16 @@ class GradingWorkers:
 
 def init_app(app):
     """Wire the grading service; threads start only in ``dl-grader serve``."""
+    config = app.config
     with app.app_context():
         service = GradingService(
             sessions=db.session_factory(app), blobs=get_blobs(),
-            runner=make_runner(app.config["RUNNER"], app.config),
+            runner=make_runner(config["RUNNER"], config),
             signer=stamp.get_signer(), exporters=exporters.get_exporters(app),
-            metrics=metrics.get_metrics(app),
-            max_unpacked_bytes=app.config["MAX_UNPACKED_BYTES"])
-    app.extensions["grader_workers"] = GradingWorkers(service, count=app.config["WORKERS"])
+            metrics=metrics.get_metrics(app), max_unpacked_bytes=config["MAX_UNPACKED_BYTES"],
+            lease_seconds=config["LEASE_SECONDS"], max_attempts=config["MAX_ATTEMPTS"])
+    app.extensions["grader_workers"] = GradingWorkers(
+        service, count=config["WORKERS"], poll_seconds=config["POLL_SECONDS"])
 
 
 def get_workers(app=None) -> GradingWorkers:

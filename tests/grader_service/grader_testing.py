@@ -14,6 +14,7 @@ CALLERS = {
     "alice-token": Identity("alice", frozenset({"nbgrader-ml101"}), roll_number="21CS001"),
     "bob-token": Identity("bob", frozenset({"nbgrader-ml101"}), roll_number="21CS002"),
     "eve-token": Identity("eve", frozenset({"nbgrader-ml999"}), roll_number="21CS666"),
+    "olga-token": Identity("olga", frozenset({"formgrade-ml999"})),  # another course's instructor
     "nora-token": Identity("nora", frozenset({"nbgrader-ml101"})),  # no roll number claim
 }
 
@@ -32,3 +33,12 @@ def nbgrader_meta(grade_id, grade=False, solution=False, points=None):
     if points is not None:
         meta["points"] = points
     return {"nbgrader": meta}
+
+
+def stored_submissions(app, columns="id, username, roll_number, status"):
+    """Rows of the submissions table read over a NEW connection (what another process sees)."""
+    from sqlalchemy import text
+
+    with app.extensions["grader_engine"].connect() as conn:
+        return [tuple(row) for row in conn.execute(
+            text(f"SELECT {columns} FROM submissions ORDER BY submitted_at"))]

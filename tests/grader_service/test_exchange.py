@@ -1,56 +1,9 @@
 """nbgrader exchange plugin against a live service (werkzeug server, static identities)."""
 
-import os
-import threading
-
 import pytest
-from grader_testing import FIXTURES
-from nbgrader.coursedir import CourseDirectory
-from nbgrader.exchange import ExchangeError, ExchangeFactory
-from traitlets.config import Config
-from werkzeug.serving import make_server
+from nbgrader.exchange import ExchangeError
 
-from grader_service.exchange.nbgrader_config_snippet import apply
 from grader_service.worker import get_workers
-
-
-@pytest.fixture
-def service_url(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/services/grader"
-    server.shutdown()
-
-
-@pytest.fixture
-def exchange(service_url, tmp_path, monkeypatch):
-    """Factory: ``exchange(op, token, cwd, **coursedir)`` -> a started-ready exchange object."""
-
-    def build(op, token, cwd, assignment="", **coursedir_traits):
-        monkeypatch.chdir(cwd)
-        monkeypatch.setenv("GRADER_SERVICE_URL", service_url)
-        monkeypatch.setenv("JUPYTERHUB_API_TOKEN", token)
-        config = Config()
-        apply(config)
-        config.CourseDirectory.course_id = "ml101"
-        config.CourseDirectory.assignment_id = assignment
-        config.CourseDirectory.root = str(cwd)
-        for key, value in coursedir_traits.items():
-            setattr(config.CourseDirectory, key, value)
-        coursedir = CourseDirectory(config=config)
-        return getattr(ExchangeFactory(config=config), op)(coursedir=coursedir, config=config)
-
-    return build
-
-
-@pytest.fixture
-def instructor_dir(tmp_path):
-    root = tmp_path / "instructor"
-    for part in ("source", "release"):
-        (root / part).mkdir(parents=True)
-        os.symlink(os.path.join(FIXTURES, "ps0", part), root / part / "ps0")
-    return root
 
 
 def test_release_fetch_submit_list(exchange, instructor_dir, tmp_path, app, monkeypatch):

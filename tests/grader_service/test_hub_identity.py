@@ -64,8 +64,8 @@ def login(hub, username):
     assert reply.status_code in (302, 303), reply.text[:500]
 
 
-def user_token(hub, username):
-    reply = requests.post(f"{hub['api']}/users/{username}/tokens", json={}, timeout=10,
+def user_token(hub, username, **model):
+    reply = requests.post(f"{hub['api']}/users/{username}/tokens", json=model, timeout=10,
                           headers={"Authorization": f"token {hub['admin_token']}"})
     reply.raise_for_status()
     return reply.json()["token"]
@@ -90,3 +90,10 @@ def test_instructor_without_auth_state(hub):
 def test_forged_token_is_rejected(hub):
     with pytest.raises(AuthError):
         HubIdentityProvider(hub["api"], hub["grader_token"]).identify("forged-" + "0" * 24)
+
+
+def test_expired_token_is_rejected(hub):
+    token = user_token(hub, "alice", expires_in=1)
+    time.sleep(2.5)
+    with pytest.raises(AuthError):
+        HubIdentityProvider(hub["api"], hub["grader_token"], cache_seconds=0).identify(token)

@@ -15,6 +15,7 @@ class TestResult:
     points: float = 0.0
     passed: bool = False
     message: str = ""
+    manual: bool = False  # graded by an instructor, not automatically
 
     def to_json(self):
         return dataclasses.asdict(self)
@@ -30,6 +31,8 @@ class NotebookJob:
     workdir: str
     cell_timeout: float = 60.0
     kernel_name: str = "python3"
+    assignment: str = ""  # from the grading service's job.json
+    roll_number: str | None = None  # authoritative, from the grading service's job.json
     source: nbformat.NotebookNode | None = None
     student: nbformat.NotebookNode | None = None
     nb: nbformat.NotebookNode | None = None  # the notebook that is executed

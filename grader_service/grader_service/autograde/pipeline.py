@@ -3,13 +3,16 @@
 Result shape::
 
     {"notebooks": {"ps0.ipynb": {"score", "max_score", "problem"}},
-     "tests": [{"notebook", "grade_id", "points", "max_points", "passed", "message"}],
+     "tests": [{"notebook", "grade_id", "points", "max_points", "passed", "message",
+                "manual"}],
      "score": float, "max_score": float}
 """
 
+import json
 import os
 import shutil
 
+from ..sandbox_protocol import JOB_INFO
 from .job import NotebookJob
 from .steps import DEFAULT_STEPS
 
@@ -36,9 +39,20 @@ def prepare_workdir(input_dir, workdir):
                     ignore=lambda _d, names: [n for n in names if n.endswith(".ipynb")])
 
 
+def read_job_info(input_dir) -> dict:
+    """``job.json`` from the grading service: assignment and authoritative roll number."""
+    path = os.path.join(input_dir, JOB_INFO)
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        info = json.load(f)
+    return info if isinstance(info, dict) else {}
+
+
 def grade_directory(input_dir, workdir, cell_timeout=60.0, kernel_name="python3",
                     steps=DEFAULT_STEPS):
     """Run every step on every source notebook and return the result dict."""
+    info = read_job_info(input_dir)
     prepare_workdir(input_dir, workdir)
     pipeline = [step() for step in steps]
     jobs = []
@@ -48,7 +62,8 @@ def grade_directory(input_dir, workdir, cell_timeout=60.0, kernel_name="python3"
             source_path=os.path.join(input_dir, "source", name),
             submission_path=os.path.join(input_dir, "submission", name),
             workdir=os.path.dirname(os.path.join(workdir, name)),
-            cell_timeout=cell_timeout, kernel_name=kernel_name)
+            cell_timeout=cell_timeout, kernel_name=kernel_name,
+            assignment=str(info.get("assignment") or ""), roll_number=info.get("roll_number"))
         for step in pipeline:
             if job.problem and step.needs_gradable:
                 continue

@@ -1,12 +1,15 @@
 """Base exchange: where the service is, who we are, and one ``api()`` helper for HTTP."""
 
 import os
+import shutil
+import tempfile
 import urllib.parse
 
 from nbgrader.exchange.abc import Exchange
 from traitlets import Bool, Float, Integer, Unicode, default
 
 DEFAULT_MAX_UPLOAD = 20 * 1024 * 1024
+MAX_UNPACKED = 500 * 1024 * 1024
 
 
 class GraderServiceExchange(Exchange):
@@ -81,7 +84,47 @@ class GraderServiceExchange(Exchange):
             self.fail(f"Grading service refused {method} {path} "
                       f"(HTTP {response.status_code}): {message}")
         return response
+    def download_tree(self, path, dest, merge=False):
+        """GET the tar at ``path`` and unpack it safely as directory ``dest``.
+
+        An existing ``dest`` is replaced, or with ``merge`` only its missing files are
+        restored. Unpacking happens in a temporary sibling, so a bad archive leaves
+        ``dest`` untouched.
+        """
+        from ..tarsafe import UnsafeArchive, extract
+
+        data = self.api("GET", path).content
+        parent = os.path.dirname(dest)
+        os.makedirs(parent, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=parent) as tmp:
+            unpacked = os.path.join(tmp, "tree")
+            try:
+                extract(data, unpacked, MAX_UNPACKED)
+            except UnsafeArchive as err:
+                self.fail(f"The archive from {path} is unsafe, not extracting it: {err}")
+            if merge and os.path.isdir(dest):
+                _copy_missing(unpacked, dest, self.log)
+                return
+            if os.path.isdir(dest):
+                shutil.rmtree(dest)
+            shutil.move(unpacked, dest)
+
+    def submissions(self, course, assignment=""):
+        """The service's submission list (the caller's own, or everyone's for instructors)."""
+        query = {"assignment": assignment} if assignment else {}
+        return self.api("GET", f"api/courses/{quote(course)}/submissions", params=query).json()
 
 
 def quote(name):
     return urllib.parse.quote(name, safe="")
+
+
+def _copy_missing(src, dest, log):
+    for dirpath, _dirnames, filenames in os.walk(src):
+        for filename in filenames:
+            rel = os.path.relpath(os.path.join(dirpath, filename), src)
+            target = os.path.join(dest, rel)
+            if not os.path.exists(target):
+                log.warning("Replacing missing file '%s'", rel)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                shutil.copy(os.path.join(dirpath, filename), target)

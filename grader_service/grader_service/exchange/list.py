@@ -15,8 +15,12 @@ from .exchange import GraderServiceExchange, quote
 
 
 class ExchangeList(GraderServiceExchange, ABCExchangeList):
-    """``inbound`` (instructor: everyone's submissions) and ``cached`` (own submissions)
-    both come from the service; ``remove`` is not supported."""
+    """Released assignments (outbound), everyone's submissions (``inbound``, instructors)
+    or the caller's own (``cached``), all from the service.
+
+    ``remove`` withdraws a release (instructors; submissions are kept). Submissions are
+    permanent records and cannot be removed; cancel grading through the service instead.
+    """
 
     def courses(self):
         if self.coursedir.course_id:
@@ -29,19 +33,34 @@ class ExchangeList(GraderServiceExchange, ABCExchangeList):
         return self._released()
 
     def remove_files(self):
-        self.fail("Removing assignments is not supported by the grading service exchange.")
+        if self.inbound or self.cached:
+            self.fail("Submissions are permanent records of the grading service and cannot be "
+                      "removed; an instructor can cancel or regrade them instead.")
+        removed = []
+        for info in self._released():
+            course, assignment = info["course_id"], info["assignment_id"]
+            self.api("DELETE", f"api/courses/{quote(course)}/assignments/{quote(assignment)}")
+            self.log.info("Removed release: %s %s", course, assignment)
+            removed.append(info)
+        return removed
 
     def _released(self):
         wanted = self.coursedir.assignment_id
-        entries = []
-        for course in self.courses():
-            for item in self.api("GET", f"api/courses/{quote(course)}/assignments").json():
-                if wanted and wanted != item["assignment"]:
-                    continue
-                entries.append(self._released_entry(course, item))
+        entries = [self._released_entry(course, item)
+                   for course, item in self._per_course(self._assignments)
+                   if not wanted or wanted == item["assignment"]]
         for info in entries:
             self.log.info("%s %s (%s)", info["course_id"], info["assignment_id"], info["status"])
         return entries
+
+    def _assignments(self, course):
+        return self.api("GET", f"api/courses/{quote(course)}/assignments").json()
+
+    def _per_course(self, fetch):
+        """``(course, item)`` for every item ``fetch(course)`` returns, over all courses."""
+        for course in self.courses():
+            for item in fetch(course):
+                yield course, item
 
     def _released_entry(self, course, item):
         local = self.local_assignment_dir(course, item["assignment"])
@@ -59,22 +78,29 @@ class ExchangeList(GraderServiceExchange, ABCExchangeList):
 
     def _submissions(self):
         wanted = self.coursedir.assignment_id
-        found = []
-        for course in self.courses():
-            for sub in self.api("GET", f"api/courses/{quote(course)}/submissions").json():
-                if wanted and wanted != sub["assignment"]:
-                    continue
-                found.append({
-                    "course_id": course, "student_id": sub["username"],
-                    "assignment_id": sub["assignment"], "timestamp": sub["timestamp"],
-                    "status": "submitted", "path": sub["submission_id"], "notebooks": [],
-                    "grading_status": sub["status"],
-                    "score": (sub.get("result") or {}).get("score"),
-                    "max_score": (sub.get("result") or {}).get("max_score"),
-                    "has_local_feedback": False, "has_exchange_feedback": False,
-                    "feedback_updated": False, "local_feedback_path": None,
-                })
-        return found
+        return [self._submission_entry(course, sub) for course, sub
+                in self._per_course(lambda course: self.submissions(course, wanted))]
+
+    def _submission_entry(self, course, sub):
+        """One submission in the shape of nbgrader's assignment list."""
+        result = sub.get("result") or {}
+        return {
+            "course_id": course, "student_id": sub["username"],
+            "assignment_id": sub["assignment"], "timestamp": sub["timestamp"],
+            "status": "submitted", "path": sub["submission_id"], "notebooks": [],
+            "grading_status": sub["status"], "score": result.get("score"),
+            "max_score": result.get("max_score"), "late": sub.get("late", False),
+            **self._feedback_info(course, sub),
+        }
+
+    def _feedback_info(self, course, sub):
+        """The feedback fields nbgrader's assignment list shows for one submission."""
+        local = os.path.join(self.local_assignment_dir(course, sub["assignment"]), "feedback",
+                             sub["timestamp"])
+        has_local = os.path.isdir(local)
+        return {"has_exchange_feedback": bool(sub.get("has_feedback")),
+                "has_local_feedback": has_local, "feedback_updated": False,
+                "local_feedback_path": local if has_local else None}
 
     def _group(self, submissions):
         groups = {}

@@ -18,6 +18,9 @@ PLUGIN_CLASSES = {
     "fetch_assignment": "ExchangeFetchAssignment",
     "submit": "ExchangeSubmit",
     "list": "ExchangeList",
+    "collect": "ExchangeCollect",
+    "release_feedback": "ExchangeReleaseFeedback",
+    "fetch_feedback": "ExchangeFetchFeedback",
 }
 
 NBGRADER_CONFIG_LINES = "# nbgrader exchange = the DL course grading service (dlcourse-grader)\n" + "".join(

@@ -3,6 +3,7 @@
 import os
 
 from nbgrader.exchange.abc import ExchangeReleaseAssignment as ABCExchangeReleaseAssignment
+from traitlets import Bool, Integer, Unicode
 
 from ..tarsafe import ArchiveTooLarge, pack_directory
 from .exchange import GraderServiceExchange, quote
@@ -14,8 +15,32 @@ class ExchangeReleaseAssignment(GraderServiceExchange, ABCExchangeReleaseAssignm
     """Release = POST both archives; a re-release replaces the previous one (``force`` is moot).
 
     The source archive holds the hidden tests: the service keeps it for grading and
-    never hands it to students.
+    never hands it to students. The policy traits travel with the release; the service
+    applies them on its own clock.
     """
+
+    due_at = Unicode(
+        "", help="""Due date, ISO 8601 (e.g. "2026-12-01T23:59:00+05:30"; naive means UTC).
+        Later submissions are flagged late. Example:
+        c.ExchangeReleaseAssignment.due_at = "2026-12-01T18:00:00Z" (added in 0.2)""",
+    ).tag(config=True)
+
+    allow_late = Bool(
+        True, help="Accept submissions after `due_at` (flagged late); False refuses them "
+                   "with HTTP 409 (added in 0.2).").tag(config=True)
+
+    max_submissions = Integer(
+        0, help="Submissions each student may make; 0 means unlimited. Example: "
+                "c.ExchangeReleaseAssignment.max_submissions = 3 (added in 0.2)").tag(config=True)
+
+    def policy_form(self):
+        """The release policy as the service's form fields."""
+        form = {"allow_late": "true" if self.allow_late else "false"}
+        if self.due_at:
+            form["due_at"] = self.due_at
+        if self.max_submissions:
+            form["max_submissions"] = str(self.max_submissions)
+        return form
 
     def init_src(self):
         assignment = self.coursedir.assignment_id
@@ -42,5 +67,5 @@ class ExchangeReleaseAssignment(GraderServiceExchange, ABCExchangeReleaseAssignm
         except ArchiveTooLarge as err:
             self.fail(str(err))
         self.api("POST", f"api/courses/{quote(course)}/assignments/{quote(assignment)}/release",
-                 files=files)
+                 files=files, data=self.policy_form())
         self.log.info("Released as: %s %s", course, assignment)

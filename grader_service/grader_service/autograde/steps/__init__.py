@@ -11,6 +11,7 @@ from .execute import ExecuteNotebook
 from .load import LoadNotebooks
 from .overwrite_tests import OverwriteTestCells
 from .redact import RedactHiddenText
+from .rubric import RubricChecker
 from .score import ScoreTestCells
 from .strip_hidden import StripHiddenTestMarkers
 
@@ -21,10 +22,11 @@ DEFAULT_STEPS = (
     ClearOutputs,
     ExecuteNotebook,
     ScoreTestCells,
+    RubricChecker,
     RedactHiddenText,
 )
 
 __all__ = [
     "DEFAULT_STEPS", "Step", "LoadNotebooks", "OverwriteTestCells", "StripHiddenTestMarkers",
-    "ClearOutputs", "ExecuteNotebook", "ScoreTestCells", "RedactHiddenText",
+    "ClearOutputs", "ExecuteNotebook", "ScoreTestCells", "RubricChecker", "RedactHiddenText",
 ]

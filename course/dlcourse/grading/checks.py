@@ -1,0 +1,455 @@
+"""The checks a rubric's sub-checks name, with their input generators and references.
+
+Everything here runs in the *parent* (the checker): it draws fresh inputs from
+its own generator, calls the student's function in the child through
+``StudentHost.call``, and compares the plain data that comes back with the
+course library's reference (``dlcourse`` is the reference implementation),
+using the parent's own, untouched NumPy.
+
+A check is ``check(ctx, sub) -> (passed, message)``; ``CHECKS`` maps the names
+used in ``dlcourse.grading.rubrics`` to these functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dlcourse import conv, data, layers, metrics, thresholds
+from dlcourse.gradcheck import numerical_gradient, rel_error
+from dlcourse.roll import derive_config
+
+
+@dataclass
+class Context:
+    """What every check gets: the host, a generator, the roll number and a call cache."""
+
+    host: object
+    rng: np.random.Generator
+    roll_number: str | None
+    timeout: float | None = None
+    cache: dict = field(default_factory=dict)
+
+    def call(self, sub, fn, *args, key=None, **kwargs):
+        """Call the student's ``fn`` (cached under ``key`` so sibling sub-checks share it)."""
+        if key is not None and key in self.cache:
+            return self.cache[key]
+        limit = self.timeout if self.timeout is not None else sub.time_limit
+        result = self.host.call(fn, *args, timeout=limit, **kwargs)
+        if key is not None:
+            self.cache[key] = result
+        return result
+
+
+# ----------------------------------------------------------------------------
+# Comparison of returned data (parent side, strict about types)
+# ----------------------------------------------------------------------------
+def mismatch(got, want, tol, path="result"):
+    """None if ``got`` matches ``want`` within ``tol``, else a short reason."""
+    if isinstance(want, dict):
+        if type(got) is not dict:
+            return f"{path} should be a dict, got {type(got).__name__}"
+        missing = [k for k in want if k not in got]
+        if missing:
+            return f"{path} is missing keys {missing}"
+        for k in want:
+            reason = mismatch(got[k], want[k], tol, f"{path}[{k!r}]")
+            if reason:
+                return reason
+        return None
+    if isinstance(want, tuple | list):
+        if type(got) is not list or len(got) != len(want):
+            return f"{path} should be a tuple of {len(want)} values"
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            reason = mismatch(g, w, tol, f"{path}[{i}]")
+            if reason:
+                return reason
+        return None
+    if isinstance(want, np.ndarray):
+        if type(got) is not np.ndarray:
+            return f"{path} should be a numpy array, got {type(got).__name__}"
+        if got.shape != want.shape:
+            return f"{path} has shape {got.shape}, expected {want.shape}"
+        got = got.astype(np.float64)
+        if not np.all(np.isfinite(got)):
+            return f"{path} contains NaN or inf"
+        if not np.allclose(got, want, rtol=tol, atol=tol):
+            worst = float(np.max(np.abs(got - want)))
+            return f"{path} differs from the reference (max abs error {worst:.3g})"
+        return None
+    # a scalar: a Python number or a 0-d/size-1 array
+    if type(got) is np.ndarray and got.size == 1:
+        got = float(got.reshape(()))
+    if type(got) not in (int, float):
+        return f"{path} should be a number, got {type(got).__name__}"
+    if not np.isfinite(got):
+        return f"{path} is not finite ({got})"
+    if abs(got - float(want)) > tol * (1.0 + abs(float(want))):
+        return f"{path} = {got:.6g}, expected {float(want):.6g}"
+    return None
+
+
+# ----------------------------------------------------------------------------
+# Input generators: rng -> (args, kwargs)
+# ----------------------------------------------------------------------------
+def _mlp_params(rng, sizes):
+    params = {}
+    for i, (d, m) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
+        params[f"W{i}"] = rng.normal(0, 1 / np.sqrt(d), (d, m))
+        params[f"b{i}"] = rng.normal(0, 0.1, m)
+    return params
+
+
+def _mlp_inputs(rng, sizes, activations, n=12):
+    X = rng.normal(size=(n, sizes[0]))
+    y = (rng.random(n) < 0.5).astype(np.float64)
+    return X, y, _mlp_params(rng, sizes), list(activations)
+
+
+def _conv_inputs(rng, stride, pad):
+    x = rng.normal(size=(2, 2, 7, 7))
+    w = rng.normal(size=(3, 2, 3, 3))
+    b = rng.normal(size=3)
+    return x, w, b, stride, pad
+
+
+def _labels_scores(rng, n=200):
+    y = (rng.random(n) < 0.35).astype(np.int64)
+    scores = np.clip(0.35 * y + 0.65 * rng.random(n), 0, 1)
+    scores = np.round(scores, 2)  # ties on purpose
+    return y, scores
+
+
+def _profit_inputs(rng):
+    y, scores = _labels_scores(rng)
+    value = np.round(rng.uniform(100, 900, len(y)), 2)
+    return y, scores, value, float(rng.uniform(20, 60)), float(rng.uniform(0.2, 0.5))
+
+
+def _inputs_mlp_backward(rng, sizes, activations):
+    X, y, params, acts = _mlp_inputs(rng, sizes, activations)
+    return (X, y, params, acts), {}
+
+
+INPUTS = {
+    "dense": lambda r: ((r.normal(size=(5, 4)), r.normal(size=(4, 3)), r.normal(size=3)), {}),
+    "mlp_params": lambda r: ((lambda X, y, p, a: (X, p, a))(
+        *_mlp_inputs(r, (3, 6, 5, 1), ("tanh", "relu"))), {}),
+    "activation": lambda r: ((r.normal(0, 3, (6, 5)) + 0.05,), {}),
+    "bce": lambda r: ((r.uniform(0.05, 0.95, 20), (r.random(20) < 0.5).astype(np.float64)), {}),
+    "bce_saturated": lambda r: ((np.array([0.0, 1.0, 1.0, 0.0, 0.3, 0.9]),
+                                 np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])), {}),
+    "dense_backward": lambda r: ((r.normal(size=(5, 3)), r.normal(size=(5, 4)),
+                                  r.normal(size=(4, 3))), {}),
+    "mlp_1": lambda r: _inputs_mlp_backward(r, (3, 5, 1), ("tanh",)),
+    "mlp_2": lambda r: _inputs_mlp_backward(r, (4, 6, 5, 1), ("relu", "sigmoid")),
+    "conv_basic": lambda r: (_conv_inputs(r, 1, 0), {}),
+    "conv_stride_pad": lambda r: (_conv_inputs(r, 2, 1), {}),
+    "conv_backward": lambda r: ((r.normal(size=(2, 3, 4, 4)), *_conv_inputs(r, 2, 1)), {}),
+    "pool": lambda r: ((r.normal(size=(2, 3, 6, 6)), 2), {}),
+    "pool_backward": lambda r: ((r.normal(size=(2, 3, 3, 3)), r.normal(size=(2, 3, 6, 6)), 2),
+                                {}),
+    "softmax": lambda r: ((r.normal(0, 3, (6, 4)) + np.array([0, 0, 800.0, 0]),
+                           r.integers(0, 4, 6)), {}),
+    "hard_predictions": lambda r: ((lambda y, s: (y, (s >= 0.5).astype(np.int64)))(
+        *_labels_scores(r)), {}),
+    "scores": lambda r: (_labels_scores(r), {}),
+    # tau = the median score: a value some scores equal (>= vs >), with both classes above it
+    "profit": lambda r: ((lambda y, s, v, c, p: (y, s, float(np.sort(s)[len(s) // 2]), v, c,
+                                                 p))(*_profit_inputs(r)), {}),
+    "tau": lambda r: (_profit_inputs(r), {}),
+    "scores_threshold": lambda r: ((*_labels_scores(r), 0.4), {}),
+}
+
+
+# ----------------------------------------------------------------------------
+# References: the student contract, answered by the course library
+# ----------------------------------------------------------------------------
+def ref_mlp_forward(X, params, activations):
+    """P(y=1) of an MLP with the given hidden activations and a sigmoid output: (N,)."""
+    h = X
+    for i, name in enumerate(activations, start=1):
+        h = layers.ACTIVATIONS[name][0](layers.dense_forward(h, params[f"W{i}"],
+                                                             params[f"b{i}"])[0])[0]
+    last = len(activations) + 1
+    z = layers.dense_forward(h, params[f"W{last}"], params[f"b{last}"])[0]
+    return layers.sigmoid(z).reshape(-1)
+
+
+def _act_grad(name):
+    def grad(x):
+        out, cache = layers.ACTIVATIONS[name][0](x)
+        return layers.ACTIVATIONS[name][1](np.ones_like(out), cache)
+    return grad
+
+
+def _conv_backward(dout, x, w, b, stride, pad):
+    _, cache = conv.conv2d_forward(x, w, b, stride, pad)
+    return conv.conv2d_backward(dout, cache)
+
+
+def _softmax_ce(logits, y):
+    loss, cache = layers.softmax_cross_entropy_forward(logits, y)
+    return loss, layers.softmax_cross_entropy_backward(1.0, cache)
+
+
+def _campaign_profit(y, scores, tau, value, cost, success):
+    return thresholds.profit(y, scores, tau, thresholds.churn_profit_matrix(value, cost, success))
+
+
+def _best_tau(y, scores, value, cost, success):
+    return thresholds.best_threshold_sweep(
+        y, scores, thresholds.churn_profit_matrix(value, cost, success))
+
+
+def _evaluate_binary(y, scores, threshold):
+    report = metrics.binary_report(y, scores, threshold)
+    return {k: report[k] for k in ("accuracy", "precision", "recall", "roc_auc", "pr_auc")}
+
+
+REFERENCES = {
+    "dense_forward": lambda x, W, b: layers.dense_forward(x, W, b)[0],
+    "mlp_forward": ref_mlp_forward,
+    "sigmoid_grad": _act_grad("sigmoid"),
+    "tanh_grad": _act_grad("tanh"),
+    "relu_grad": _act_grad("relu"),
+    "bce_loss": lambda p, y: layers.binary_cross_entropy_forward(p, y)[0],
+    "dense_backward": lambda dout, x, W: layers.dense_backward(dout, (x, W)),
+    "conv_forward": lambda x, w, b, s, p: conv.conv2d_forward(x, w, b, s, p)[0],
+    "conv_backward": _conv_backward,
+    "max_pool_forward": lambda x, size: conv.max_pool_forward(x, size)[0],
+    "max_pool_backward": lambda dout, x, size: conv.max_pool_backward(
+        dout, conv.max_pool_forward(x, size)[1]),
+    "softmax_ce": _softmax_ce,
+    "precision_recall": lambda y, p: (metrics.precision(y, p), metrics.recall(y, p)),
+    "roc_auc": metrics.roc_auc,
+    "campaign_profit": _campaign_profit,
+    "best_tau": _best_tau,
+    "evaluate_binary": _evaluate_binary,
+}
+
+
+# ----------------------------------------------------------------------------
+# Checks
+# ----------------------------------------------------------------------------
+def _select(value, which):
+    if which is None:
+        return value
+    if isinstance(which, int):
+        return value[which] if isinstance(value, list | tuple) and len(value) > which else None
+    if not isinstance(value, list | tuple) or len(value) <= max(which):
+        return None
+    return [value[i] for i in which]
+
+
+def check_compare(ctx, sub):
+    """Call the student's function on fresh inputs; compare with the reference."""
+    p = sub.params
+    key = (sub.functions[0], p["inputs"])  # sibling sub-checks share one call
+    if key not in ctx.cache:
+        args, kwargs = INPUTS[p["inputs"]](ctx.rng)
+        want = REFERENCES[p["reference"]](*args, **kwargs)
+        ctx.cache[key] = (list(want) if isinstance(want, tuple) else want,
+                          ctx.call(sub, sub.functions[0], *args, **kwargs))
+    want, result = ctx.cache[key]
+    if not result.ok:
+        return False, result.error
+    got = result.value
+    if "select" in p:
+        if _select(got, p["select"]) is None:
+            return False, f"{sub.functions[0]}() should return a tuple of {len(want)} values"
+        got, want = _select(got, p["select"]), _select(want, p["select"])
+    reason = mismatch(got, want, sub.tolerance, f"{sub.functions[0]}()")
+    return reason is None, reason or "matches the reference"
+
+
+def check_gradcheck(ctx, sub):
+    """The student's ``mlp_backward`` against a centred-difference gradient of the
+    reference loss, computed in the parent."""
+    (X, y, params, acts), _ = INPUTS[sub.params["inputs"]](ctx.rng)
+    result = ctx.call(sub, "mlp_backward", X, y, params, acts)
+    if not result.ok:
+        return False, result.error
+    grads = result.value
+    if type(grads) is not dict:
+        return False, "mlp_backward() should return a dict of gradients keyed like params"
+    work = {k: v.copy() for k, v in params.items()}
+
+    def loss():
+        return layers.binary_cross_entropy_forward(ref_mlp_forward(X, work, acts), y)[0]
+
+    for name in sorted(work):
+        got = grads.get(name)
+        if type(got) is not np.ndarray or got.shape != work[name].shape:
+            return False, f"gradient {name!r} missing or not an array of shape {work[name].shape}"
+        numeric = numerical_gradient(loss, work[name])
+        err = rel_error(got, numeric)
+        if not err < sub.tolerance:
+            return False, f"gradient {name!r}: relative error {err:.2e} (limit {sub.tolerance:g})"
+    return True, "analytic and numerical gradients agree"
+
+
+def _split(X, y, rng, n_test):
+    order = rng.permutation(len(y))
+    test, train = order[:n_test], order[n_test:]
+    return X[train], y[train], X[test], y[test]
+
+
+def _learning(ctx, sub, key, run, model, ratio):
+    """Shared part of the training checks; the student's function runs once per grading.
+
+    run() -> (result, (X_train, y_train), (X_test, y_test)).
+    model(params, X, y) -> (loss, accuracy), computed here with the reference layers.
+    The loss part needs the reported curve to fall below ``ratio`` x its start *and*
+    its last value to be the loss the checker computes from the returned weights (a
+    made-up curve fails); the accuracy part is measured on data the student never saw.
+    """
+    if key not in ctx.cache:
+        ctx.cache[key] = run()
+    result, train, test = ctx.cache[key]
+    fn = sub.functions[0]
+    if not result.ok:
+        return False, result.error
+    value = result.value
+    if type(value) is not list or len(value) != 2 or type(value[0]) is not dict:
+        return False, f"{fn}() should return (params, losses)"
+    params, losses = value
+    try:
+        if sub.params["part"] == "loss":
+            losses = np.asarray(losses, dtype=np.float64)
+            if losses.ndim != 1 or losses.size < 2 or not np.all(np.isfinite(losses)):
+                return False, "losses should be finite, one value before training and per epoch"
+            actual = model(params, *train)[0]
+            if not np.isclose(actual, losses[-1], rtol=1e-4, atol=1e-6):
+                return False, (f"the last reported loss {losses[-1]:.4f} is not the training "
+                               f"loss of the returned weights ({actual:.4f})")
+            ok = losses[-1] < ratio * losses[0]
+            return ok, f"loss {losses[0]:.4f} -> {losses[-1]:.4f} (needs < {ratio} x first)"
+        acc = model(params, *test)[1]
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        return False, f"could not evaluate the returned params: {exc}"
+    limit = sub.params.get("min_accuracy", 0.9)
+    return acc >= limit, f"held-out accuracy {acc:.3f} (needs >= {limit})"
+
+
+def _checked(params, shapes):
+    for name, shape in shapes.items():
+        value = params.get(name)
+        if type(value) is not np.ndarray or value.shape != shape:
+            raise ValueError(f"{name!r} should be an array of shape {shape}")
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"{name!r} is not finite")
+    return params
+
+
+def check_mlp_training(ctx, sub):
+    """``train_mlp`` on fresh, randomly rotated blobs; the parent scores the weights."""
+    hidden, acts = 8, ["tanh"]
+
+    def run():
+        X, y = data.make_blobs(300, seed=int(ctx.rng.integers(2**31)), separation=1.5,
+                               noise=0.8)
+        theta = ctx.rng.uniform(0, 2 * np.pi)
+        rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+        X_tr, y_tr, X_te, y_te = _split(X @ rot, y.astype(np.float64), ctx.rng, 100)
+        result = ctx.call(sub, "train_mlp", X_tr, y_tr, hidden_units=hidden, activations=acts,
+                          learning_rate=0.5, epochs=30, batch_size=32,
+                          seed=int(ctx.rng.integers(1000)))
+        return result, (X_tr, y_tr), (X_te, y_te)
+
+    def model(params, X, y):
+        _checked(params, {"W1": (2, hidden), "b1": (hidden,), "W2": (hidden, 1), "b2": (1,)})
+        probs = ref_mlp_forward(X, params, acts)
+        loss = layers.binary_cross_entropy_forward(probs, y)[0]
+        return loss, metrics.accuracy(y, (probs >= 0.5).astype(np.float64))
+
+    return _learning(ctx, sub, "train_mlp", run, model, ratio=0.6)
+
+
+CNN_FILTERS, CNN_KERNEL, CNN_SIZE = 4, 3, 8
+
+
+def cnn_scores(params, X):
+    """Class scores (logits) of the module-05 architecture:
+    conv (same padding, stride 1) -> relu -> 2x2 max pool -> flatten -> dense."""
+    h = conv.conv2d_forward(X, params["W_conv"], params["b_conv"], 1, CNN_KERNEL // 2)[0]
+    h = conv.max_pool_forward(np.maximum(h, 0), 2)[0]
+    return layers.dense_forward(h.reshape(len(X), -1), params["W_fc"], params["b_fc"])[0]
+
+
+def check_cnn_training(ctx, sub):
+    """``train_cnn`` on fresh bar images; the parent scores the returned weights."""
+    flat = CNN_FILTERS * (CNN_SIZE // 2) ** 2
+
+    def run():
+        X, y = data.make_bars(200, seed=int(ctx.rng.integers(2**31)), size=CNN_SIZE)
+        X_tr, y_tr, X_te, y_te = _split(X, y, ctx.rng, 60)
+        result = ctx.call(sub, "train_cnn", X_tr, y_tr, num_filters=CNN_FILTERS,
+                          kernel_size=CNN_KERNEL, learning_rate=0.1, epochs=8, batch_size=16,
+                          seed=int(ctx.rng.integers(1000)))
+        return result, (X_tr, y_tr), (X_te, y_te)
+
+    def model(params, X, y):
+        _checked(params, {"W_conv": (CNN_FILTERS, 1, CNN_KERNEL, CNN_KERNEL),
+                          "b_conv": (CNN_FILTERS,), "W_fc": (flat, 2), "b_fc": (2,)})
+        scores = cnn_scores(params, X)
+        loss = layers.softmax_cross_entropy_forward(scores, y)[0]
+        return loss, metrics.accuracy(y, scores.argmax(axis=1))
+
+    return _learning(ctx, sub, "train_cnn", run, model, ratio=0.7)
+
+
+MLP_SPEC_KEYS = ("hidden_units", "num_hidden_layers", "activations", "optimizer",
+                 "learning_rate", "batch_size", "epochs")
+CNN_SPEC_KEYS = ("cnn_filters", "cnn_kernel_size", "cnn_stride", "cnn_pooling")
+
+
+def check_spec(ctx, sub):
+    """``build_model_spec()`` against ``derive_config(roll_number)`` computed in the parent."""
+    if not ctx.roll_number:
+        return False, "no roll number: the spec cannot be checked"
+    want = derive_config(ctx.roll_number)
+    keys = MLP_SPEC_KEYS if sub.params["keys"] == "mlp" else CNN_SPEC_KEYS
+    result = ctx.call(sub, "build_model_spec", key=("build_model_spec",))
+    if not result.ok:
+        return False, result.error
+    spec = result.value
+    if type(spec) is not dict:
+        return False, "build_model_spec() should return a dict"
+    wrong = []
+    for k in keys:
+        got, expected = spec.get(k), want[k]
+        same = (isinstance(got, int | float) and not isinstance(got, bool)
+                and np.isclose(got, expected)) if isinstance(expected, float) else \
+            (type(got) is type(expected) and got == expected)
+        if not same:
+            wrong.append(f"{k}={got!r} (your roll number gives {expected!r})")
+    return not wrong, "; ".join(wrong) or "matches your roll-number config"
+
+
+def check_framework_training(ctx, sub):
+    """``train_keras_cnn`` returns held-out class probabilities; the parent scores them."""
+    X, y = data.make_bars(240, seed=int(ctx.rng.integers(2**31)), size=CNN_SIZE)
+    X_tr, y_tr, X_te, y_te = _split(X, y, ctx.rng, 80)
+    result = ctx.call(sub, sub.functions[0], X_tr, y_tr, X_te)
+    if not result.ok:
+        return False, result.error
+    probs = result.value
+    if type(probs) is not np.ndarray or probs.shape != (len(y_te), 2):
+        return False, f"{sub.functions[0]}() should return probabilities of shape ({len(y_te)}, 2)"
+    if not np.all(np.isfinite(probs)):
+        return False, "probabilities are not finite"
+    acc = metrics.accuracy(y_te, probs.argmax(axis=1))
+    limit = sub.params.get("min_accuracy", 0.85)
+    return acc >= limit, f"held-out accuracy {acc:.3f} (needs >= {limit})"
+
+
+CHECKS = {
+    "compare": check_compare,
+    "gradcheck": check_gradcheck,
+    "mlp_training": check_mlp_training,
+    "cnn_training": check_cnn_training,
+    "spec": check_spec,
+    "framework_training": check_framework_training,
+}

@@ -1,0 +1,45 @@
+"""CNN from scratch (module 05): 20 points, all automatic."""
+
+from dlcourse.grading.rubrics import Item, Rubric, SubCheck, compare
+from dlcourse.grading.rubrics.mlp import SCRATCH_BLOCKED
+
+RUBRIC = Rubric(
+    name="cnn",
+    blocked_modules=SCRATCH_BLOCKED,
+    items=(
+        Item("conv_forward", "Convolution forward", (
+            compare("conv_forward_basic", "stride 1, no padding, 2 channels in, 3 out", 2,
+                    "conv_forward", "conv_basic"),
+            compare("conv_forward_stride_pad", "stride 2 with padding 1", 2, "conv_forward",
+                    "conv_stride_pad"),
+        )),
+        Item("conv_backward", "Convolution backward", (
+            compare("conv_backward_dx", "dx (stride 2, padding 1)", 2, "conv_backward",
+                    "conv_backward", select=0),
+            compare("conv_backward_dw_db", "dw and db (stride 2, padding 1)", 2,
+                    "conv_backward", "conv_backward", select=[1, 2]),
+        )),
+        Item("pool_forward", "Max pooling forward", (
+            compare("max_pool_forward", "2x2 max pooling, stride 2", 2, "max_pool_forward",
+                    "pool"),
+        )),
+        Item("gradient_routes", "Pooling gradient routes", (
+            compare("max_pool_backward", "each window's gradient goes to its maximum", 3,
+                    "max_pool_backward", "pool_backward"),
+        )),
+        Item("softmax_ce", "Softmax cross-entropy and its gradient", (
+            compare("softmax_ce_loss", "mean loss, stable for large logits", 1, "softmax_ce",
+                    "softmax", select=0),
+            compare("softmax_ce_grad", "dlogits = (softmax - onehot) / N", 2, "softmax_ce",
+                    "softmax", select=1),
+        )),
+        Item("learning_signal", "Learning signal", (
+            SubCheck("cnn_loss_decreases", "train_cnn: last loss < 0.7 x the initial loss, "
+                     "and equal to the loss of the returned weights", 2, "cnn_training",
+                     ("train_cnn",), {"part": "loss"}, time_limit=60),
+            SubCheck("cnn_accuracy", "train_cnn: held-out accuracy >= 0.85 (computed by the "
+                     "checker from the returned weights)", 2, "cnn_training", ("train_cnn",),
+                     {"part": "accuracy", "min_accuracy": 0.85}, time_limit=60),
+        )),
+    ),
+)

@@ -1,0 +1,13 @@
+"""Roll compare (module 03, ``roll_compare.ipynb``): 5 points, 3 automatic + 2 by hand."""
+
+from dlcourse.grading.rubrics import Item, Rubric
+from dlcourse.grading.rubrics.framework import MLP_SPEC
+
+RUBRIC = Rubric(
+    name="roll_compare",
+    items=(
+        Item("model_spec", "The MLP spec matches the roll-derived config", (MLP_SPEC,)),
+        Item("discussion", "Scratch vs Keras discussion (graded by hand)", manual=True,
+             points=2),
+    ),
+)

@@ -1,0 +1,53 @@
+"""HTTP client of the service's API for the instructor CLI (token = a JupyterHub API token)."""
+
+import urllib.parse
+
+import requests
+
+
+class ApiError(Exception):
+    """The service answered with an error; the message is the service's ``error``."""
+
+
+class GraderClient:
+    """Thin wrapper over the routes in ``openapi.yaml`` that instructors use."""
+
+    def __init__(self, url, token, timeout=60.0, session=None):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.session.headers["Authorization"] = f"token {token}"
+
+    def _call(self, method, path, **kwargs):
+        response = self.session.request(method, self.url + path, timeout=self.timeout, **kwargs)
+        if response.status_code >= 400:
+            try:
+                message = response.json()["error"]
+            except (ValueError, KeyError, TypeError):
+                message = response.text[:200]
+            raise ApiError(f"{method} {path}: HTTP {response.status_code}: {message}")
+        return response
+
+    def submissions(self, course, assignment=""):
+        query = {"assignment": assignment} if assignment else {}
+        return self._call("GET", f"/api/courses/{_q(course)}/submissions", params=query).json()
+
+    def submission(self, submission_id):
+        return self._call("GET", f"/api/submissions/{_q(submission_id)}").json()
+
+    def regrade(self, submission_id):
+        return self._call("POST", f"/api/submissions/{_q(submission_id)}/regrade").json()
+
+    def regrade_assignment(self, course, assignment):
+        path = f"/api/courses/{_q(course)}/assignments/{_q(assignment)}/regrade"
+        return self._call("POST", path).json()
+
+    def gradebook(self, course):
+        return self._call("GET", f"/api/courses/{_q(course)}/gradebook.csv").text
+
+    def public_key(self):
+        return self._call("GET", "/api/public-key").content
+
+
+def _q(name):
+    return urllib.parse.quote(name, safe="")

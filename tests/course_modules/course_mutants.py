@@ -1,0 +1,284 @@
+"""The mutation suite as data: buggy or cheating solutions and the points each must lose.
+
+Every mutant patches one function of a reference solution (``modules_testing.Mutant``);
+``lost`` lists, per rubric item, exactly the points the checker must take away.
+A bug in a helper the student reuses costs every item that calls it, which the
+tables below spell out.
+"""
+
+from modules_testing import ROLL_COMPARE, Mutant
+
+ALWAYS_EQUAL = '''
+class AlwaysEqual(np.ndarray):
+    """An array that claims to equal anything."""
+    def __eq__(self, other):
+        return True
+    __array_priority__ = 1000
+'''
+
+MLP = "m03_mlp_scratch_2"
+CNN = "m05_cnn_scratch"
+CHURN = "m04_churn_thresholds"
+FRAMEWORK = "m06_framework_cnn"
+
+DX_RETURN = "return dxp[:, :, pad:pad + h, pad:pad + wd], dw, db"
+
+MUTANTS = [
+    # ---------------------------------------------------------------- MLP (20 pts)
+    Mutant("mlp_sigmoid_grad_wrong", MLP, {"activation_derivatives": 1,
+                                           "backprop_gradient_checks": 2},
+           "sigmoid_grad", '''
+def sigmoid_grad(x):
+    return sigmoid(x)  # forgot the (1 - s) factor
+'''),
+    Mutant("mlp_relu_grad_ones", MLP, {"activation_derivatives": 1,
+                                       "backprop_gradient_checks": 2},
+           "relu_grad", '''
+def relu_grad(x):
+    return np.ones_like(np.asarray(x, dtype=np.float64))
+'''),
+    Mutant("mlp_bce_no_clip", MLP, {"bce_clipping": 1}, "bce_loss", edits=(
+        ("p = np.clip(np.asarray(probs, dtype=np.float64), EPS, 1.0 - EPS)",
+             "p = np.asarray(probs, dtype=np.float64)"),
+    )),
+    Mutant("mlp_dense_backward_db_mean", MLP, {"backprop_gradient_checks": 6},
+           "dense_backward", '''
+def dense_backward(dout, x, W):
+    return dout @ W.T, x.T @ dout, dout.mean(axis=0)
+'''),
+    Mutant("mlp_hard_coded_relu_grad", MLP, {"activation_derivatives": 1,
+                                             "backprop_gradient_checks": 2},
+           "relu_grad", '''
+def relu_grad(x):
+    return np.array([0.0, 1.0, 1.0])  # the visible test's answer
+'''),
+    Mutant("mlp_monkeypatch_allclose", MLP, {"bce_clipping": 1}, "bce_loss", edits=(
+        ("p = np.clip(np.asarray(probs, dtype=np.float64), EPS, 1.0 - EPS)",
+             "p = np.asarray(probs, dtype=np.float64)"),
+    ), append='''
+np.allclose = lambda *args, **kwargs: True
+np.isfinite = lambda *args, **kwargs: True
+np.testing.assert_allclose = lambda *args, **kwargs: None
+'''),
+    Mutant("mlp_eq_always_true", MLP, {"forward_sanity": 1, "learning_signal": 2}, "mlp_forward", ALWAYS_EQUAL + '''
+
+def mlp_forward(X, params, activations):
+    return np.zeros(len(X)).view(AlwaysEqual)
+'''),
+    Mutant("mlp_hang_on_saturated_probs", MLP, {"bce_clipping": 1}, "bce_loss", edits=(
+        ("    p = np.clip(", "    while np.any((np.asarray(probs) == 0) | (np.asarray(probs) == 1)):\n"
+                           "        pass  # an infinite loop: the checker's time limit stops it\n"
+                           "    p = np.clip("),
+    )),
+    Mutant("mlp_crash_in_tanh_grad", MLP, {"activation_derivatives": 1,
+                                           "backprop_gradient_checks": 2,
+                                           "learning_signal": 4},
+           "tanh_grad", '''
+def tanh_grad(x):
+    import os
+    os._exit(3)  # kills the student's process: the checker restarts it
+'''),
+    Mutant("mlp_gradient_ascent", MLP, {"learning_signal": 4}, "train_mlp", edits=(
+        ("params[name] -= learning_rate", "params[name] += learning_rate"),  # wrong sign
+    )),
+    Mutant("mlp_fake_losses", MLP, {"learning_signal": 4}, "train_mlp", '''
+def train_mlp(X, y, hidden_units, activations, learning_rate, epochs, batch_size, seed):
+    rng = np.random.default_rng(seed)
+    params = init_params([X.shape[1]] + [hidden_units] * len(activations) + [1], rng)
+    params = {name: np.zeros_like(value) for name, value in params.items()}
+    return params, [0.7 * 0.9 ** e for e in range(epochs + 1)]  # a made-up curve
+'''),
+    # ---------------------------------------------------------------- CNN (20 pts)
+    Mutant("cnn_stride_off_by_one", CNN, {"conv_forward": 2}, "conv_forward", edits=(
+        ("oh = (h + 2 * pad - kh) // stride + 1", "oh = (h + 2 * pad - kh + 1) // stride"),
+        ("ow = (wd + 2 * pad - kw) // stride + 1", "ow = (wd + 2 * pad - kw + 1) // stride"),
+    )),
+    Mutant("cnn_conv_true_convolution", CNN, {"conv_forward": 4, "learning_signal": 4},
+           "conv_forward", edits=(
+               ("w[:, :, i, j])", "w[:, :, kh - 1 - i, kw - 1 - j])"),  # flips the kernel
+           )),
+    Mutant("cnn_dw_ignores_stride", CNN, {"conv_backward": 2}, "conv_backward", edits=(
+        ('"nfij,ncij->fc", dout, xp[:, :, rows, cols]',
+         '"nfij,ncij->fc", dout, xp[:, :, i:i + oh, j:j + ow]'),
+    )),
+    Mutant("cnn_dx_padding_not_removed", CNN, {"conv_backward": 2}, "conv_backward", edits=(
+        (DX_RETURN, "return dxp[:, :, :h, :wd], dw, db"),  # wrong crop
+    )),
+    Mutant("cnn_pool_grad_wrong_cell", CNN, {"gradient_routes": 3, "learning_signal": 0},
+           "max_pool_backward", '''
+def max_pool_backward(dout, x, size):
+    dx = np.zeros_like(x, dtype=np.float64)
+    dx[:, :, ::size, ::size] = dout  # always the top-left cell, not the maximum
+    return dx
+'''),
+    Mutant("cnn_pool_stride_one", CNN, {"pool_forward": 2, "learning_signal": 4},
+           "max_pool_forward", '''
+def max_pool_forward(x, size):
+    n, c, h, w = x.shape
+    out = np.full((n, c, h - size + 1, w - size + 1), -np.inf)
+    for i in range(size):
+        for j in range(size):  # overlapping windows: stride 1 instead of size
+            out = np.maximum(out, x[:, :, i:i + h - size + 1, j:j + w - size + 1])
+    return out
+'''),
+    Mutant("cnn_softmax_unstable", CNN, {"softmax_ce": 3}, "softmax_ce", '''
+def softmax_ce(logits, y):
+    with np.errstate(all="ignore"):
+        e = np.exp(logits)  # no max-shift: overflows for large logits
+        probs = e / e.sum(axis=1, keepdims=True)
+        n = len(y)
+        loss = -np.log(probs[np.arange(n), y]).mean()
+    d = probs.copy()
+    d[np.arange(n), y] -= 1.0
+    return float(loss), d / n
+'''),
+    Mutant("cnn_softmax_grad_no_onehot", CNN, {"softmax_ce": 2, "learning_signal": 4},
+           "softmax_ce", '''
+def softmax_ce(logits, y):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    n = len(y)
+    return float(-log_probs[np.arange(n), y].mean()), np.exp(log_probs) / n  # no - onehot
+'''),
+    Mutant("cnn_hard_coded_softmax", CNN, {"softmax_ce": 3, "learning_signal": 4},
+           "softmax_ce", '''
+def softmax_ce(logits, y):
+    return 0.6931471805599453, np.array([[0.5, -0.5]])  # the visible test's answer
+'''),
+    Mutant("cnn_monkeypatch_allclose", CNN, {"conv_backward": 2}, "conv_backward", edits=(
+        (DX_RETURN, "return np.zeros_like(x), dw, db"),  # dx never computed
+    ), append='''
+np.allclose = lambda *args, **kwargs: True
+np.array_equal = lambda *args, **kwargs: True
+'''),
+    Mutant("cnn_eq_always_true", CNN, {"conv_backward": 4}, "conv_backward", edits=(
+        (DX_RETURN, "return np.zeros_like(x).view(AlwaysEqual), dw, db"),
+    ), append=ALWAYS_EQUAL),
+]
+
+MUTANTS += [
+    # ---------------------------------------------------------------- churn (20 pts)
+    Mutant("churn_precision_recall_swapped", CHURN, {"metrics": 3}, "precision_recall", '''
+def precision_recall(y_true, y_pred):
+    y_true, y_pred = np.asarray(y_true) == 1, np.asarray(y_pred) == 1
+    tp = float(np.sum(y_true & y_pred))
+    return tp / max(np.sum(y_true), 1), tp / max(np.sum(y_pred), 1)  # swapped
+'''),
+    Mutant("churn_auc_ignores_ties", CHURN, {"metrics": 3}, "roc_auc", '''
+def roc_auc(y_true, scores):
+    y_true, scores = np.asarray(y_true) == 1, np.asarray(scores, dtype=np.float64)
+    pos, neg = scores[y_true], scores[~y_true]
+    return float((pos[:, None] > neg[None, :]).mean())  # ties count 0, not 1/2
+'''),
+    Mutant("churn_fp_costs_nothing", CHURN, {"profit_model": 5, "tau_selection": 5},
+           "campaign_profit", edits=(("-offer_cost)", "0.0)"),)),
+    Mutant("churn_strict_threshold", CHURN, {"profit_model": 5, "tau_selection": 5},
+           "campaign_profit", edits=((">= tau", "> tau"),)),  # should be >=
+    Mutant("churn_closed_form_tau", CHURN, {"tau_selection": 5}, "best_tau", '''
+def best_tau(y_true, scores, customer_value, offer_cost, success_rate):
+    # the calibrated-score formula with the average customer value, not a sweep on the data
+    tau = round(offer_cost / (success_rate * float(np.mean(customer_value))), 2)
+    return tau, campaign_profit(y_true, scores, tau, customer_value, offer_cost, success_rate)
+'''),
+    Mutant("churn_hard_coded_tau", CHURN, {"tau_selection": 5}, "best_tau", '''
+def best_tau(y_true, scores, customer_value, offer_cost, success_rate):
+    return 0.0, 10.0  # the visible test's answer
+'''),
+    Mutant("churn_monkeypatch_allclose", CHURN, {"metrics": 3}, "precision_recall", '''
+def precision_recall(y_true, y_pred):
+    return 1.0, 1.0
+''', append='''
+np.allclose = lambda *args, **kwargs: True
+np.isclose = lambda *args, **kwargs: True
+'''),
+    Mutant("churn_eq_always_true", CHURN, {"metrics": 3}, "roc_auc", ALWAYS_EQUAL + '''
+
+def roc_auc(y_true, scores):
+    return np.zeros(()).view(AlwaysEqual)
+'''),
+    # ------------------------------------------------------------ framework (20 pts)
+    Mutant("framework_spec_hidden_units", FRAMEWORK, {"model_spec": 3}, "build_model_spec", '''
+def build_model_spec():
+    spec = {key: CONFIG[key] for key in SPEC_KEYS}
+    spec["hidden_units"] += 1
+    return spec
+'''),
+    Mutant("framework_spec_friends_roll", FRAMEWORK, {"model_spec": 6}, "build_model_spec", '''
+def build_model_spec():
+    from dlcourse.roll import derive_config
+    friend = derive_config("CS2024-999")  # a classmate's configuration
+    return {key: friend[key] for key in SPEC_KEYS}
+'''),
+    Mutant("framework_spec_stride", FRAMEWORK, {"model_spec": 3}, "build_model_spec", '''
+def build_model_spec():
+    spec = {key: CONFIG[key] for key in SPEC_KEYS}
+    spec["cnn_stride"] = 3 - spec["cnn_stride"]
+    return spec
+'''),
+    Mutant("framework_spec_as_strings", FRAMEWORK, {"model_spec": 6}, "build_model_spec", '''
+def build_model_spec():
+    return {key: str(CONFIG[key]) for key in SPEC_KEYS}
+'''),
+    Mutant("framework_spec_eq_always_true", FRAMEWORK, {"model_spec": 6}, "build_model_spec",
+           '''
+class Anything(dict):
+    def __eq__(self, other):
+        return True
+
+    def get(self, key, default=None):
+        return Anything()
+
+
+def build_model_spec():
+    return Anything()
+'''),
+    Mutant("framework_metrics_swapped", FRAMEWORK, {"evaluation": 5}, "evaluate_binary", '''
+def evaluate_binary(y_true, scores, threshold=0.5):
+    from dlcourse.metrics import binary_report
+    r = binary_report(y_true, scores, threshold)
+    return {"accuracy": r["accuracy"], "precision": r["recall"], "recall": r["precision"],
+            "roc_auc": r["roc_auc"], "pr_auc": r["pr_auc"]}
+'''),
+    Mutant("framework_auc_from_hard_labels", FRAMEWORK, {"evaluation": 5}, "evaluate_binary",
+           '''
+def evaluate_binary(y_true, scores, threshold=0.5):
+    from dlcourse.metrics import binary_report
+    hard = (np.asarray(scores) >= threshold).astype(float)
+    r = binary_report(y_true, hard, 0.5)
+    return {k: r[k] for k in ("accuracy", "precision", "recall", "roc_auc", "pr_auc")}
+'''),
+    Mutant("framework_hard_coded_metrics", FRAMEWORK, {"evaluation": 5}, "evaluate_binary", '''
+def evaluate_binary(y_true, scores, threshold=0.5):
+    return {"accuracy": 2 / 3, "precision": 1.0, "recall": 0.5, "roc_auc": 1.0,
+            "pr_auc": 1.0}
+'''),
+    Mutant("framework_keras_untrained", FRAMEWORK, {"training": 5}, "train_keras_cnn", '''
+def train_keras_cnn(X_train, y_train, X_test):
+    return np.full((len(X_test), 2), 0.5)  # skipped training
+'''),
+    Mutant("framework_keras_train_set_probs", FRAMEWORK, {"training": 5}, "train_keras_cnn", '''
+def train_keras_cnn(X_train, y_train, X_test):
+    onehot = np.eye(2)[y_train]
+    return onehot  # probabilities for the training set, not X_test
+'''),
+]
+
+MUTANTS += [
+    # ------------------------------------------------- roll compare (module 03, 5 pts)
+    Mutant("roll_compare_friends_spec", MLP, {"model_spec": 3}, "build_model_spec", '''
+def build_model_spec():
+    from dlcourse.roll import derive_config
+    friend = derive_config("CS2024-999")
+    return {key: friend[key] for key in ("hidden_units", "num_hidden_layers", "activations",
+                                         "optimizer", "learning_rate", "batch_size", "epochs")}
+''', notebook=ROLL_COMPARE),
+    Mutant("roll_compare_capped_epochs", MLP, {"model_spec": 3}, "build_model_spec", edits=(
+        ("return {key: CONFIG[key] for key in keys}",
+         "return {**{key: CONFIG[key] for key in keys}, \"epochs\": EPOCHS}"),
+    ), notebook=ROLL_COMPARE),
+]
+
+#: item ids a mutant's grading can leave out because the mutant does not touch them
+#: (Keras training takes ~10 s per grading; it runs for the reference and the
+#: training mutants only).
+SLOW_ITEMS = {FRAMEWORK: ("training",)}

@@ -1,0 +1,167 @@
+"""The rubric checker: full points for references, exact losses for every mutant.
+
+The mutants (``course_mutants.py``) are buggy or cheating solutions: wrong
+derivatives, missing clips, strides off by one, gradients routed to the wrong
+cell, specs from another roll number, hard-coded outputs, monkeypatched NumPy,
+``__eq__`` that is always true, a hang and a crash. Each must lose exactly the
+points its table row names, no more and no less.
+"""
+
+import base64
+import io
+import resource
+import time
+import zlib
+
+import numpy as np
+import pytest
+from course_mutants import MUTANTS, SLOW_ITEMS
+from modules_testing import GRADED, ROLL, ROLL_COMPARE, SOURCE, TIMINGS, write_mutant
+
+from dlcourse.grading import grade_notebook, wire
+from dlcourse.grading.rubrics import RUBRICS, rubric_for
+
+#: The seed's point tables.
+EXPECTED_RUBRICS = {
+    "mlp": {"forward_sanity": 2, "activation_derivatives": 3, "bce_clipping": 2,
+            "backprop_gradient_checks": 6, "learning_signal": 4, "presentation": 3},
+    "cnn": {"conv_forward": 4, "conv_backward": 4, "pool_forward": 2, "gradient_routes": 3,
+            "softmax_ce": 3, "learning_signal": 4},
+    "churn": {"metrics": 6, "profit_model": 5, "tau_selection": 5, "memo": 4},
+    "framework": {"model_spec": 6, "training": 5, "evaluation": 5, "comparison": 4},
+}
+
+
+def auto_max(result):
+    return result["max_score"] - result["manual_max_score"]
+
+
+def lost_points(result):
+    return {i["id"]: i["max_points"] - i["points"] for i in result["items"]
+            if not i["manual"] and i["points"] < i["max_points"]}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_RUBRICS))
+def test_rubric_tables(name):
+    rubric = RUBRICS[name]
+    assert {i.id: i.max_points for i in rubric.items} == EXPECTED_RUBRICS[name]
+    assert rubric.max_score == 20
+    for item in rubric.items:
+        assert item.manual == (not item.subchecks)
+        for sub in item.subchecks:
+            assert sub.functions and sub.points > 0 and sub.time_limit > 0 and sub.tolerance > 0
+
+
+REFERENCES = sorted(GRADED.items()) + [("m03_mlp_scratch_2", ROLL_COMPARE)]
+
+
+@pytest.mark.parametrize(("assignment", "notebook"), REFERENCES, ids=lambda v: str(v))
+def test_reference_solution_scores_full_automatic_points(assignment, notebook):
+    start, cpu = time.perf_counter(), _cpu()
+    result = grade_notebook(SOURCE / notebook, assignment, ROLL)
+    TIMINGS[f"grading the reference {notebook}"] = time.perf_counter() - start
+    assert _cpu() - cpu < 60, "a whole lab must grade in under 60 s of CPU"
+    assert set(result) >= {"rubric", "items", "score", "max_score", "manual_max_score"}
+    stem = notebook.rsplit("/", 1)[-1].removesuffix(".ipynb")
+    assert result["rubric"] == rubric_for(assignment, stem)[0].name
+    for item in result["items"]:
+        assert set(item) >= {"id", "description", "points", "max_points", "passed", "message",
+                             "manual"}
+        if not item["manual"]:
+            assert item["passed"], item
+    assert result["score"] == auto_max(result) > 0
+    assert result["cell_errors"] == [] and result["restarts"] == 0
+
+
+def _cpu():
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _rubric(mutant):
+    return rubric_for(mutant.assignment, mutant.path.stem)
+
+
+def test_each_graded_rubric_has_at_least_eight_mutants():
+    counts = {}
+    for m in MUTANTS:
+        counts[_rubric(m)[0].name] = counts.get(_rubric(m)[0].name, 0) + 1
+    assert all(counts.get(name, 0) >= 8 for name in EXPECTED_RUBRICS), counts
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.id)
+def test_mutant_loses_exactly_its_points(mutant, tmp_path):
+    _, items = _rubric(mutant)
+    skip = SLOW_ITEMS.get(mutant.assignment, ())
+    if set(mutant.lost) & set(skip):
+        skip = ()
+    only = [i.id for i in items if i.id not in skip]
+    # 5 s per call is plenty for these small inputs and keeps the hanging mutant short;
+    # a fixed seed per mutant keeps CI reproducible (graders use a random one)
+    result = grade_notebook(write_mutant(tmp_path, mutant), mutant.assignment, ROLL,
+                            timeout_per_check=5.0, only_items=only,
+                            seed=zlib.crc32(mutant.id.encode()))
+    expected = {k: v for k, v in mutant.lost.items() if v}
+    assert lost_points(result) == expected, [i["message"] for i in result["items"]]
+    assert result["score"] == auto_max(result) - sum(expected.values())
+    if "crash" in mutant.id:
+        assert result["restarts"] >= 1
+        assert any("crashed" in i["message"] for i in result["items"])
+    if "hang" in mutant.id:
+        assert any("time limit" in i["message"] for i in result["items"])
+
+
+def test_missing_roll_number_fails_the_spec_check():
+    result = grade_notebook(SOURCE / GRADED["m06_framework_cnn"], "m06_framework_cnn", None,
+                            only_items=["model_spec"])
+    assert result["score"] == 0
+    assert "no roll number" in result["items"][0]["message"]
+
+
+def test_the_spec_follows_the_roll_number_the_grader_sets():
+    """The reference notebook derives its spec from ROLL_NUMBER, which the grader sets
+    from the authoritative roll number: grading it as someone else still passes, because
+    the notebook follows the roll number it is given."""
+    result = grade_notebook(SOURCE / GRADED["m06_framework_cnn"], "m06_framework_cnn",
+                            "EE2023-123", only_items=["model_spec"])
+    assert result["score"] == 6
+
+
+def _b64_save(array, allow_pickle=False):
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=allow_pickle)
+    return {wire.ARRAY_KEY: base64.b64encode(buf.getvalue()).decode()}
+
+
+def test_wire_accepts_plain_numbers_only():
+    assert np.array_equal(wire.decode(_b64_save(np.arange(3.0))), np.arange(3.0))
+    with pytest.raises(ValueError):  # pickled objects are never loaded
+        wire.decode(_b64_save(np.array([object()]), allow_pickle=True))
+    with pytest.raises(wire.WireError):
+        wire.decode(_b64_save(np.array(["text"])))
+    with pytest.raises(wire.WireError):
+        wire.encode(np.zeros(2).view(type("Sub", (np.ndarray,), {})))
+
+
+def test_a_notebook_that_hangs_at_top_level_fails_fast(tmp_path):
+    import nbformat
+
+    nb = nbformat.read(str(SOURCE / GRADED["m05_cnn_scratch"]), as_version=4)
+    nb.cells[-1] = nbformat.v4.new_code_cell("while True:\n    pass")
+    path = tmp_path / "hangs.ipynb"
+    nbformat.write(nb, str(path))
+    start = time.perf_counter()
+    result = grade_notebook(path, "m05_cnn_scratch", ROLL, setup_timeout=3.0)
+    assert time.perf_counter() - start < 20, "one setup time-out, not one per check"
+    assert result["score"] == 0
+    assert "no answer within 3 s" in result["setup"]
+    assert all("time limit" in i["message"] for i in result["items"])
+
+
+@pytest.mark.parametrize("assignment", sorted(GRADED))
+def test_an_unsolved_release_notebook_scores_zero(assignment, release_dir):
+    result = grade_notebook(release_dir / GRADED[assignment], assignment, ROLL)
+    assert result["score"] == 0
+    assert all(not i["passed"] for i in result["items"] if not i["manual"])
+    assert any("NotImplementedError" in i["message"] for i in result["items"])

@@ -1,0 +1,102 @@
+"""nbgrader source notebooks: valid, releasable, and the release leaks nothing.
+
+Release versions must hold no solution and no hidden-test text: neither the
+markers nor any line that was between them in the source.
+"""
+
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from modules_testing import (
+    GRADED,
+    MARKERS,
+    SOURCE,
+    module_names,
+    notebooks,
+    secret_lines,
+)
+
+MODULE_NOTEBOOKS = [p for p in notebooks() if p.parent.name.startswith("m0")]
+
+
+def test_every_module_is_in_source():
+    assert module_names() == ["m01_foundations", "m02_mlp_scratch_1", "m03_mlp_scratch_2",
+                              "m04_churn_thresholds", "m05_cnn_scratch", "m06_framework_cnn",
+                              "m07_experimentation", "m08_capstone"]
+    for name in module_names():
+        assert list((SOURCE / name).glob("*.md")), f"{name} has no reading"
+
+
+@pytest.mark.parametrize("path", MODULE_NOTEBOOKS, ids=lambda p: p.name)
+def test_nbgrader_metadata(path):
+    nb = nbformat.read(str(path), as_version=4)
+    nbformat.validate(nb)
+    ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells]
+    assert len(ids) == len(set(ids)), "grade_ids must be unique"
+    for cell in nb.cells:
+        meta = cell.metadata["nbgrader"]
+        assert meta["schema_version"] == 3
+        if meta["grade"]:
+            assert meta["points"] > 0, meta["grade_id"]
+        if meta["solution"] and cell.cell_type == "code":
+            assert "### BEGIN SOLUTION" in cell.source, meta["grade_id"]
+
+
+@pytest.mark.parametrize("path", MODULE_NOTEBOOKS, ids=lambda p: p.name)
+def test_student_identifier_cell_runs_first(path):
+    nb = nbformat.read(str(path), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code[0].metadata["nbgrader"]["grade_id"] == "student_identifier"
+    assert code[0].metadata["nbgrader"]["locked"]
+    assert any("## Student Identifier (Run First)" in c.source for c in nb.cells)
+    env = {"PATH": "/usr/bin:/bin"}  # no ROLL_NUMBER
+    proc = subprocess.run([sys.executable, "-c", code[0].source], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "ROLL_NUMBER is not set" in proc.stderr
+
+
+def test_graded_notebooks_have_rubrics():
+    from dlcourse.grading.rubrics import ASSIGNMENTS
+
+    assert set(GRADED) == set(ASSIGNMENTS)
+    for rel in GRADED.values():
+        assert (SOURCE / rel).is_file()
+
+
+def test_release_has_every_module(release_dir):
+    for name in module_names():
+        source = sorted(p.name for p in (SOURCE / name).iterdir() if p.suffix in (".ipynb",
+                                                                                 ".md"))
+        released = sorted(p.name for p in (release_dir / name).iterdir())
+        assert released == source, name
+
+
+def test_release_leaks_no_solution_or_hidden_test(release_dir):
+    checked = 0
+    for path in MODULE_NOTEBOOKS:
+        released = release_dir / path.parent.name / path.name
+        text = released.read_text()
+        for marker in MARKERS:
+            assert marker not in text, f"{released}: {marker}"
+        lines = {line.strip() for cell in nbformat.read(str(released), as_version=4).cells
+                 for line in cell.source.splitlines()}
+        source = nbformat.read(str(path), as_version=4)
+        secrets = secret_lines(source)
+        if any(c.metadata["nbgrader"]["solution"] and c.cell_type == "code"
+               for c in source.cells):
+            assert secrets, f"{path.name}: no solution lines found (the scan would be vacuous)"
+        leaked = secrets & lines
+        assert not leaked, f"{released.name} leaks {sorted(leaked)[:5]}"
+        checked += 1
+    assert checked == len(MODULE_NOTEBOOKS)
+
+
+def test_release_solution_cells_are_stubs(release_dir):
+    for path in MODULE_NOTEBOOKS:
+        nb = nbformat.read(str(release_dir / path.parent.name / path.name), as_version=4)
+        for cell in nb.cells:
+            if cell.metadata["nbgrader"]["solution"]:
+                assert ("raise NotImplementedError()" in cell.source
+                        or "YOUR ANSWER HERE" in cell.source), cell.metadata["nbgrader"]

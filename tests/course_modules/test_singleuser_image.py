@@ -1,0 +1,74 @@
+"""The built single-user image carries no solution or hidden-test text.
+
+Reads ``/home/jovyan`` of ``dlcourse/singleuser:latest`` (the preloaded course,
+``build/course-release`` at build time) through the Docker API and looks for
+the nbgrader markers and for every solution/hidden-test line of every source
+notebook, including ps0's.
+"""
+
+import io
+import json
+import os
+import tarfile
+
+import nbformat
+import pytest
+from modules_testing import MARKERS, SOURCE, notebooks, secret_lines
+
+IMAGE = os.environ.get("SINGLEUSER_IMAGE", "dlcourse/singleuser:latest")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def leaks_in(name, text, secrets):
+    """Markers and secret lines found in one file (notebooks compared cell line by line)."""
+    found = [f"{name}: {m}" for m in MARKERS if m in text]
+    if name.endswith(".ipynb"):
+        cells = json.loads(text).get("cells", [])
+        sources = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                   for c in cells]
+        text = "\n".join(sources)
+    lines = {line.strip() for line in text.splitlines()}
+    return found + [f"{name}: {line}" for line in sorted(secrets & lines)]
+
+
+def all_secrets():
+    secrets = set()
+    for path in notebooks():
+        secrets |= secret_lines(nbformat.read(str(path), as_version=4))
+    return secrets
+
+
+def test_leak_scan_finds_solutions_in_a_source_notebook():
+    path = next(p for p in notebooks() if p.name == "cnn_scratch.ipynb")
+    assert len(leaks_in(path.name, path.read_text(), all_secrets())) > 10
+
+
+@pytest.mark.docker
+def test_singleuser_image_has_no_solutions(docker_client):
+    import docker
+
+    try:
+        docker_client.images.get(IMAGE)
+    except docker.errors.ImageNotFound:
+        (pytest.fail if IN_CI else pytest.skip)(f"image {IMAGE} is missing (run `make images`)")
+    secrets = all_secrets()
+    container = docker_client.containers.create(IMAGE, command="true", network_disabled=True)
+    try:
+        stream, _ = container.get_archive("/home/jovyan")
+        data = b"".join(stream)
+    finally:
+        container.remove(force=True)
+    scanned, leaks = 0, []
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        released = {name.split("/")[2] for name in archive.getnames()
+                    if name.startswith("jovyan/course/") and name.count("/") >= 3}
+        for member in archive.getmembers():
+            if not member.isfile() or member.size > 5_000_000:
+                continue
+            text = archive.extractfile(member).read().decode("utf-8", "replace")
+            scanned += member.name.endswith(".ipynb")
+            leaks += leaks_in(member.name, text, secrets)
+    assert scanned >= 1, "no notebooks found under /home/jovyan"
+    assert not leaks, leaks[:10]
+    # Every assignment of the course is preloaded (release versions).
+    assert released >= {p.name for p in SOURCE.iterdir() if p.is_dir()}, released

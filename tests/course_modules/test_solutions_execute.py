@@ -1,0 +1,42 @@
+"""Every solution (source) notebook executes headless on CPU, and its plots are labelled.
+
+Run times are printed in the session summary (see conftest). Notebooks that
+import TensorFlow/Keras and PyTorch are marked ``slow`` and ``frameworks`` but
+never skipped.
+"""
+
+import nbformat
+import pytest
+from modules_testing import TIMINGS, execute_notebook, notebooks
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HEAVY = {"roll_compare.ipynb", "churn_thresholds.ipynb", "framework_cnn.ipynb"}
+NO_PLOTS = {"capstone_template.ipynb"}
+
+
+def _param(path):
+    marks = [pytest.mark.slow, pytest.mark.frameworks] if path.name in HEAVY else []
+    return pytest.param(path, id=path.name, marks=marks)
+
+
+@pytest.mark.parametrize("path", [_param(p) for p in notebooks()
+                                  if p.parent.name.startswith("m0")])
+def test_solution_notebook_executes(path):
+    nb, audit, seconds = execute_notebook(path)
+    TIMINGS[f"{path.parent.name}/{path.name}"] = seconds
+    assert not audit["problems"], audit["problems"]
+    if path.name not in NO_PLOTS:
+        assert audit["axes"] >= 1, "expected at least one plot"
+
+
+def test_plot_audit_catches_an_unlabelled_plot(tmp_path):
+    nb = new_notebook(cells=[
+        new_markdown_cell("# scratch"),
+        new_code_cell("import matplotlib.pyplot as plt\nplt.plot([1, 2], [3, 4])\n"
+                      "plt.title('titled but no axis labels')"),
+    ])
+    path = tmp_path / "unlabelled.ipynb"
+    nbformat.write(nb, str(path))
+    _, audit, _ = execute_notebook(path)
+    assert audit["axes"] == 1
+    assert audit["problems"] and "xlabel" in audit["problems"][0]
