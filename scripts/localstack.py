@@ -220,6 +220,7 @@ class LocalStack:
 
     def start_hub(self, gateway: str) -> float:
         cfg = self.config
+        self._remove_container(cfg.hub_container)  # a re-run of `up` replaces our own hub
         if not port_is_free("127.0.0.1", cfg.hub_port):
             raise RuntimeError(f"port {cfg.hub_port} is taken; pick --hub-port")
         self._run(
@@ -276,8 +277,7 @@ class LocalStack:
 
 def demo_accounts() -> list[dict]:
     """The demo IdP's accounts, for printing after ``up``."""
-    users = json.loads((IDP_DIR / "users.json").read_text())
-    return users if isinstance(users, list) else list(users.values())
+    return json.loads((IDP_DIR / "users.json").read_text())["users"]
 
 
 def main(argv=None) -> int:

@@ -1,11 +1,12 @@
 """Fixtures for the end-to-end tier: the real stack (IdP, hub, grading service) in Docker.
 
-One stack per test session, under the project name ``dlcourse-e2e`` on free ports, so
+One stack per test session, under the project name ``dlcourse-e2e`` (or $E2E_PROJECT) on free ports, so
 it never collides with a running ``make demo``. It is torn down with its volumes at
 the end. Timings the closing notes quote are collected in ``build/e2e-metrics.json``.
 """
 
 import json
+import os
 import time
 
 import pytest
@@ -29,7 +30,8 @@ def e2e_metrics():
 def stack(docker_client):
     for image in IMAGES:
         require_image(docker_client, image)
-    config = StackConfig(project="dlcourse-e2e", hub_port=free_port(), idp_port=free_port())
+    config = StackConfig(project=os.environ.get("E2E_PROJECT", "dlcourse-e2e"),
+                         hub_port=free_port(), idp_port=free_port())
     local = LocalStack(config)
     local.down(remove_volumes=True)  # leftovers of an interrupted run
     try:

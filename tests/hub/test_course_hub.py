@@ -75,3 +75,12 @@ def test_course_roles_from_groups():
     assert course_role(["nbgrader-dl101", "formgrade-dl101"], "dl101") == "instructor"
     assert course_role(["nbgrader-dl101"], "dl101") == "student"
     assert course_role(["nbgrader-ml202"], "dl101") is None
+
+
+def test_demo_accounts_cover_the_refusal_cases():
+    from scripts.localstack import demo_accounts
+
+    users = {u["username"]: u for u in demo_accounts()}
+    assert users["student1"]["roll_number"] == "CS21B001"
+    assert "roll_number" not in users["noroll"]
+    assert "formgrade-dl101" in users["instructor1"]["groups"]
