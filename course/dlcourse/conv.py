@@ -177,20 +177,28 @@ def conv2d_backward(dout, cache, need_dx=True):
 # ----------------------------------------------------------------------------
 # Pooling (valid windows: floor semantics, as Keras "valid" and PyTorch default)
 # ----------------------------------------------------------------------------
-def max_pool_forward_naive(x, pool_size=2, stride=None):
-    """x: (N, C, H, W) -> out: (N, C, OH, OW), max over each pool window.
+def _pool_windows_naive(x, pool_size, stride, reduce):
+    """Loop version of pooling: ``reduce`` (np.max or np.mean) over each window.
 
-    cache = (x, pool_size, stride).
+    x: (N, C, H, W) -> (N, C, OH, OW).
     """
-    stride = stride or pool_size
     n, c, h, w = x.shape
     oh, ow = (h - pool_size) // stride + 1, (w - pool_size) // stride + 1
     out = np.zeros((n, c, oh, ow), dtype=x.dtype)
     for r in range(oh):
         for q in range(ow):
             field = x[:, :, r * stride : r * stride + pool_size, q * stride : q * stride + pool_size]
-            out[:, :, r, q] = field.max(axis=(2, 3))
-    return out, (x, pool_size, stride)
+            out[:, :, r, q] = reduce(field, axis=(2, 3))
+    return out
+
+
+def max_pool_forward_naive(x, pool_size=2, stride=None):
+    """x: (N, C, H, W) -> out: (N, C, OH, OW), max over each pool window.
+
+    cache = (x, pool_size, stride).
+    """
+    stride = stride or pool_size
+    return _pool_windows_naive(x, pool_size, stride, np.max), (x, pool_size, stride)
 
 
 def max_pool_backward_naive(dout, cache):
@@ -251,14 +259,7 @@ def avg_pool_forward_naive(x, pool_size=2, stride=None):
     cache = (x.shape, pool_size, stride).
     """
     stride = stride or pool_size
-    n, c, h, w = x.shape
-    oh, ow = (h - pool_size) // stride + 1, (w - pool_size) // stride + 1
-    out = np.zeros((n, c, oh, ow), dtype=x.dtype)
-    for r in range(oh):
-        for q in range(ow):
-            field = x[:, :, r * stride : r * stride + pool_size, q * stride : q * stride + pool_size]
-            out[:, :, r, q] = field.mean(axis=(2, 3))
-    return out, (x.shape, pool_size, stride)
+    return _pool_windows_naive(x, pool_size, stride, np.mean), (x.shape, pool_size, stride)
 
 
 def avg_pool_backward_naive(dout, cache):

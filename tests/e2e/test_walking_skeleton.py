@@ -177,6 +177,15 @@ def with_grader_host(code: str, stack) -> str:
     return f"GRADER_HOST = {stack.config.grader_container!r}\n" + code
 
 
+def fetch_solve_submit_and_wait(student, relu_answer, grader_url, stack, metrics) -> dict:
+    """The student's whole round trip: fetch, answer both cells, submit, wait for the grade."""
+    release = fetch_through_lab_extension(student)
+    answers = {"standardize": with_grader_host(STANDARDIZE_RIGHT_UNLESS_NETWORK, stack),
+               "relu": relu_answer}
+    submit_through_lab_extension(student, complete(release, answers))
+    return wait_for_grade(grader_url, student, metrics)
+
+
 def test_student_submission_is_graded_in_a_sandbox_without_network(people, grader_url, stack,
                                                                    e2e_metrics):
     student = people("student1")
@@ -184,11 +193,7 @@ def test_student_submission_is_graded_in_a_sandbox_without_network(people, grade
     probe = with_grader_host(NETWORK_PROBE, stack) + "print(NETWORK)"
     assert kernel(student, probe).strip() == "True"
 
-    release = fetch_through_lab_extension(student)
-    answers = {"standardize": with_grader_host(STANDARDIZE_RIGHT_UNLESS_NETWORK, stack),
-               "relu": RELU_RIGHT}
-    submit_through_lab_extension(student, complete(release, answers))
-    result = wait_for_grade(grader_url, student, e2e_metrics)
+    result = fetch_solve_submit_and_wait(student, RELU_RIGHT, grader_url, stack, e2e_metrics)
     assert result["status"] == "graded", result
     assert result["result"]["score"] == 3 and result["result"]["max_score"] == 3, json.dumps(result["result"])
     assert result["result"]["sandbox"]["network_mode"] == "none"
@@ -197,11 +202,7 @@ def test_student_submission_is_graded_in_a_sandbox_without_network(people, grade
 
 def test_wrong_submission_gets_fewer_points(people, grader_url, stack, e2e_metrics):
     student = people("student2")
-    release = fetch_through_lab_extension(student)
-    answers = {"standardize": with_grader_host(STANDARDIZE_RIGHT_UNLESS_NETWORK, stack),
-               "relu": RELU_WRONG}
-    submit_through_lab_extension(student, complete(release, answers))
-    result = wait_for_grade(grader_url, student, e2e_metrics)
+    result = fetch_solve_submit_and_wait(student, RELU_WRONG, grader_url, stack, e2e_metrics)
     assert result["status"] == "graded", result
     assert result["result"]["score"] == 2, result
     failed = [t["grade_id"] for t in result["result"]["tests"] if not t["passed"]]
