@@ -269,23 +269,12 @@ def _wait_healthy(idp: DemoIdP, timeout: float) -> None:
 
 
 @contextlib.contextmanager
-def start_demo_idp(
-    port: int = 9000,
-    issuer: str | None = None,
-    client_id: str = DEFAULT_CLIENT_ID,
-    client_secret: str = DEFAULT_CLIENT_SECRET,
-    redirect_uris: Iterable[str] = DEFAULT_REDIRECT_URIS,
-    bind_host: str = "0.0.0.0",
-    **kwargs,
-) -> Iterator[DemoIdP]:
+def start_demo_idp(*args, **kwargs) -> Iterator[DemoIdP]:
     """Context manager: a running demo IdP, stopped (process group killed) on exit.
 
-    Extra keyword arguments go to :func:`launch_demo_idp` (``users_file``,
-    ``cookie_keys``, ``log_path``, ``startup_timeout``, ``extra_env``).
+    Takes exactly the arguments of :func:`launch_demo_idp`.
     """
-    idp = launch_demo_idp(
-        port, issuer, client_id, client_secret, redirect_uris, bind_host, **kwargs
-    )
+    idp = launch_demo_idp(*args, **kwargs)
     try:
         yield idp
     finally:
