@@ -23,7 +23,7 @@ $(VENV)/.installed: constraints.txt requirements-dev.txt images/*/requirements.t
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q -c constraints.txt -r requirements-dev.txt \
-	  -e "./course[frameworks,plots]" -e ./hub -e "./grader_service[server,sandbox,postgres,test]" --config-settings editable_mode=compat \
+	  -e "./course[frameworks,plots]" -e ./hub -e "./grader_service[server,sandbox,postgres,kubernetes,test]" --config-settings editable_mode=compat \
 	  $(shell sed -e 's/#.*//' images/singleuser/requirements.txt | grep -v '^dlcourse' | tr '\n' ' ')
 	touch $@
 

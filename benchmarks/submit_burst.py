@@ -11,13 +11,12 @@ with its blob, no request failed, and the row count is exactly N.
 """
 
 import argparse
-import http.client
+import asyncio
 import json
 import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -42,38 +41,58 @@ def multipart_body(data):
     return head.encode() + data + f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
-def post_once(port, student, body):
-    """One submission on a fresh connection (lean client: no per-request encoding work)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+def request_bytes(student, body):
+    """One HTTP/1.1 POST as ``student`` (the connection closes after the reply)."""
+    head = (f"POST /api/courses/ml101/assignments/ps0/submissions HTTP/1.1\r\n"
+            f"Host: 127.0.0.1\r\nAuthorization: token {student}-token\r\n"
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    return head.encode() + body
+
+
+async def post_once(port, payload):
+    """Connect, send, read the whole reply; return ``(status, json body)``."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
-        conn.request("POST", "/api/courses/ml101/assignments/ps0/submissions", body=body,
-                     headers={"Authorization": f"token {student}-token",
-                              "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
-        reply = conn.getresponse()
-        return reply.status, json.loads(reply.read())
+        writer.write(payload)
+        await writer.drain()
+        reply = await reader.read()
     finally:
-        conn.close()
+        writer.close()
+    head, _, content = reply.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), json.loads(content or b"{}")
 
 
 def burst(port, count, data, spread=0.0):
     """Submit ``count`` times at once (or evenly within ``spread`` seconds); return
-    ``[(student, status, seconds, body)]``."""
-    barrier = threading.Barrier(count)
+    ``[(student, status, seconds, body)]``.
+
+    The clients are coroutines on one event loop (each with its own connection,
+    opened inside the timed span): a lean client leaves this 2-core machine's CPU to
+    the server, so the figures are the server's.
+    """
     body = multipart_body(data)
 
-    def one(index):
+    async def one(index, start):
         student = f"s{index:03d}"
-        barrier.wait()
-        time.sleep(spread * index / count)
-        start = time.perf_counter()
+        payload = request_bytes(student, body)
+        await start.wait()
+        await asyncio.sleep(spread * index / count)
+        began = time.perf_counter()
         try:
-            status, reply = post_once(port, student, body)
-        except (OSError, ValueError) as err:
-            status, reply = 0, {"error": str(err)}
-        return student, status, time.perf_counter() - start, reply
+            status, reply = await asyncio.wait_for(post_once(port, payload), 120)
+        except (TimeoutError, OSError, ValueError) as err:
+            status, reply = 0, {"error": repr(err)}
+        return student, status, time.perf_counter() - began, reply
 
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(one, range(count)))
+    async def everyone():
+        start = asyncio.Event()
+        tasks = [asyncio.create_task(one(i, start)) for i in range(count)]
+        await asyncio.sleep(0.2)  # every client is waiting at the start line
+        start.set()
+        return await asyncio.gather(*tasks)
+
+    return asyncio.run(everyone())
 
 
 def warm_up(url, count):
@@ -82,6 +101,22 @@ def warm_up(url, count):
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda i: requests.get(f"{url}/api/courses", timeout=60, headers={
             "Authorization": f"token s{i:03d}-token"}), range(count)))
+
+
+def group_cpu_seconds(pgid):
+    """User + system CPU time so far of every process in group ``pgid`` (Linux /proc)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rpartition(")")[2].split()
+        except OSError:  # exited meanwhile
+            continue
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values, q):
@@ -100,7 +135,8 @@ def stored_ids(data_dir, url):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=300)
-    parser.add_argument("--threads", type=int, default=8, help="waitress HTTP threads")
+    parser.add_argument("--processes", type=int, default=2, help="HTTP worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="HTTP threads per process")
     parser.add_argument("--spread", type=float, default=0.0,
                         help="start the clients evenly over this many seconds (0 = all at once)")
     parser.add_argument("--workers", type=int, default=2, help="grading worker threads")
@@ -114,16 +150,18 @@ def main(argv=None):
     data = pack_fixture("student_right")
     with tempfile.TemporaryDirectory(prefix="submit-burst-") as data_dir, FakeHub() as hub:
         service = ServiceProcess(data_dir, hub.api_url, workers=args.workers,
-                                 threads=args.threads, GRADER_DATABASE_URL=args.database_url,
+                                 threads=args.threads, processes=args.processes, GRADER_DATABASE_URL=args.database_url,
                                  GRADER_LOG_FORMAT="json", SLEEP_RUNNER_SECONDS="0.05")
         service.start()
         try:
             release_ps0(service.url)
             if args.warm:
                 warm_up(service.url, args.count)
+            cpu_before = group_cpu_seconds(service.proc.pid)
             started = time.perf_counter()
             results = burst(service.port, args.count, data, args.spread)
             wall = time.perf_counter() - started
+            server_cpu = group_cpu_seconds(service.proc.pid) - cpu_before
             stored = stored_ids(data_dir, args.database_url)
             blobs_missing = [sid for sid, sha in stored.items() if not os.path.exists(
                 os.path.join(data_dir, "blobs", sha[:2], sha))]
@@ -136,7 +174,8 @@ def main(argv=None):
     accepted = [r for r in results if r[1] == 202]
     latencies = [r[2] for r in accepted]
     lost = [r[3]["submission_id"] for r in accepted if r[3]["submission_id"] not in stored]
-    print(f"submissions: {args.count} concurrent clients, waitress threads {args.threads}, "
+    print(f"submissions: {args.count} concurrent clients, {args.processes} HTTP processes x "
+          f"{args.threads} threads, "
           f"backend {'postgresql' if args.database_url else 'sqlite'}, "
           f"identity {'cached' if args.warm else 'cold (2 hub API calls each)'}, "
           f"arrivals {'all at once' if not args.spread else f'over {args.spread:g} s'}")
@@ -145,6 +184,8 @@ def main(argv=None):
         print(f"latency ms:  p50 {1000 * statistics.median(latencies):.0f}  "
               f"p99 {1000 * percentile(latencies, 99):.0f}  max {1000 * max(latencies):.0f}")
     print(f"burst wall:  {wall:.2f} s ({len(accepted) / wall:.0f} submissions/s)")
+    print(f"server CPU:  {1000 * server_cpu / args.count:.1f} ms per submission "
+          f"({server_cpu:.2f} s during the burst, all service processes)")
     print(f"stored rows: {len(stored)}; accepted but not stored: {len(lost)}; "
           f"rows without blob: {len(blobs_missing)}")
     for student, status, _seconds, body in [r for r in results if r[1] != 202][:3]:

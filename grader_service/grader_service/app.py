@@ -4,7 +4,7 @@ import os
 
 from flask import Flask
 
-from . import auth, blobs, db, errors, exporters, metrics, stamp, worker
+from . import auth, blobs, db, errors, exporters, intake, metrics, stamp, worker
 from .api import BLUEPRINTS
 from .config import from_env
 from .prefix import PrefixMiddleware
@@ -19,7 +19,7 @@ def create_app(test_config=None):
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"]
     os.makedirs(app.config["DATA_DIR"], exist_ok=True)
 
-    for component in (errors, db, blobs, stamp, metrics, exporters, auth, worker):
+    for component in (errors, db, blobs, stamp, metrics, exporters, auth, intake, worker):
         component.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

@@ -80,10 +80,15 @@ class HubIdentityProvider(IdentityProvider):
     """Ask JupyterHub: ``GET /user`` with the caller's token, then ``GET /users/{name}``
     with the service token for groups and ``auth_state["oauth_user"]["roll_number"]``.
 
-    Results are cached for ``cache_seconds`` keyed by the SHA-256 of the token.
+    Results are cached for ``cache_seconds`` keyed by the SHA-256 of the token: in this
+    process, and in ``shared`` (a :class:`~grader_service.identity_cache.SharedIdentityCache`
+    the other processes and replicas read) if given.
     """
 
-    def __init__(self, api_url, service_token, cache_seconds=30.0, timeout=10.0, session=None):
+    MAX_LOCAL_ENTRIES = 10_000
+
+    def __init__(self, api_url, service_token, cache_seconds=30.0, timeout=10.0, session=None,
+                 shared=None):
         import requests
 
         self.api_url = api_url.rstrip("/")
@@ -91,6 +96,7 @@ class HubIdentityProvider(IdentityProvider):
         self.cache_seconds = cache_seconds
         self.timeout = timeout
         self.session = session or requests.Session()
+        self.shared = shared
         self._cache = {}
         self._lock = threading.Lock()
 
@@ -101,9 +107,17 @@ class HubIdentityProvider(IdentityProvider):
             hit = self._cache.get(key)
             if hit and hit[0] > now:
                 return hit[1]
-        identity = self._resolve(token)
+        found = self.shared.get(key) if self.shared is not None else None
+        if found is not None:
+            identity, seconds_left = found
+        else:
+            identity, seconds_left = self._resolve(token), self.cache_seconds
+            if self.shared is not None:
+                self.shared.put(key, identity, self.cache_seconds)
         with self._lock:
-            self._cache[key] = (now + self.cache_seconds, identity)
+            if len(self._cache) >= self.MAX_LOCAL_ENTRIES:
+                self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+            self._cache[key] = (now + seconds_left, identity)
         return identity
 
     def _get(self, path, token):
@@ -146,8 +160,12 @@ def init_app(app):
     if "IDENTITY_PROVIDER" in app.config:  # tests inject a StaticIdentityProvider
         provider = app.config["IDENTITY_PROVIDER"]
     else:
+        from .db import session_factory
+        from .identity_cache import SharedIdentityCache
+
         provider = HubIdentityProvider(app.config["HUB_API_URL"], app.config["HUB_API_TOKEN"],
-                                       cache_seconds=app.config["IDENTITY_CACHE_SECONDS"])
+                                       cache_seconds=app.config["IDENTITY_CACHE_SECONDS"],
+                                       shared=SharedIdentityCache(session_factory(app)))
     app.extensions["grader_identity"] = provider
 
 

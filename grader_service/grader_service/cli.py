@@ -8,22 +8,21 @@ import sys
 
 
 def cmd_serve(args):
-    from waitress import serve
+    from .server import serve
 
-    from . import logs
-    from .app import create_app
-    from .worker import get_workers
+    return serve(args.host, args.port, processes=args.processes, threads=args.threads)
 
-    app = create_app()
-    logs.configure(app.config["LOG_FORMAT"])
-    workers = get_workers(app)
-    workers.start()
-    try:
-        serve(app, host=args.host, port=args.port, threads=args.threads,
-              connection_limit=args.connection_limit)
-    finally:
-        workers.stop(timeout=5)
-    return 0
+
+def cmd_http(args):
+    from .server import run_http
+
+    return run_http(args.host, args.port, processes=args.processes, threads=args.threads)
+
+
+def cmd_work(_args):
+    from .server import run_grading
+
+    return run_grading()
 
 
 def cmd_keygen(args):
@@ -158,12 +157,22 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="dl-grader", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the HTTP service and grading workers")
-    serve.add_argument("--host", default="0.0.0.0")
-    serve.add_argument("--port", type=int, default=5000)
-    serve.add_argument("--threads", type=int, default=8, help="HTTP threads")
-    serve.add_argument("--connection-limit", type=int, default=500,
-                       help="open HTTP connections before new ones wait (waitress default 100)")
+    serve = sub.add_parser("serve", help="run the HTTP service (several processes) and the "
+                                          "grading process: what the container runs")
+    http = sub.add_parser("http", help="run only the HTTP service (gunicorn)")
+    for command in (serve, http):
+        command.add_argument("--host", default="0.0.0.0")
+        command.add_argument("--port", type=int, default=5000)
+        command.add_argument("--processes", type=int,
+                             default=int(os.environ.get("GRADER_HTTP_PROCESSES", "2")),
+                             help="HTTP worker processes (default $GRADER_HTTP_PROCESSES or 2; "
+                                  "about one per core)")
+        command.add_argument("--threads", type=int,
+                             default=int(os.environ.get("GRADER_HTTP_THREADS", "8")),
+                             help="HTTP threads per process (default $GRADER_HTTP_THREADS or 8)")
+    http.set_defaults(func=cmd_http)
+    work = sub.add_parser("work", help="run only the grading workers ($GRADER_WORKERS threads)")
+    work.set_defaults(func=cmd_work)
     serve.set_defaults(func=cmd_serve)
 
     keygen = sub.add_parser("keygen", help="create an Ed25519 signing key (PEM, mode 0600)")

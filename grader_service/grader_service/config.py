@@ -22,6 +22,10 @@ SETTINGS = {
                        "URL prefix the hub proxy forwards unchanged; stripped by the app."),
     "IDENTITY_CACHE_SECONDS": ("GRADER_IDENTITY_CACHE_SECONDS", 30.0, float,
                                "How long a resolved token identity is reused."),
+    "POLICY_CACHE_SECONDS": ("GRADER_POLICY_CACHE_SECONDS", 2.0, float,
+                             "How long the submit path reuses an assignment's due date and "
+                             "resubmission limit (a change made through another replica "
+                             "applies after at most this long)."),
     "SANDBOX_IMAGE": ("GRADER_SANDBOX_IMAGE", "dlcourse/sandbox:latest", str,
                       "Image the docker runner starts for every grading job."),
     "RUNNER": ("GRADER_RUNNER", "docker", str,
@@ -47,7 +51,9 @@ SETTINGS = {
                              "Per-cell execution timeout inside the sandbox (seconds)."),
     "SANDBOX_OUTPUT_BYTES": ("GRADER_SANDBOX_OUTPUT_BYTES", 1 * MB, int,
                              "Cap on the sandbox's stdout (bytes); more is an error."),
-    "WORKERS": ("GRADER_WORKERS", 2, int, "Grading worker threads started by `dl-grader serve`."),
+    "WORKERS": ("GRADER_WORKERS", 2, int,
+                "Grading worker threads (each runs one sandbox at a time) in the grading "
+                "process of `dl-grader serve`."),
     "LEASE_SECONDS": ("GRADER_LEASE_SECONDS", 60.0, float,
                       "A running job's lease; the worker renews it every third of this, and a "
                       "job whose lease ran out (dead worker) is claimed again."),

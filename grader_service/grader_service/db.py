@@ -10,7 +10,16 @@ import enum
 import os
 
 from flask import current_app, g
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, create_engine, event
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Integer,
+    String,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 
@@ -78,6 +87,8 @@ class Submission(Base):
     """One uploaded attempt and, once graded, its result and signed stamp."""
 
     __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("course", "assignment", "username", "submission_number",
+                                       name="uq_submissions_student_number"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     course: Mapped[str] = mapped_column(String(64), index=True)
@@ -93,6 +104,8 @@ class Submission(Base):
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     stamp: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 1 for a student's first submission to the assignment (unique: see intake.py)
+    submission_number: Mapped[int] = mapped_column(Integer)
     feedback_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # queue bookkeeping (see queue.py)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -115,6 +128,7 @@ class Submission(Base):
             "timestamp": isoformat(self.submitted_at),
             "graded_at": isoformat(self.graded_at),
             "late": self.late,
+            "submission_number": self.submission_number,
             "attempts": self.attempts,
             "has_feedback": self.feedback_sha256 is not None,
             "result": self.result,
@@ -122,6 +136,22 @@ class Submission(Base):
         if include_stamp:
             data["stamp"] = self.stamp
         return data
+
+
+class CachedIdentity(Base):
+    """A hub token resolved recently, shared by the service's processes and replicas.
+
+    Keyed by the token's SHA-256 (the token itself is never stored); rows expire after
+    ``GRADER_IDENTITY_CACHE_SECONDS``.
+    """
+
+    __tablename__ = "identity_cache"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(255))
+    groups: Mapped[list] = mapped_column(JSON, default=list)
+    roll_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    expires_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 def as_utc(value):

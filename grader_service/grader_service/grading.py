@@ -2,6 +2,7 @@
 
 import json
 import logging
+import threading
 
 from . import __version__, queue
 from .blobs import BlobStore
@@ -56,8 +57,10 @@ class GradingService:
                                      "message": f"gave up after {self.max_attempts} attempts"}}
                 return self._finish(session, submission_id, owner, values)
             log.info("grading started", extra=extra)
-            with Heartbeat(lambda: self._renew(submission_id, owner), self.lease_seconds / 3):
-                run = self._run(session, submission)
+            lease_lost = threading.Event()  # cancelled or taken over: stop the sandbox
+            with Heartbeat(lambda: self._renew(submission_id, owner), self.lease_seconds / 3,
+                           on_lost=lease_lost.set):
+                run = self._run(session, submission, lease_lost)
             self.metrics.gradings.labels(outcome=run.outcome.value).inc()
             self.metrics.grading_duration.observe(run.duration)
             values = self.outcome_values(submission, run)
@@ -68,9 +71,9 @@ class GradingService:
             self.export(row)
         return row
 
-    def _run(self, session, submission):
+    def _run(self, session, submission, cancelled):
         try:
-            return self.runner.run(self.build_bundle(session, submission))
+            return self.runner.run(self.build_bundle(session, submission), cancelled=cancelled)
         except Exception as err:  # infrastructure failure (docker down...), not the student's
             log.exception("runner failed", extra={"submission_id": submission.id})
             from .runners import RunResult

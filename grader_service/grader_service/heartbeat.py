@@ -9,13 +9,16 @@ log = logging.getLogger(__name__)
 class Heartbeat:
     """Context manager: call ``renew()`` every ``interval`` seconds until the block ends.
 
-    ``renew`` returns False once the lease is lost; the beat then stops (the job's
-    result will be discarded by the guarded write). Errors are logged, never raised.
+    ``renew`` returns False once the lease is lost (the job was cancelled, or another
+    worker took it over); the beat then calls ``on_lost()`` (e.g. to stop the sandbox)
+    and stops. The job's result will be discarded by the guarded write either way.
+    Errors are logged, never raised.
     """
 
-    def __init__(self, renew, interval):
+    def __init__(self, renew, interval, on_lost=None):
         self.renew = renew
         self.interval = interval
+        self.on_lost = on_lost
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True)
 
@@ -23,6 +26,8 @@ class Heartbeat:
         while not self._stop.wait(self.interval):
             try:
                 if not self.renew():
+                    if self.on_lost is not None:
+                        self.on_lost()
                     return
             except Exception:
                 log.exception("lease heartbeat failed")

@@ -15,9 +15,10 @@ front so dashboards never see gaps:
 """
 
 import enum
+import os
 
 from flask import current_app
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from .db import Status
 
@@ -65,7 +66,8 @@ class GraderMetrics:
             "grader_grading_duration_seconds", "Wall-clock time of one grading run.",
             buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600), registry=reg)
         self.jobs = Gauge(
-            "grader_jobs_current", "Submissions in each queue status.", ["status"], registry=reg)
+            "grader_jobs_current", "Submissions in each queue status.", ["status"], registry=reg,
+            multiprocess_mode="mostrecent")  # set from the database at each scrape
         self.exports = Counter(
             "grader_exports_finished", "Exporter deliveries, by exporter and outcome.",
             ["exporter", "outcome"], registry=reg)
@@ -79,6 +81,18 @@ class GraderMetrics:
         """Set the gauge from ``{status: count}``; statuses without rows read 0."""
         for status in Status:
             self.jobs.labels(status=status.value).set(counts.get(status.value, 0))
+
+
+    def exposition(self) -> bytes:
+        """The text format for ``/metrics``: this process's registry, or, under
+        ``dl-grader serve`` (prometheus_client multiprocess mode), every process's values."""
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            return generate_latest(self.registry)
+        from prometheus_client import multiprocess
+
+        combined = CollectorRegistry()
+        multiprocess.MultiProcessCollector(combined)
+        return generate_latest(combined)
 
 
 def _create_label_sets(metric, **values):

@@ -26,7 +26,9 @@ class GradingWorkers:
     """``count`` threads that lease queued (or abandoned) jobs and grade them.
 
     ``notify()`` wakes them after an enqueue; they also poll every ``poll_seconds`` so
-    jobs queued by another replica, and jobs whose worker died, are picked up.
+    jobs queued by another replica, and jobs whose worker died, are picked up. Under
+    ``dl-grader serve`` the threads live in the grading process; the HTTP processes'
+    ``notify()`` reaches it through ``also_notify`` (see server.py).
     """
 
     def __init__(self, service: GradingService, count=2, poll_seconds=5.0):
@@ -35,10 +37,13 @@ class GradingWorkers:
         self.poll_seconds = poll_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._threads = []
+        self.threads = []
+        self.also_notify = None  # callable: wake grading threads in another process
 
     def notify(self):
         self._wake.set()
+        if self.also_notify is not None:
+            self.also_notify()
 
     def run_once(self, owner=None):
         """Lease and grade one job; return its recorded row or None (used by tests too)."""
@@ -70,12 +75,12 @@ class GradingWorkers:
             thread = threading.Thread(target=self._loop, args=(index,),
                                       name=f"grader-worker-{index}", daemon=True)
             thread.start()
-            self._threads.append(thread)
+            self.threads.append(thread)
 
     def stop(self, timeout=None):
         self._stop.set()
         self._wake.set()
-        for thread in self._threads:
+        for thread in self.threads:
             thread.join(timeout)
 
 

@@ -16,7 +16,7 @@ from grader_service.runners.base import Runner, RunResult
 class SleepRunner(Runner):
     name = "sleep"
 
-    def run(self, bundle):
+    def run(self, bundle, cancelled=None):
         start = time.monotonic()
         time.sleep(float(os.environ.get("SLEEP_RUNNER_SECONDS", "0.2")))
         log = os.environ.get("SLEEP_RUNNER_LOG")

@@ -80,7 +80,7 @@ def _wait_until_up(url, proc, timeout):
         try:
             requests.get(url, timeout=1)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening, or no worker yet
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not come up")
 
@@ -88,11 +88,12 @@ def _wait_until_up(url, proc, timeout):
 class ServiceProcess:
     """``dl-grader serve`` in its own process group, so ``kill()`` takes the workers too."""
 
-    def __init__(self, data_dir, hub_url, workers=2, threads=16, **env):
+    def __init__(self, data_dir, hub_url, workers=2, threads=16, processes=2, **env):
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.threads = threads
+        self.processes = processes
         self.env = dict(os.environ, GRADER_DATA_DIR=data_dir, JUPYTERHUB_API_URL=hub_url,
                         JUPYTERHUB_API_TOKEN=SERVICE_TOKEN, GRADER_WORKERS=str(workers),
                         GRADER_RUNNER="cheap_runner:SleepRunner", GRADER_EXPORTERS="csv",
@@ -105,7 +106,7 @@ class ServiceProcess:
         self.log = open(os.path.join(self.data_dir, "service.log"), "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [dl_grader, "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--threads", str(self.threads), "--connection-limit", "1000"],
+             "--threads", str(self.threads), "--processes", str(self.processes)],
             env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             _wait_until_up(self.url + "/health", self.proc, timeout)

@@ -4,6 +4,8 @@ import io
 import json
 import shutil
 import tarfile
+import threading
+import time
 
 import nbformat
 import pytest
@@ -101,6 +103,17 @@ def test_messages_quoting_hidden_tests_are_withheld(runner, make_bundle):
                                        {"t": (1, code)}, name="leak"))
     message = result["tests"][0]["message"]
     assert "sesame" not in message and "withheld" in message
+
+
+def test_cancel_stops_a_local_run_early(make_bundle):
+    cancelled = threading.Event()
+    threading.Timer(3, cancelled.set).start()
+    started = time.monotonic()
+    run = LocalRunner(SandboxLimits(timeout=120, cell_timeout=100)).run(
+        make_bundle("import time\ntime.sleep(90)", {"t": (1, "pass")}, name="cancelled"),
+        cancelled=cancelled)
+    assert run.outcome is not Outcome.SUCCESS
+    assert time.monotonic() - started < 20
 
 
 def test_timeout_kills_local_run(make_bundle):

@@ -7,6 +7,7 @@ non-root user, read-only root, container removal. Fails instead of skipping when
 import contextlib
 import ipaddress
 import socket
+import threading
 import time
 
 import docker
@@ -127,6 +128,18 @@ def test_wall_clock_timeout_kills(sandbox_image, make_bundle):
         make_bundle("import time\ntime.sleep(300)", {"t": (1, "pass")}, name="slow"))
     assert run.outcome is Outcome.TIMEOUT
     assert time.monotonic() - started < 40
+    assert sandbox_containers() == []
+
+
+def test_cancel_stops_the_container_early(sandbox_image, make_bundle):
+    cancelled = threading.Event()
+    threading.Timer(5, cancelled.set).start()
+    started = time.monotonic()
+    run = runner(sandbox_image, timeout=120).run(
+        make_bundle("import time\ntime.sleep(300)", {"t": (1, "pass")}, name="cancelled"),
+        cancelled=cancelled)
+    assert run.outcome is not Outcome.SUCCESS
+    assert time.monotonic() - started < 30  # not the 120 s timeout, not the 300 s sleep
     assert sandbox_containers() == []
 
 

@@ -97,3 +97,47 @@ def test_expired_token_is_rejected(hub):
     time.sleep(2.5)
     with pytest.raises(AuthError):
         HubIdentityProvider(hub["api"], hub["grader_token"], cache_seconds=0).identify(token)
+
+
+class CountingSession(requests.Session):
+    """A requests session that counts the hub API calls made through it."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def request(self, *args, **kwargs):
+        self.calls += 1
+        return super().request(*args, **kwargs)
+
+
+def test_a_token_resolved_by_one_process_is_reused_by_another(hub, tmp_path):
+    """Two providers (two processes of the service) share the database tier of the cache;
+    an expired entry is resolved with the hub again."""
+    from sqlalchemy.orm import sessionmaker
+
+    from grader_service.db import make_engine
+    from grader_service.identity_cache import SharedIdentityCache
+    from grader_service.migrate import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'grader.sqlite'}")
+    upgrade(engine)
+    shared = SharedIdentityCache(sessionmaker(engine, expire_on_commit=False))
+    login(hub, "alice")
+    token = user_token(hub, "alice")
+    first, second = CountingSession(), CountingSession()
+    one = HubIdentityProvider(hub["api"], hub["grader_token"], session=first, shared=shared)
+    other = HubIdentityProvider(hub["api"], hub["grader_token"], session=second, shared=shared)
+    assert one.identify(token).roll_number == "R-alice" and first.calls == 2
+    again = other.identify(token)
+    assert (again.username, again.roll_number) == ("alice", "R-alice")
+    assert "nbgrader-ml101" in again.groups and second.calls == 0
+    short = HubIdentityProvider(hub["api"], hub["grader_token"], session=second,
+                                shared=SharedIdentityCache(shared.sessions), cache_seconds=0.5)
+    fresh = user_token(hub, "alice")
+    short.identify(fresh)
+    time.sleep(1.0)
+    assert HubIdentityProvider(hub["api"], hub["grader_token"], session=second, shared=shared,
+                               cache_seconds=0.5).identify(fresh).username == "alice"
+    assert second.calls == 4  # the expired shared entry was resolved with the hub again
+    engine.dispose()

@@ -55,11 +55,11 @@ def test_a_database_from_version_0_1_is_migrated_in_place(data_dir, database_url
     app = create_app({"DATA_DIR": data_dir, "DATABASE_URL": database_url, "RUNNER": "local",
                       "IDENTITY_PROVIDER": None})
     with app.extensions["grader_engine"].connect() as conn:
-        rows = conn.execute(text("SELECT id, status, late, attempts, exported_at IS NOT NULL "
-                                 "FROM submissions ORDER BY id")).all()
-    assert [(r[0], r[1], bool(r[2]), r[3], bool(r[4])) for r in rows] == [
-        ("old1", "graded", False, 0, True),  # already exported by 0.1: no replay
-        ("old2", "ungradable", False, 0, False),
+        rows = conn.execute(text("SELECT id, status, late, attempts, exported_at IS NOT NULL, "
+                                 "submission_number FROM submissions ORDER BY id")).all()
+    assert [(r[0], r[1], bool(r[2]), r[3], bool(r[4]), r[5]) for r in rows] == [
+        ("old1", "graded", False, 0, True, 1),  # already exported by 0.1: no replay
+        ("old2", "ungradable", False, 0, False, 2),  # numbered in submission order
     ]
     assert app.test_client().get("/health").json == {"status": "ok"}
     app.extensions["grader_engine"].dispose()

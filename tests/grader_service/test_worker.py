@@ -3,6 +3,7 @@
 import csv
 import datetime
 import os
+import threading
 import time
 
 import pytest
@@ -51,7 +52,7 @@ class StubRunner:
         self.outcomes = list(outcomes)
         self.calls = 0
 
-    def run(self, bundle):
+    def run(self, bundle, cancelled=None):
         self.calls += 1
         outcome = self.outcomes.pop(0) if self.outcomes else Outcome.SUCCESS
         if outcome == "raise":
@@ -125,7 +126,7 @@ def test_heartbeat_keeps_a_slow_job_leased(app, actions, released, stub_runner):
     service.lease_seconds = 0.6
     runner = stub_runner()
     original = runner.run
-    runner.run = lambda bundle: (time.sleep(1.5), original(bundle))[1]
+    runner.run = lambda bundle, cancelled=None: (time.sleep(1.5), original(bundle))[1]
     sid = actions.submit().json["submission_id"]
     row = get_workers(app).run_once()
     assert row is not None and row.id == sid and row.status == Status.GRADED
@@ -148,6 +149,32 @@ def test_cancel_queued_and_running(app, client, actions, released):
     assert _status(app, second).status == Status.CANCELLED
     again = client.post(f"/api/submissions/{second}/cancel", headers=auth("prof-token"))
     assert again.status_code == 409
+
+
+def test_cancelling_a_running_job_stops_its_sandbox(app, client, actions, released, stub_runner):
+    """The heartbeat notices the lost lease and tells the runner to stop."""
+    service = get_workers(app).service
+    service.lease_seconds = 0.6  # a heartbeat every 0.2 s
+    seen = {}
+
+    def slow_run(bundle, cancelled=None):
+        seen["stopped"] = cancelled.wait(30)  # a sandbox that runs until it is stopped
+        return RunResult(Outcome.ERROR, None, {"runner": "stub"}, "killed", 0.0)
+
+    stub_runner().run = slow_run
+    sid = actions.submit().json["submission_id"]
+    worker = threading.Thread(target=get_workers(app).run_once)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while _status(app, sid).status != Status.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.05)
+    cancelled_at = time.monotonic()
+    assert client.post(f"/api/submissions/{sid}/cancel",
+                       headers=auth("alice-token")).status_code == 200
+    worker.join(10)
+    assert not worker.is_alive() and seen["stopped"] is True
+    assert time.monotonic() - cancelled_at < 5
+    assert _status(app, sid).status == Status.CANCELLED  # the killed run recorded nothing
 
 
 def test_regrade_one_and_whole_assignment(app, client, actions, released, stub_runner, data_dir):

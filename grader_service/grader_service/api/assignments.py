@@ -7,6 +7,7 @@ from .. import queue
 from ..auth import Role
 from ..blobs import get_blobs
 from ..db import Assignment, Submission, get_db, parse_timestamp, utcnow
+from ..intake import get_intake
 from ..worker import get_workers
 from .access import ANY_MEMBER, NAME, authorize, get_assignment
 from .uploads import read_upload
@@ -54,6 +55,7 @@ def release(course, assignment):
         setattr(row, key, value)
     db.add(row)
     db.commit()
+    get_intake().forget_policy(course, assignment)
     return jsonify(row.to_json()), 201
 
 
@@ -81,6 +83,7 @@ def remove(course, assignment):
     db = get_db()
     db.delete(row)
     db.commit()
+    get_intake().forget_policy(course, assignment)
     return "", 204
 
 

@@ -1,7 +1,7 @@
 """Service endpoints: health, Prometheus metrics, the stamp public key, the caller's courses."""
 
 from flask import Blueprint, Response, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from ..auth import current_identity
@@ -24,7 +24,7 @@ def health():
 def metrics():
     registry = get_metrics()
     registry.set_job_counts(status_counts(get_db()))
-    return Response(generate_latest(registry.registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(registry.exposition(), mimetype=CONTENT_TYPE_LATEST)
 
 
 @bp.get("/api/public-key")

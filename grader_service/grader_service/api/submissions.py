@@ -4,16 +4,17 @@ import logging
 import uuid
 
 from flask import Blueprint, abort, jsonify, request, send_file
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from .. import queue
 from ..auth import Role
 from ..blobs import get_blobs
-from ..db import Status, Submission, get_db, utcnow
+from ..db import Status, Submission, get_db, isoformat, utcnow
+from ..intake import IntakeUnavailable, get_intake
 from ..metrics import Rejection, get_metrics
-from ..policy import PolicyRefusal, decide
+from ..policy import PolicyRefusal
 from ..worker import get_workers
-from .access import ANY_MEMBER, authorize, get_assignment, visible_submission
+from .access import ANY_MEMBER, NAME, authorize, visible_submission
 from .uploads import read_upload, reject
 
 bp = Blueprint("submissions", __name__)
@@ -22,34 +23,32 @@ log = logging.getLogger(__name__)
 
 @bp.post("/api/courses/<course>/assignments/<assignment>/submissions")
 def submit(course, assignment):
+    """Store a submission durably, then answer 202 (see intake.py for the group commit)."""
     identity, _ = authorize(course, Role.STUDENT)
-    row_assignment = get_assignment(course, assignment)
+    intake = get_intake()
+    policy = intake.policy(course, assignment) if NAME.match(assignment) else None
+    if policy is None:
+        abort(404, f"assignment {assignment} of course {course} has not been released")
     check_claimed_identity(identity)
     if not identity.roll_number:
         abort(403, "your account has no roll number from the university login; log out and "
                    "log in again, or ask the course staff")
     data, _names = read_upload("submission", student=True)
-    db = get_db()
-    now = utcnow()
-    previous = db.scalar(select(func.count()).select_from(Submission).where(
-        Submission.course == course, Submission.assignment == assignment,
-        Submission.username == identity.username))
+    values = {"id": uuid.uuid4().hex, "course": course, "assignment": assignment,
+              "username": identity.username, "roll_number": identity.roll_number,
+              "sha256": get_blobs().put(data), "size": len(data), "submitted_at": utcnow()}
     try:
-        decision = decide(row_assignment, previous, now)
+        decision = intake.accept(values, policy)
     except PolicyRefusal as err:
         reject(409, Rejection.POLICY, str(err))
-    row = Submission(id=uuid.uuid4().hex, course=course, assignment=assignment,
-                     username=identity.username, roll_number=identity.roll_number,
-                     sha256=get_blobs().put(data), size=len(data), status=Status.QUEUED,
-                     submitted_at=now, late=decision.late, attempts=0)
-    db.add(row)
-    db.commit()  # durable (blob fsynced, row committed) before we answer
+    except IntakeUnavailable as err:
+        abort(503, str(err))
     get_metrics().submissions_accepted.inc()
-    log.info("submission accepted", extra={"submission_id": row.id, "course": course,
+    log.info("submission accepted", extra={"submission_id": values["id"], "course": course,
                                            "assignment": assignment, "late": decision.late})
     get_workers().notify()
-    body = {"submission_id": row.id, "timestamp": row.to_json()["timestamp"],
-            "sha256": row.sha256, "status": row.status, "late": row.late,
+    body = {"submission_id": values["id"], "timestamp": isoformat(values["submitted_at"]),
+            "sha256": values["sha256"], "status": Status.QUEUED.value, "late": decision.late,
             "attempt": decision.attempt}
     return jsonify(body), 202
 

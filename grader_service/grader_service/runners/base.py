@@ -1,7 +1,9 @@
 """The :class:`Runner` contract and what every runner shares (limits, output parsing)."""
 
+import contextlib
 import dataclasses
 import json
+import threading
 
 from ..metrics import Outcome
 from ..plugins import load_class
@@ -45,9 +47,11 @@ class RunResult:
 class Runner:
     """Run the autograder on one input bundle in isolation.
 
-    Contract: ``run(bundle)`` takes an uncompressed tar with ``source/`` and
-    ``submission/``, runs ``python -m grader_service.autograde`` on it (tar on stdin),
-    enforces ``self.limits`` and returns a :class:`RunResult`. It never raises for
+    Contract: ``run(bundle, cancelled=None)`` takes an uncompressed tar with ``source/``
+    and ``submission/``, runs ``python -m grader_service.autograde`` on it (tar on stdin),
+    enforces ``self.limits`` and returns a :class:`RunResult`; if ``cancelled`` (a
+    ``threading.Event``) is set meanwhile it stops the sandbox early (see
+    :func:`stop_when`; the result is then discarded anyway). It never raises for
     anything the student's code does (timeouts, crashes, garbage output are outcomes)
     and always cleans up after itself. Subclasses set ``name`` (the ``GRADER_RUNNER``
     value) and may be called from several worker threads at once.
@@ -68,8 +72,8 @@ class Runner:
         """Build the runner from the app config (override to read your own keys)."""
         return cls(SandboxLimits.from_config(config))
 
-    def run(self, bundle: bytes) -> RunResult:
-        raise NotImplementedError("Override in subclass: run(bundle) -> RunResult")
+    def run(self, bundle: bytes, cancelled=None) -> RunResult:
+        raise NotImplementedError("Override in subclass: run(bundle, cancelled) -> RunResult")
 
     def sandbox_info(self, **facts):
         """The ``sandbox`` section of a result: runner name, limits, plus ``facts``."""
@@ -98,9 +102,32 @@ def parse_output(stdout: bytes, exit_code, truncated=False):
 BUILTIN_RUNNERS = {
     "local": "grader_service.runners.local:LocalRunner",
     "docker": "grader_service.runners.docker:DockerRunner",
+    "kubernetes": "grader_service.runners.kubernetes:KubernetesJobRunner",
 }
 
 
 def make_runner(name, config):
     """Instantiate the runner registered as ``name``."""
     return load_class("dlcourse_grader.runners", name, BUILTIN_RUNNERS).from_config(config)
+
+
+@contextlib.contextmanager
+def stop_when(cancelled, stop, poll_seconds=0.5):
+    """While the block runs, call ``stop()`` (once) as soon as ``cancelled`` is set."""
+    if cancelled is None:
+        yield
+        return
+    finished = threading.Event()
+
+    def watch():
+        while not finished.is_set():
+            if cancelled.wait(poll_seconds):
+                if not finished.is_set():
+                    stop()
+                return
+
+    threading.Thread(target=watch, name="sandbox-cancel", daemon=True).start()
+    try:
+        yield
+    finally:
+        finished.set()

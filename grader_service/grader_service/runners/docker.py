@@ -5,12 +5,13 @@ place to ``put_archive`` into before start); stdout is read from the same attach
 socket, capped, and parsed as JSON only. The container is always removed.
 """
 
+import contextlib
 import socket
 import struct
 import time
 
 from ..metrics import Outcome
-from .base import Runner, RunResult, parse_output
+from .base import Runner, RunResult, parse_output, stop_when
 
 SANDBOX_UID = 1000
 HOME = "/home/grader"
@@ -76,7 +77,7 @@ class DockerRunner(Runner):
             labels={"dlcourse.role": "grading-sandbox"},
         )
 
-    def run(self, bundle):
+    def run(self, bundle, cancelled=None):
         start = time.monotonic()
         container = self.client.containers.create(**self.container_options())
         try:
@@ -87,9 +88,10 @@ class DockerRunner(Runner):
                 container.start()
                 deadline = start + self.limits.timeout
                 try:
-                    _send_stdin(raw, bundle, deadline)
-                    stdout, _stderr, truncated = _read_frames(raw, deadline,
-                                                              self.limits.output_bytes)
+                    with stop_when(cancelled, lambda: _kill_quietly(container)):
+                        _send_stdin(raw, bundle, deadline)
+                        stdout, _stderr, truncated = _read_frames(raw, deadline,
+                                                                  self.limits.output_bytes)
                 except SandboxTimeout:
                     container.kill()
                     return RunResult(Outcome.TIMEOUT, None, self._info(container),
@@ -124,6 +126,14 @@ class DockerRunner(Runner):
             security_opt=host["SecurityOpt"],
             oom_killed=container.attrs["State"]["OOMKilled"],
         )
+
+
+def _kill_quietly(container):
+    """Stop a cancelled job's container (it may have just exited on its own)."""
+    import docker
+
+    with contextlib.suppress(docker.errors.APIError):
+        container.kill()
 
 
 def _remaining(deadline):

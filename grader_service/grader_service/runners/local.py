@@ -9,7 +9,7 @@ import tempfile
 import time
 
 from ..metrics import Outcome
-from .base import AUTOGRADE_MODULE, Runner, RunResult, parse_output
+from .base import AUTOGRADE_MODULE, Runner, RunResult, parse_output, stop_when
 
 # Only what a Python subprocess needs; never the service's tokens or keys.
 _PASSED_ENV = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "TMPDIR")
@@ -24,7 +24,7 @@ class LocalRunner(Runner):
         super().__init__(limits)
         self.python = python
 
-    def run(self, bundle):
+    def run(self, bundle, cancelled=None):
         start = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="grader-local-") as home, \
                 tempfile.TemporaryFile() as out:
@@ -36,7 +36,8 @@ class LocalRunner(Runner):
                 stdin=subprocess.PIPE, stdout=out, stderr=subprocess.DEVNULL, cwd=home, env=env,
                 start_new_session=True)
             try:
-                proc.communicate(bundle, timeout=self.limits.timeout)
+                with stop_when(cancelled, lambda: _kill_group(proc.pid)):
+                    proc.communicate(bundle, timeout=self.limits.timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()

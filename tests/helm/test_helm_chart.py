@@ -1,0 +1,414 @@
+"""The dlcourse chart: lint, Kubernetes schemas, and the security claims it makes.
+
+Rendered for the default values and for POSTGRES_VALUES (three replicas on PostgreSQL,
+Jobs in their own namespace, z2jh in another one). The runner's Job manifest is checked
+against the same NetworkPolicy and Role, so the chart and
+grader_service/runners/kubernetes.py cannot drift apart.
+"""
+
+import base64
+import copy
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from helm_testing import CHART, KUBE_VERSIONS, NAMESPACE, POSTGRES_VALUES, find
+
+from grader_service import config as service_config
+from grader_service.runners import SandboxLimits
+from grader_service.runners import kubernetes as k8s_runner
+
+VALUE_SETS = {"default": {}, "postgres": POSTGRES_VALUES}
+
+
+@pytest.fixture(params=sorted(VALUE_SETS), scope="module")
+def case(request, render):
+    """``(values, rendered manifests)`` for each value set."""
+    values = VALUE_SETS[request.param]
+    return values, render(values)
+
+
+def namespaces(values):
+    release = NAMESPACE
+    return {"release": release,
+            "sandbox": values.get("sandbox", {}).get("namespace") or release,
+            "hub": values.get("jupyterhub", {}).get("namespace") or release}
+
+
+def env_of(docs):
+    """The grading service's environment as the ConfigMap and Deployment give it."""
+    return find(docs, "ConfigMap")["data"]
+
+
+def runner_job(docs):
+    """The Job the runner would create with the settings the chart passes it."""
+    env = env_of(docs)
+    settings = k8s_runner.KubernetesSettings.from_env(env, image=env["GRADER_SANDBOX_IMAGE"])
+    limits = SandboxLimits.from_config(service_config.from_env(env))
+    return k8s_runner.build_job_manifest("dlcourse-grading-0123456789ab", limits, settings)
+
+
+def selects(selector, labels):
+    """A plain matchLabels selector matches ``labels``."""
+    assert set(selector) <= {"matchLabels"}, f"unexpected selector form {selector}"
+    return selector.get("matchLabels", {}).items() <= labels.items()
+
+
+def grader_pod_labels(docs):
+    return find(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+
+
+def z2jh_pod(component, values):
+    jh = {"appLabel": "jupyterhub", "release": "jupyterhub", **values.get("jupyterhub", {})}
+    return {"app": jh["appLabel"], "release": jh["release"], "component": component,
+            "hub.jupyter.org/network-access-hub": "true"}
+
+
+# --- lint and schemas -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_lint_is_clean(helm, name):
+    report = helm.lint(str(CHART), copy.deepcopy(VALUE_SETS[name]), strict=True,
+                       namespace=NAMESPACE)
+    assert report["errors"] == []
+    assert [m for m in report["messages"] if m["severity"] >= 2] == []
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+def test_every_manifest_passes_the_kubernetes_schema(case, kube_validate, version):
+    _values, docs = case
+    kinds = set()
+    for doc in docs:
+        kinds.add(doc["kind"])
+        if doc["apiVersion"] == "monitoring.coreos.com/v1":  # a CRD: no upstream schema
+            assert doc["kind"] == "ServiceMonitor" and doc["spec"]["endpoints"]
+            continue
+        kube_validate.validate(doc, version, strict=True)
+    assert {"Deployment", "Service", "ConfigMap", "Role", "RoleBinding", "ServiceAccount",
+            "NetworkPolicy", "Secret"} <= kinds
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+def test_the_runners_job_passes_the_kubernetes_schema(case, kube_validate, version):
+    kube_validate.validate(runner_job(case[1]), version, strict=True)
+
+
+def test_unknown_and_wrong_values_are_refused(render, helm):
+    with pytest.raises(helm.HelmValuesError, match="additional properties"):
+        render({"grader": {"replica": 2}})
+    with pytest.raises(helm.HelmValuesError):
+        render({"sandbox": {"limits": {"memory": "lots"}}})
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"grader": {"replicas": 2}}, "PostgreSQL"),
+    ({"grader": {"replicas": 2, "database": {"url": "postgresql+psycopg://g@db/g"}}},
+     "ReadWriteMany"),
+    ({"grader": {"replicas": 2, "database": {"url": "postgresql+psycopg://g@db/g"},
+                 "persistence": {"enabled": False}}}, "persistence"),
+    ({"jupyterhub": {"namespace": "jhub"}}, "own namespace"),
+])
+def test_installs_that_cannot_work_fail_with_a_reason(render, helm, values, message):
+    with pytest.raises(helm.HelmRenderError, match=message):
+        render(values)
+
+
+def test_schema_describes_every_value(render):
+    schema = render.chart.schema
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+
+    def walk(value, node, path):
+        assert node.get("description"), f"{path}: no description in values.schema.json"
+        if isinstance(value, dict) and "properties" in node:
+            assert node.get("additionalProperties") is False, f"{path} accepts unknown keys"
+            for key, child in value.items():
+                assert key in node["properties"], f"{path}.{key} missing from the schema"
+                walk(child, node["properties"][key], f"{path}.{key}")
+
+    walk(values, schema, "values")
+
+
+# --- the sandbox ------------------------------------------------------------------------
+
+
+def test_sandbox_policy_denies_everything_for_the_runners_pods(case):
+    values, docs = case
+    job = runner_job(docs)
+    pod_labels = job["spec"]["template"]["metadata"]["labels"]
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    sandbox = [p for p in policies if selects(p["spec"]["podSelector"], pod_labels)]
+    assert len(sandbox) == 1, "exactly one NetworkPolicy may select grading pods"
+    (policy,) = sandbox
+    assert policy["metadata"]["namespace"] == job["metadata"]["namespace"] \
+        == namespaces(values)["sandbox"]
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    assert policy["spec"].get("ingress", []) == []
+    assert policy["spec"].get("egress", []) == []
+    assert policy["spec"]["podSelector"]["matchLabels"] == k8s_runner.SANDBOX_LABELS
+
+
+def test_runners_job_runs_where_the_chart_prepared(case):
+    values, docs = case
+    job = runner_job(docs)
+    pod = job["spec"]["template"]["spec"]
+    ns = namespaces(values)["sandbox"]
+    account = find(docs, "ServiceAccount", pod["serviceAccountName"])
+    assert account["metadata"]["namespace"] == ns
+    assert account["automountServiceAccountToken"] is False
+    assert not any(b["subjects"][0]["name"] == pod["serviceAccountName"]
+                   for b in docs if b["kind"] == "RoleBinding"), "the sandbox has no rights"
+    sandbox = values.get("sandbox", {})
+    limits = {"memory": "2Gi", "cpu": 1, **sandbox.get("limits", {})}
+    resources = pod["containers"][0]["resources"]
+    assert resources["limits"] == resources["requests"]
+    assert resources["limits"]["memory"] == limits["memory"]
+    assert resources["limits"]["cpu"] == f"{int(limits['cpu'] * 1000)}m"
+    assert pod.get("nodeSelector", {}) == sandbox.get("nodeSelector", {})
+    assert pod.get("runtimeClassName", "") == sandbox.get("runtimeClassName", "")
+    assert pod["containers"][0]["image"] == "dlcourse/sandbox:latest"
+    assert job["metadata"]["labels"]["app.kubernetes.io/instance"] == "dlcourse"
+
+
+def test_role_grants_exactly_what_the_runner_calls(case):
+    values, docs = case
+    role = find(docs, "Role")
+    assert role["metadata"]["namespace"] == namespaces(values)["sandbox"]
+    granted = {(group, resource, verb) for rule in role["rules"]
+               for group in rule["apiGroups"] for resource in rule["resources"]
+               for verb in rule["verbs"]}
+    assert not any("*" in item for item in granted)
+    # every Kubernetes API method the runner's source calls, and the RBAC it needs
+    needs = {
+        "create_namespaced_job": {("batch", "jobs", "create")},
+        "delete_namespaced_job": {("batch", "jobs", "delete")},
+        "list_namespaced_pod": {("", "pods", "list")},
+        "read_namespaced_pod": {("", "pods", "get")},
+        "read_namespaced_pod_log": {("", "pods/log", "get")},
+        # a websocket upgrade is a GET; API servers from 1.31 also check `create`
+        "connect_get_namespaced_pod_attach": {("", "pods/attach", "get"),
+                                              ("", "pods/attach", "create")},
+    }
+    source = Path(k8s_runner.__file__).read_text()
+    called = set(re.findall(r"\.(\w+_namespaced_\w+)\b", source))
+    assert called == set(needs), "update this table and the chart's Role together"
+    assert granted == set().union(*needs.values())
+    binding = find(docs, "RoleBinding")
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": role["metadata"]["name"]}
+    (subject,) = binding["subjects"]
+    deployment = find(docs, "Deployment")
+    assert subject == {"kind": "ServiceAccount", "namespace": namespaces(values)["release"],
+                       "name": deployment["spec"]["template"]["spec"]["serviceAccountName"]}
+    assert not [d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+
+
+# --- who may talk to whom --------------------------------------------------------------
+
+
+def peer_kinds(rule, values, docs, policy_ns):
+    """Name each peer of an ingress/egress rule: hub, proxy, singleuser, grader, dns,
+    or fail on anything broader (no peers, ipBlocks, bare namespaces)."""
+    peers = rule.get("to", rule.get("from"))
+    assert peers, f"rule without peers allows everything: {rule}"
+    ns = namespaces(values)
+    kinds = set()
+    for peer in peers:
+        selector = peer.get("podSelector")
+        if selector is None:
+            assert peer == {"namespaceSelector": {"matchLabels": {
+                "kubernetes.io/metadata.name": "kube-system"}}}, f"broad peer {peer}"
+            assert {p["port"] for p in rule["ports"]} == {53}
+            kinds.add("dns")
+            continue
+        peer_ns = policy_ns
+        if "namespaceSelector" in peer:
+            (peer_ns,) = peer["namespaceSelector"]["matchLabels"].values()
+        candidates = {
+            "hub": (z2jh_pod("hub", values), ns["hub"]),
+            "proxy": (z2jh_pod("proxy", values), ns["hub"]),
+            "singleuser": (z2jh_pod("singleuser-server", values), ns["hub"]),
+            "grader": (grader_pod_labels(docs), ns["release"]),
+        }
+        matched = [k for k, (labels, where) in candidates.items()
+                   if where == peer_ns and selects(selector, labels)]
+        assert len(matched) == 1, f"peer {peer} matches {matched}"
+        kinds.add(matched[0])
+    return kinds
+
+
+def test_singleuser_servers_reach_only_hub_proxy_grader_and_dns(case):
+    values, docs = case
+    policy = find(docs, "NetworkPolicy", "dlcourse-singleuser")
+    ns = namespaces(values)["hub"]
+    assert policy["metadata"]["namespace"] == ns
+    assert selects(policy["spec"]["podSelector"], z2jh_pod("singleuser-server", values))
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    egress = {}
+    for rule in policy["spec"]["egress"]:
+        for kind in peer_kinds(rule, values, docs, ns):
+            egress.setdefault(kind, set()).update(p["port"] for p in rule["ports"])
+    assert egress == {"hub": {8081}, "proxy": {8000}, "grader": {5000}, "dns": {53}}
+    ingress = set().union(*(peer_kinds(r, values, docs, ns) for r in policy["spec"]["ingress"]))
+    assert ingress == {"hub", "proxy"}
+
+
+def test_grader_is_reached_from_jupyterhub_pods_and_reaches_the_hub(case):
+    values, docs = case
+    policy = find(docs, "NetworkPolicy", "dlcourse-grader")
+    ns = namespaces(values)["release"]
+    assert selects(policy["spec"]["podSelector"], grader_pod_labels(docs))
+    base_rule = policy["spec"]["ingress"][0]
+    assert peer_kinds(base_rule, values, docs, ns) == {"hub", "proxy", "singleuser"}
+    assert base_rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    egress = policy["spec"]["egress"]
+    assert peer_kinds(egress[0], values, docs, ns) == {"dns"}
+    assert peer_kinds(egress[1], values, docs, ns) == {"hub"}
+    assert {p["port"] for p in egress[2]["ports"]} == {443, 6443}  # the API server
+    assert len(egress) == 3 + len(values.get("networkPolicy", {}).get("grader", {})
+                                  .get("extraEgress", []))
+    # z2jh's hub policy admits pods with this label to the hub API
+    assert grader_pod_labels(docs)["hub.jupyter.org/network-access-hub"] == "true"
+
+
+# --- pods and secrets --------------------------------------------------------------------
+
+
+def pod_specs(docs):
+    for doc in docs:
+        if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+            yield doc["metadata"]["name"], doc["spec"]["template"]["spec"]
+
+
+def test_no_container_runs_as_root(case):
+    _values, docs = case
+    specs = list(pod_specs(docs)) + [("runner job", runner_job(docs)["spec"]["template"]["spec"])]
+    assert len(specs) == 2
+    for name, spec in specs:
+        pod_security = spec.get("securityContext", {})
+        for container in spec["containers"] + spec.get("initContainers", []):
+            security = {**pod_security, **container.get("securityContext", {})}
+            where = f"{name}/{container['name']}"
+            assert security.get("runAsNonRoot") is True, where
+            assert security.get("runAsUser", 0) != 0, where
+            assert security.get("allowPrivilegeEscalation") is False, where
+            assert security.get("readOnlyRootFilesystem") is True, where
+            assert security.get("capabilities", {}).get("drop") == ["ALL"], where
+            assert not security.get("privileged"), where
+            assert security.get("seccompProfile") == {"type": "RuntimeDefault"}, where
+
+
+def test_secrets_never_appear_outside_secrets(render):
+    token, password = "tok-SECRET-0123456789abcdef", "pw-SECRET-98765"
+    values = {"grader": {"hubApiToken": {"value": token},
+                         "database": {"url": f"postgresql+psycopg://grader:{password}@db/g"}}}
+    docs = render(values)
+    secrets = [d for d in docs if d["kind"] == "Secret"]
+    decoded = "".join(base64.b64decode(v).decode() for s in secrets for v in s["data"].values())
+    assert token in decoded and password in decoded and "PRIVATE KEY" in decoded
+    for doc in docs:
+        if doc["kind"] == "Secret":
+            continue
+        text = yaml.safe_dump(doc)
+        for secret in (token, password, "PRIVATE KEY", base64.b64encode(token.encode()).decode()):
+            assert secret not in text, f"{doc['kind']} {doc['metadata']['name']} leaks it"
+    config = env_of(docs)
+    assert not {"JUPYTERHUB_API_TOKEN", "GRADER_DATABASE_URL"} & set(config)
+    env = {e["name"]: e for e in find(docs, "Deployment")["spec"]["template"]["spec"]
+           ["containers"][0]["env"]}
+    for name in ("JUPYTERHUB_API_TOKEN", "GRADER_DATABASE_URL"):
+        assert "value" not in env[name] and env[name]["valueFrom"]["secretKeyRef"]
+
+
+def test_generated_signing_key_is_a_kept_ed25519_key(render):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    docs = render()
+    secret = find(docs, "Secret", "dlcourse-grader-signing-key")
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    pem = base64.b64decode(secret["data"]["signing_key.pem"])
+    assert isinstance(serialization.load_pem_private_key(pem, None), Ed25519PrivateKey)
+    volumes = find(docs, "Deployment")["spec"]["template"]["spec"]["volumes"]
+    key_volume = next(v for v in volumes if v["name"] == "signing-key")
+    assert key_volume["secret"]["secretName"] == "dlcourse-grader-signing-key"
+    assert env_of(docs)["GRADER_SIGNING_KEY_FILE"].endswith(
+        "/" + key_volume["secret"]["items"][0]["path"])
+
+
+def test_existing_signing_key_is_used_and_none_generated(render):
+    docs = render(POSTGRES_VALUES)
+    assert not [d for d in docs if d["metadata"]["name"].endswith("-signing-key")]
+    volumes = find(docs, "Deployment")["spec"]["template"]["spec"]["volumes"]
+    key_volume = next(v for v in volumes if v["name"] == "signing-key")["secret"]
+    assert key_volume["secretName"] == "grader-signing"
+    assert key_volume["items"] == [{"key": "key.pem", "path": "signing_key.pem"}]
+
+
+# --- the grading service's configuration --------------------------------------------------
+
+
+def test_service_settings_come_from_values(case):
+    values, docs = case
+    env = env_of(docs)
+    known = {var for var, *_ in service_config.SETTINGS.values()}
+    known |= {var for var, *_ in k8s_runner.SETTINGS.values()}
+    grader_vars = {k for k in env if k.startswith("GRADER_")}
+    assert grader_vars <= known, f"unknown settings {grader_vars - known}"
+    config = service_config.from_env(env)
+    assert config["RUNNER"] == "kubernetes"
+    assert config["DATA_DIR"] == "/srv/grader"
+    hub_ns = namespaces(values)["hub"]
+    assert config["HUB_API_URL"] == ("http://hub:8081/hub/api" if hub_ns == NAMESPACE
+                                     else f"http://hub.{hub_ns}.svc:8081/hub/api")
+    assert config["SERVICE_PREFIX"] == "/services/grader/"
+    grader = values.get("grader", {})
+    assert config["WORKERS"] == grader.get("config", {}).get("workers", 4)
+    assert config["SANDBOX_TIMEOUT"] == values.get("sandbox", {}).get("limits", {}).get(
+        "timeoutSeconds", 300)
+    if "identityCacheSeconds" in grader.get("config", {}):
+        assert config["IDENTITY_CACHE_SECONDS"] == 2.5
+    else:
+        assert "GRADER_IDENTITY_CACHE_SECONDS" not in env  # null: the service default
+
+
+def test_postgres_replicas_roll_and_share_their_volume(render):
+    docs = render(POSTGRES_VALUES)
+    deployment = find(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["GRADER_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "grader-db",
+                                                                       "key": "url"}
+    assert env["LMS_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "lms"
+    assert find(docs, "PersistentVolumeClaim")["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert find(docs, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
+    monitor = find(docs, "ServiceMonitor")
+    assert selects(monitor["spec"]["selector"], find(docs, "Service")["metadata"]["labels"])
+
+
+def test_default_install_is_one_replica_on_sqlite(render):
+    docs = render()
+    deployment = find(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "GRADER_DATABASE_URL" not in env
+    assert env["JUPYTERHUB_API_TOKEN"]["valueFrom"]["secretKeyRef"] == {
+        "name": "hub", "key": "hub.services.grader.apiToken"}
+    assert not [d for d in docs if d["kind"] in ("PodDisruptionBudget", "ServiceMonitor")]
+    template = deployment["spec"]["template"]
+    assert template["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+    probes = template["spec"]["containers"][0]
+    assert probes["readinessProbe"]["httpGet"]["path"] == "/health"
+    assert probes["startupProbe"]["httpGet"]["path"] == "/health"
+    assert find(docs, "Service")["spec"]["selector"].items() <= template["metadata"][
+        "labels"].items()
+
+
+def test_notes_name_the_service_and_the_key_backup(render):
+    notes = render.notes()
+    assert "http://dlcourse-grader:5000" in notes
+    assert "dlcourse-grader-signing-key" in notes
+    assert "WITH network access" in render.notes({"networkPolicy": {"enabled": False}})
