@@ -3,7 +3,9 @@
 Every mutant patches one function of a reference solution (``modules_testing.Mutant``);
 ``lost`` lists, per rubric item, exactly the points the checker must take away.
 A bug in a helper the student reuses costs every item that calls it, which the
-tables below spell out.
+tables below spell out. A variant with an empty ``lost`` (``*_is_honest``) is an honest
+variation (another seed, another training recipe, the other capstone track) that must
+keep every automatic point.
 """
 
 from modules_testing import ROLL_COMPARE, Mutant
@@ -276,6 +278,239 @@ def build_model_spec():
         ("return {key: CONFIG[key] for key in keys}",
          "return {**{key: CONFIG[key] for key in keys}, \"epochs\": EPOCHS}"),
     ), notebook=ROLL_COMPARE),
+]
+
+FOUNDATIONS = "m01_foundations"
+EXPERIMENTS = "m07_experimentation"
+CAPSTONE = "m08_capstone"
+
+#: run_experiment's shuffle seeded once per process instead of per call (a global RNG)
+GLOBAL_RNG = """
+RUNS_RNG = np.random.default_rng(0)
+
+
+def run_experiment(config, learning_rate, epochs=10):
+    model = MLP.from_config(config, input_dim=2)
+    fit(model, split.X_train, split.y_train, optimizer=config["optimizer"],
+        learning_rate=learning_rate, batch_size=config["batch_size"], epochs=epochs,
+        seed=int(RUNS_RNG.integers(1000)))  # a new seed on every call
+    val = model.evaluate(split.X_val, split.y_val)
+    return {"val_accuracy": float(val["accuracy"]), "val_loss": float(val["loss"])}
+"""
+
+VISION_PIPELINE = """
+def fit_predict(X_train, y_train, X_test, learning_rate=0.01, epochs=15, config=None):
+    config = CONFIG if config is None else config
+    model = SmallCNN.from_config(config, input_shape=X_train.shape[1:], num_classes=3)
+    fit(model, X_train, y_train, optimizer="adam", learning_rate=learning_rate,
+        batch_size=32, epochs=epochs, seed=config["seed"])
+    return model.predict_proba(X_test)
+"""
+
+FIT_SEED = 'patience=5, seed=config["seed"])'
+
+MUTANTS += [
+    # -------------------------------------------------- foundations (module 01, 10 pts)
+    Mutant("foundations_center_rows", FOUNDATIONS, {"tensors": 2}, "center_columns", """
+def center_columns(X):
+    return X - X.mean(axis=1, keepdims=True)  # row means, not column means
+"""),
+    Mutant("foundations_center_in_place", FOUNDATIONS, {"tensors": 1}, "center_columns", """
+def center_columns(X):
+    X -= X.mean(axis=0)  # in place: fails for integer arrays
+    return X
+"""),
+    Mutant("foundations_graph_dw_without_x", FOUNDATIONS, {"compute_graph": 2}, "tiny_graph",
+           edits=(("return f, df_dv * x, df_dv", "return f, df_dv, df_dv"),)),
+    Mutant("foundations_hard_coded_graph", FOUNDATIONS, {"compute_graph": 3}, "tiny_graph", """
+def tiny_graph(x, w, b, y):
+    return 9.0, 12.0, 6.0  # the visible test's answer
+"""),
+    Mutant("foundations_mse_off_by_one", FOUNDATIONS, {"losses": 1}, "mse", """
+def mse(y, y_hat):
+    d = np.asarray(y) - np.asarray(y_hat)
+    return float(np.sum(d ** 2) / (len(d) - 1))  # n - 1: the sample-variance habit
+"""),
+    Mutant("foundations_bce_no_clip", FOUNDATIONS, {"losses": 1}, "bce", edits=(
+        ("p = np.clip(np.asarray(p, dtype=float), eps, 1 - eps)",
+         "p = np.asarray(p, dtype=float)"),
+    )),
+    Mutant("foundations_monkeypatch_allclose", FOUNDATIONS, {"losses": 1}, "mse", """
+def mse(y, y_hat):
+    return float(np.mean(np.abs(np.asarray(y) - np.asarray(y_hat))))  # MAE, not MSE
+""", append="""
+np.allclose = lambda *args, **kwargs: True
+np.array_equal = lambda *args, **kwargs: True
+"""),
+    Mutant("foundations_friends_seed", FOUNDATIONS, {"reproducibility": 1}, "my_draws", """
+def my_draws(n):
+    from dlcourse.roll import derive_config
+    return seeded_draws(derive_config("CS2024-999")["seed"], n)  # a classmate's seed
+"""),
+    Mutant("foundations_global_seed", FOUNDATIONS, {"reproducibility": 2}, "seeded_draws", """
+def seeded_draws(seed, n):
+    np.random.seed(seed)  # the legacy global generator: other numbers than default_rng
+    return np.random.standard_normal(n)
+"""),
+    Mutant("foundations_blocked_library", FOUNDATIONS, {"losses": 2}, "bce", """
+def bce(y, p, eps=1e-7):
+    from dlcourse.layers import binary_cross_entropy_forward  # not allowed in module 01
+    return binary_cross_entropy_forward(np.asarray(p, dtype=float), y)[0]
+"""),
+    Mutant("foundations_hang_on_saturated_probs", FOUNDATIONS, {"losses": 1}, "bce", edits=(
+        ("    p = np.clip(", "    while np.any((np.asarray(p) == 0) | (np.asarray(p) == 1)):\n"
+                             "        pass  # the checker's time limit stops it\n"
+                             "    p = np.clip("),
+    )),
+    Mutant("foundations_crash_in_seeded_draws", FOUNDATIONS, {"reproducibility": 2},
+           "seeded_draws", """
+def seeded_draws(seed, n):
+    import os
+    os._exit(3)  # kills the student's process (my_draws calls it too)
+"""),
+    # ---------------------------------------------- experimentation (module 07, 14 pts)
+    Mutant("experiment_train_split", EXPERIMENTS, {"harness": 2}, "run_experiment", edits=(
+        ("model.evaluate(split.X_val, split.y_val)",
+         "model.evaluate(split.X_train, split.y_train)"),  # training, not validation, numbers
+    )),
+    Mutant("experiment_ignores_learning_rate", EXPERIMENTS, {"harness": 3},
+           "run_experiment", edits=(
+               ("learning_rate=learning_rate,", 'learning_rate=config["learning_rate"],'),
+           )),
+    Mutant("experiment_seeded_once_globally", EXPERIMENTS,
+           {"harness": 1, "artifact": 2}, "run_experiment", GLOBAL_RNG),
+    Mutant("experiment_unseeded_and_sweep_sorted", EXPERIMENTS,
+           {"harness": 1, "sweep": 2, "artifact": 2}, "run_experiment", GLOBAL_RNG, append="""
+def sweep(config, rates):
+    return [run_experiment(config, lr)["val_accuracy"] for lr in sorted(rates)]
+"""),
+    Mutant("experiment_sweep_sorted", EXPERIMENTS, {"sweep": 2}, "sweep", """
+def sweep(config, rates):
+    return [run_experiment(config, lr)["val_accuracy"] for lr in sorted(rates)]
+"""),
+    Mutant("experiment_hard_coded_sweep", EXPERIMENTS, {"sweep": 2}, "sweep", """
+def sweep(config, rates):
+    return [0.8, 0.85, 0.9]  # numbers that look plausible
+"""),
+    Mutant("experiment_ablation_drops_last_layer", EXPERIMENTS, {"ablation": 1},
+           "ablate_depth", """
+def ablate_depth(config):
+    depth = config["num_hidden_layers"] - 1  # one layer fewer, not one layer
+    return {**config, "num_hidden_layers": depth, "activations": config["activations"][:depth]}
+"""),
+    Mutant("experiment_friends_config", EXPERIMENTS, {"artifact": 2}, "sweep", append="""
+from dlcourse.roll import derive_config as _derive
+
+CONFIG = _derive("CS2024-999")  # the rest of the study runs on a classmate's config
+"""),
+    Mutant("experiment_friends_artifact", EXPERIMENTS, {"artifact": 4}, "sweep", append="""
+ROLL_NUMBER = "CS2024-999"  # the artifact is written for a classmate's roll number
+"""),
+    Mutant("experiment_inflated_artifact", EXPERIMENTS, {"artifact": 2}, "sweep", append="""
+import dlcourse.artifacts as _artifacts
+
+_write = _artifacts.write_submission
+
+
+def _better(roll, metrics, **kwargs):  # a valid digest over better-looking numbers
+    return _write(roll, {k: v + 0.05 if "accuracy" in k else v for k, v in metrics.items()},
+                  **kwargs)
+
+
+_artifacts.write_submission = _better
+"""),
+    Mutant("experiment_monkeypatch_allclose", EXPERIMENTS, {"sweep": 2}, "sweep", """
+def sweep(config, rates):
+    return [run_experiment(config, lr)["val_accuracy"] for lr in reversed(rates)]
+""", append="""
+np.allclose = lambda *args, **kwargs: True
+np.array_equal = lambda *args, **kwargs: True
+"""),
+    Mutant("experiment_hang_at_rate_zero", EXPERIMENTS, {"harness": 2, "sweep": 2},
+           "run_experiment", edits=(
+               ("    model = MLP.from_config(", "    while learning_rate == 0:\n"
+                                              "        pass  # the checker's time limit\n"
+                                              "    model = MLP.from_config("),
+           )),
+    Mutant("experiment_crash_on_short_runs", EXPERIMENTS, {"harness": 2}, "run_experiment",
+           edits=(
+               ("    model = MLP.from_config(", "    if epochs < 10:\n"
+                                              "        import os\n"
+                                              "        os._exit(3)\n"
+                                              "    model = MLP.from_config("),
+           )),
+    Mutant("experiment_other_seed_is_honest", EXPERIMENTS, {}, "run_experiment", edits=(
+        ("epochs=epochs, seed=0)", 'epochs=epochs, seed=config["seed"] % 97)'),
+    )),
+    # -------------------------------------------------- capstone (module 08, 20 pts)
+    Mutant("capstone_friends_spec", CAPSTONE, {"model_spec": 2}, "capstone_spec", """
+def capstone_spec():
+    from dlcourse.roll import derive_config
+    friend = derive_config("CS2024-999")  # a classmate's architecture
+    return {"track": TRACK, **{key: friend[key] for key in SPEC_KEYS[TRACK]}}
+"""),
+    Mutant("capstone_spec_wrong_track", CAPSTONE, {"model_spec": 2}, "capstone_spec", """
+def capstone_spec():
+    return {"track": "vision", **{key: CONFIG[key] for key in SPEC_KEYS["vision"]}}
+"""),
+    Mutant("capstone_test_statistics", CAPSTONE, {"pipeline": 1}, "fit_predict", edits=(
+        ("X_train, X_test = standardize(X_train, X_test)",
+         "X_train, X_test = standardize(X_train), standardize(X_test)"),  # test's own stats
+    )),
+    Mutant("capstone_unseeded", CAPSTONE, {"pipeline": 2, "artifact": 1}, "fit_predict",
+           edits=((FIT_SEED, "patience=5, seed=int(np.random.default_rng().integers(1000)))"),)),
+    Mutant("capstone_inverted_scores", CAPSTONE, {"pipeline": 2}, "fit_predict", edits=(
+        ("return model.predict_proba(X_test)", "return 1.0 - model.predict_proba(X_test)"),
+    )),
+    Mutant("capstone_hard_coded_scores", CAPSTONE, {"pipeline": 2}, "fit_predict", """
+def fit_predict(X_train, y_train, X_test, learning_rate=0.01, epochs=30, config=None):
+    return np.full(len(X_test), float(np.mean(y_train)))  # the churn rate for everyone
+"""),
+    Mutant("capstone_friends_artifact", CAPSTONE, {"artifact": 2}, "fit_predict", append="""
+ROLL_NUMBER = "CS2024-999"  # the artifact is written for a classmate's roll number
+"""),
+    Mutant("capstone_inflated_artifact", CAPSTONE, {"artifact": 1}, "fit_predict", append="""
+import dlcourse.artifacts as _artifacts
+
+_write = _artifacts.write_submission
+
+
+def _better(roll, metrics, **kwargs):  # a valid digest over a better test metric
+    return _write(roll, {k: min(1.0, v + 0.05) for k, v in metrics.items()}, **kwargs)
+
+
+_artifacts.write_submission = _better
+"""),
+    Mutant("capstone_monkeypatch_allclose", CAPSTONE, {"model_spec": 2}, "capstone_spec", """
+def capstone_spec():
+    return {"track": TRACK, **{key: CONFIG[key] for key in SPEC_KEYS[TRACK]}, "seed": 0}
+""", append="""
+np.allclose = lambda *args, **kwargs: True
+np.array_equal = lambda *args, **kwargs: True
+"""),
+    Mutant("capstone_hang_in_spec", CAPSTONE, {"model_spec": 2}, "capstone_spec", """
+def capstone_spec():
+    while True:
+        pass  # the checker's time limit stops it
+"""),
+    Mutant("capstone_crash_on_large_inputs", CAPSTONE, {"pipeline": 4}, "fit_predict", edits=(
+        ("    config = CONFIG if config is None else config",
+         "    if len(X_test) > 500:\n"
+         "        import os\n"
+         "        os._exit(3)  # kills the student's process on the grader's data\n"
+         "    config = CONFIG if config is None else config"),
+    )),
+    Mutant("capstone_vision_track_is_honest", CAPSTONE, {}, "fit_predict", VISION_PIPELINE,
+           append='TRACK = "vision"'),
+    Mutant("capstone_other_training_is_honest", CAPSTONE, {}, "fit_predict", """
+def fit_predict(X_train, y_train, X_test, learning_rate=0.05, epochs=25, config=None):
+    config = CONFIG if config is None else config
+    mean, std = X_train.mean(axis=0), X_train.std(axis=0) + 1e-12
+    model = MLP.from_config(config, input_dim=X_train.shape[1])
+    fit(model, (X_train - mean) / std, y_train, optimizer="momentum",
+        learning_rate=learning_rate, batch_size=64, epochs=epochs, seed=config["seed"] + 1)
+    return model.predict_proba((X_test - mean) / std)
+"""),
 ]
 
 #: item ids a mutant's grading can leave out because the mutant does not touch them

@@ -24,11 +24,14 @@ TIMINGS: dict[str, float] = {}
 
 #: graded assignment -> its solution notebook (relative to source/)
 GRADED = {
+    "m01_foundations": "m01_foundations/quickstart.ipynb",
     "m02_mlp_scratch_1": "m02_mlp_scratch_1/mlp_scratch_part1.ipynb",
     "m03_mlp_scratch_2": "m03_mlp_scratch_2/mlp_scratch_part2.ipynb",
     "m04_churn_thresholds": "m04_churn_thresholds/churn_thresholds.ipynb",
     "m05_cnn_scratch": "m05_cnn_scratch/cnn_scratch.ipynb",
     "m06_framework_cnn": "m06_framework_cnn/framework_cnn.ipynb",
+    "m07_experimentation": "m07_experimentation/experimentation.ipynb",
+    "m08_capstone": "m08_capstone/capstone_template.ipynb",
 }
 
 #: the second graded notebook of module 03 (rubric ``roll_compare``)

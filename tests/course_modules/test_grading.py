@@ -3,8 +3,10 @@
 The mutants (``course_mutants.py``) are buggy or cheating solutions: wrong
 derivatives, missing clips, strides off by one, gradients routed to the wrong
 cell, specs from another roll number, hard-coded outputs, monkeypatched NumPy,
-``__eq__`` that is always true, a hang and a crash. Each must lose exactly the
-points its table row names, no more and no less.
+``__eq__`` that is always true, unseeded runs, artifacts written for someone else
+or with inflated numbers, a hang and a crash. Each must lose exactly the points
+its table row names, no more and no less; the "honest" variants (another seed,
+another training recipe, the other capstone track) lose nothing.
 """
 
 import base64
@@ -19,6 +21,7 @@ from course_mutants import MUTANTS, SLOW_ITEMS
 from modules_testing import GRADED, ROLL, ROLL_COMPARE, SOURCE, TIMINGS, write_mutant
 
 from dlcourse.grading import grade_notebook, wire
+from dlcourse.grading.checks import CHECKS
 from dlcourse.grading.rubrics import RUBRICS, rubric_for
 
 #: The seed's point tables.
@@ -31,6 +34,15 @@ EXPECTED_RUBRICS = {
     "framework": {"model_spec": 6, "training": 5, "evaluation": 5, "comparison": 4},
 }
 
+#: The rubrics of modules 01, 07 and 08 (the notebooks' headings give the same points).
+PROJECT_RUBRICS = {
+    "foundations": {"tensors": 2, "compute_graph": 3, "losses": 3, "reproducibility": 2},
+    "experimentation": {"harness": 4, "sweep": 2, "ablation": 2, "artifact": 4,
+                        "reflection": 2},
+    "capstone": {"framing": 4, "model_spec": 2, "pipeline": 4, "experiments": 4, "memo": 4,
+                 "artifact": 2},
+}
+
 
 def auto_max(result):
     return result["max_score"] - result["manual_max_score"]
@@ -41,15 +53,33 @@ def lost_points(result):
             if not i["manual"] and i["points"] < i["max_points"]}
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED_RUBRICS))
+@pytest.mark.parametrize("name", sorted(EXPECTED_RUBRICS) + sorted(PROJECT_RUBRICS))
 def test_rubric_tables(name):
     rubric = RUBRICS[name]
-    assert {i.id: i.max_points for i in rubric.items} == EXPECTED_RUBRICS[name]
-    assert rubric.max_score == 20
+    expected = {**EXPECTED_RUBRICS, **PROJECT_RUBRICS}[name]
+    assert {i.id: i.max_points for i in rubric.items} == expected
+    assert rubric.max_score == (20 if name in EXPECTED_RUBRICS else sum(expected.values()))
     for item in rubric.items:
         assert item.manual == (not item.subchecks)
         for sub in item.subchecks:
-            assert sub.functions and sub.points > 0 and sub.time_limit > 0 and sub.tolerance > 0
+            # only the artifact check calls no student function (it reads the file)
+            assert sub.functions or sub.params.get("part") == "verifies"
+            assert sub.points > 0 and sub.time_limit > 0 and sub.tolerance > 0
+            assert sub.check in CHECKS
+
+
+@pytest.mark.parametrize("assignment", ["m01_foundations", "m07_experimentation",
+                                        "m08_capstone"])
+def test_project_notebooks_show_the_rubric_points(assignment):
+    """Each nbgrader test/answer cell carries the points of the rubric items it stands for."""
+    import nbformat
+
+    rubric, _ = rubric_for(assignment)
+    nb = nbformat.read(str(SOURCE / GRADED[assignment]), as_version=4)
+    graded = sum(c.metadata["nbgrader"].get("points", 0) for c in nb.cells
+                 if c.metadata["nbgrader"]["grade"])
+    assert graded == rubric.max_score
+    assert f"Grading ({rubric.max_score}" in nb.cells[0].source
 
 
 REFERENCES = sorted(GRADED.items()) + [("m03_mlp_scratch_2", ROLL_COMPARE)]
@@ -86,8 +116,15 @@ def _rubric(mutant):
 def test_each_graded_rubric_has_at_least_eight_mutants():
     counts = {}
     for m in MUTANTS:
-        counts[_rubric(m)[0].name] = counts.get(_rubric(m)[0].name, 0) + 1
-    assert all(counts.get(name, 0) >= 8 for name in EXPECTED_RUBRICS), counts
+        if m.lost:  # the honest variants do not count
+            counts[_rubric(m)[0].name] = counts.get(_rubric(m)[0].name, 0) + 1
+    names = [*EXPECTED_RUBRICS, *PROJECT_RUBRICS]
+    assert all(counts.get(name, 0) >= 8 for name in names), counts
+    # every automatic item of the project rubrics is lost by some mutant
+    for name in PROJECT_RUBRICS:
+        lost = {item for m in MUTANTS if _rubric(m)[0].name == name for item in m.lost}
+        automatic = {i.id for i in RUBRICS[name].items if not i.manual}
+        assert automatic <= lost, (name, automatic - lost)
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.id)
@@ -117,6 +154,40 @@ def test_missing_roll_number_fails_the_spec_check():
                             only_items=["model_spec"])
     assert result["score"] == 0
     assert "no roll number" in result["items"][0]["message"]
+
+
+@pytest.mark.parametrize(("assignment", "items"), [
+    ("m07_experimentation", ["harness", "artifact"]),
+    ("m08_capstone", ["model_spec", "artifact"]),
+])
+def test_project_checks_follow_the_roll_number_the_grader_sets(assignment, items):
+    """The data, spec and artifact checks rebuild everything from the roll number they are
+    given: the reference notebook, run for another student, earns that student's points,
+    and without a roll number those checks fail."""
+    result = grade_notebook(SOURCE / GRADED[assignment], assignment, "EE2023-123",
+                            only_items=items)
+    assert result["score"] == auto_max(result) > 0, [i["message"] for i in result["items"]]
+    result = grade_notebook(SOURCE / GRADED[assignment], assignment, None, only_items=items)
+    assert result["score"] == 0
+    assert all("no roll number" in i["message"] for i in result["items"])
+
+
+def test_read_output_refuses_links_fifos_and_paths():
+    from dlcourse.grading.isolation import StudentHost
+
+    cells = ["import os\n"
+             "open(os.path.join(os.environ['SUBMISSION_DIR'], 'ok.json'), 'w').write('{}')\n"
+             "os.symlink('/etc/hostname', 'link.json')\n"
+             "os.mkfifo('pipe.json')\n"
+             "open('big.json', 'w').write('x' * 2000)"]
+    with StudentHost(cells) as host:
+        assert host.start().ok and host.cell_errors == []
+        assert host.read_output("ok.json").value == "{}"
+        assert not host.read_output("link.json").ok
+        assert "not a regular file" in host.read_output("pipe.json").error
+        assert "larger than" in host.read_output("big.json", limit=1000).error
+        assert "did not write" in host.read_output("missing.json").error
+        assert not host.read_output("../ok.json").ok
 
 
 def test_the_spec_follows_the_roll_number_the_grader_sets():

@@ -11,7 +11,6 @@ from modules_testing import TIMINGS, execute_notebook, notebooks
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HEAVY = {"roll_compare.ipynb", "churn_thresholds.ipynb", "framework_cnn.ipynb"}
-NO_PLOTS = {"capstone_template.ipynb"}
 
 
 def _param(path):
@@ -25,8 +24,7 @@ def test_solution_notebook_executes(path):
     nb, audit, seconds = execute_notebook(path)
     TIMINGS[f"{path.parent.name}/{path.name}"] = seconds
     assert not audit["problems"], audit["problems"]
-    if path.name not in NO_PLOTS:
-        assert audit["axes"] >= 1, "expected at least one plot"
+    assert audit["axes"] >= 1, "expected at least one plot"
 
 
 def test_plot_audit_catches_an_unlabelled_plot(tmp_path):

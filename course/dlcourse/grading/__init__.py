@@ -22,7 +22,9 @@ Returned dict::
 
 The reference modules are imported here before the child starts, and the child
 gets a scratch working directory and a minimal environment (no grader
-secrets, ``ROLL_NUMBER`` from the caller). The platform's sandbox (no network,
+secrets, ``ROLL_NUMBER`` from the caller, ``SUBMISSION_DIR`` = that scratch
+directory, where the artifact checks of modules 07 and 08 read the
+``submission_<roll>.json`` the notebook wrote). The platform's sandbox (no network,
 read-only root, resource limits) wraps the whole grading run.
 """
 

@@ -78,6 +78,10 @@ def mismatch(got, want, tol, path="result"):
             worst = float(np.max(np.abs(got - want)))
             return f"{path} differs from the reference (max abs error {worst:.3g})"
         return None
+    if want is None or isinstance(want, str | bool):  # labels and flags: exactly equal
+        if type(got) is not type(want) or got != want:
+            return f"{path} = {got!r}, expected {want!r}"
+        return None
     # a scalar: a Python number or a 0-d/size-1 array
     if type(got) is np.ndarray and got.size == 1:
         got = float(got.reshape(()))
@@ -160,6 +164,17 @@ INPUTS = {
                                                  p))(*_profit_inputs(r)), {}),
     "tau": lambda r: (_profit_inputs(r), {}),
     "scores_threshold": lambda r: ((*_labels_scores(r), 0.4), {}),
+    # module 01 (foundations): columns on different scales, N != D
+    "columns": lambda r: ((r.normal(size=(7, 3)) * r.uniform(0.5, 3.0, 3)
+                           + r.uniform(-10, 10, 3),), {}),
+    "int_columns": lambda r: ((r.integers(-20, 21, (5, 4)),), {}),
+    "graph": lambda r: (tuple(float(v) for v in np.round(r.uniform(-2, 2, 4), 3)), {}),
+    "regression": lambda r: ((r.normal(size=15), r.normal(size=15)), {}),
+    "labels_probs": lambda r: (((r.random(20) < 0.5).astype(np.float64),
+                                r.uniform(0.05, 0.95, 20)), {}),
+    "labels_probs_saturated": lambda r: ((np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0]),
+                                          np.array([0.0, 1.0, 1.0, 0.0, 0.3, 0.9])), {}),
+    "seed_n": lambda r: ((int(r.integers(2**31)), int(r.integers(3, 9))), {}),
 }
 
 
@@ -203,6 +218,12 @@ def _best_tau(y, scores, value, cost, success):
         y, scores, thresholds.churn_profit_matrix(value, cost, success))
 
 
+def _tiny_graph(x, w, b, y):
+    """f = (w x + b - y)^2 and its gradients (df/dw, df/db) by the chain rule."""
+    v = w * x + b - y
+    return v * v, 2 * v * x, 2 * v
+
+
 def _evaluate_binary(y, scores, threshold):
     report = metrics.binary_report(y, scores, threshold)
     return {k: report[k] for k in ("accuracy", "precision", "recall", "roc_auc", "pr_auc")}
@@ -227,6 +248,12 @@ REFERENCES = {
     "campaign_profit": _campaign_profit,
     "best_tau": _best_tau,
     "evaluate_binary": _evaluate_binary,
+    # module 01 (foundations)
+    "center_columns": lambda X: X - X.mean(axis=0),
+    "tiny_graph": _tiny_graph,
+    "mse": lambda y, y_hat: float(np.mean((y - y_hat) ** 2)),
+    "bce": lambda y, p: layers.binary_cross_entropy_forward(p, y)[0],
+    "seeded_draws": lambda seed, n: np.random.default_rng(seed).standard_normal(n),
 }
 
 
@@ -417,6 +444,12 @@ def check_spec(ctx, sub):
     spec = result.value
     if type(spec) is not dict:
         return False, "build_model_spec() should return a dict"
+    wrong = spec_differences(spec, want, keys)
+    return not wrong, "; ".join(wrong) or "matches your roll-number config"
+
+
+def spec_differences(spec, want, keys):
+    """``key=value (your roll number gives ...)`` for every key where ``spec`` differs."""
     wrong = []
     for k in keys:
         got, expected = spec.get(k), want[k]
@@ -425,7 +458,20 @@ def check_spec(ctx, sub):
             (type(got) is type(expected) and got == expected)
         if not same:
             wrong.append(f"{k}={got!r} (your roll number gives {expected!r})")
-    return not wrong, "; ".join(wrong) or "matches your roll-number config"
+    return wrong
+
+
+def check_roll_draws(ctx, sub):
+    """``my_draws(n)``: the first n N(0, 1) draws of the roll number's ``seed``."""
+    if not ctx.roll_number:
+        return False, "no roll number: the seed cannot be checked"
+    n = int(ctx.rng.integers(3, 9))
+    want = np.random.default_rng(derive_config(ctx.roll_number)["seed"]).standard_normal(n)
+    result = ctx.call(sub, sub.functions[0], n)
+    if not result.ok:
+        return False, result.error
+    reason = mismatch(result.value, want, sub.tolerance, f"{sub.functions[0]}({n})")
+    return reason is None, reason or "the draws of your roll number's seed"
 
 
 def check_framework_training(ctx, sub):
@@ -452,4 +498,11 @@ CHECKS = {
     "cnn_training": check_cnn_training,
     "spec": check_spec,
     "framework_training": check_framework_training,
+    "roll_draws": check_roll_draws,
 }
+
+# The module-07 and -08 checks (experiment harness, capstone pipeline, artifacts) live in
+# ``projects``, which builds on the helpers above.
+from dlcourse.grading import projects  # noqa: E402
+
+CHECKS.update(projects.CHECKS)

@@ -5,6 +5,10 @@ sends a function name and inputs, waits at most ``timeout`` seconds, and gets
 plain data back (validated by ``wire.decode``). A child that hangs is killed,
 one that crashes is noticed; either way the call fails with a message and the
 next call starts a fresh child and replays the notebook's cells.
+
+The child's working directory is a fresh scratch directory, also exported as
+``SUBMISSION_DIR``: artifacts the notebook writes there (``submission_<roll>.json``)
+are read back with ``StudentHost.read_output``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import json
 import os
 import queue
+import stat
 import subprocess
 import sys
 import tempfile
@@ -60,14 +65,15 @@ class StudentHost:
 
     # -- lifecycle -------------------------------------------------------------
     def _spawn(self):
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the child
+        self._workdir = tempfile.TemporaryDirectory(prefix="student-")  # its own scratch cwd
         # only what Python needs: no tokens or other secrets of the grader reach the student
         env = {k: v for k, v in os.environ.items() if k in INHERITED_ENV}
         env.update({"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                     "MKL_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
                     "PYTHONDONTWRITEBYTECODE": "1"})
         env.update(self.env)
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the child
-        self._workdir = tempfile.TemporaryDirectory(prefix="student-")  # its own scratch cwd
+        env["SUBMISSION_DIR"] = self._workdir.name  # where read_output looks
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "dlcourse.grading.host"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
@@ -177,6 +183,33 @@ class StudentHost:
             return failed
         message = {"op": "call", "fn": fn, "args": encode(list(args)), "kwargs": encode(kwargs)}
         return self._request(message, timeout, f"{fn}()")
+
+    def read_output(self, name, limit=1 << 20):
+        """The text of a file the notebook wrote to ``SUBMISSION_DIR`` -> ``CallResult``.
+
+        name: a plain file name (no directories). Only a regular file of at most
+        ``limit`` bytes is read; symbolic links, FIFOs and the like are refused, so the
+        notebook cannot point the checker at another file or make it block.
+        """
+        failed = self._ensure()
+        if failed is not None:
+            return failed
+        if not name or name in (".", "..") or "/" in name or os.sep in name:
+            return CallResult(False, error=f"{name!r} is not a plain file name")
+        try:
+            fd = os.open(os.path.join(self._workdir.name, name),
+                         os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except FileNotFoundError:
+            return CallResult(False, error=f"the notebook did not write {name}")
+        except OSError as exc:
+            return CallResult(False, error=f"{name} cannot be read ({exc.strerror})")
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                return CallResult(False, error=f"{name} is not a regular file")
+            raw = fh.read(limit + 1)
+        if len(raw) > limit:
+            return CallResult(False, error=f"{name} is larger than {limit} bytes")
+        return CallResult(True, raw.decode("utf-8", "replace"))
 
     def get(self, name, timeout=10.0):
         """Read the variable ``name`` from the child's namespace -> ``CallResult``."""

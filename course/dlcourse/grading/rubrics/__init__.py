@@ -75,21 +75,34 @@ class Rubric:
 
 
 def _load():
-    from dlcourse.grading.rubrics import churn, cnn, framework, mlp, roll_compare
+    from dlcourse.grading.rubrics import (
+        capstone,
+        churn,
+        cnn,
+        experimentation,
+        foundations,
+        framework,
+        mlp,
+        roll_compare,
+    )
 
     return {r.name: r for r in (mlp.RUBRIC, cnn.RUBRIC, churn.RUBRIC, framework.RUBRIC,
-                                roll_compare.RUBRIC)}
+                                roll_compare.RUBRIC, foundations.RUBRIC,
+                                experimentation.RUBRIC, capstone.RUBRIC)}
 
 
 RUBRICS: dict[str, Rubric] = _load()
 
 #: nbgrader assignment -> (rubric name, item ids graded there or None for all).
 ASSIGNMENTS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "m01_foundations": ("foundations", None),
     "m02_mlp_scratch_1": ("mlp", ("forward_sanity", "activation_derivatives", "bce_clipping")),
     "m03_mlp_scratch_2": ("mlp", None),
     "m04_churn_thresholds": ("churn", None),
     "m05_cnn_scratch": ("cnn", None),
     "m06_framework_cnn": ("framework", None),
+    "m07_experimentation": ("experimentation", None),
+    "m08_capstone": ("capstone", None),
 }
 
 
