@@ -28,10 +28,12 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 
+replaced=()
 digest=$(cat course/pyproject.toml hub/pyproject.toml grader_service/pyproject.toml | sha256sum | cut -c1-16)
 for name in "${images[@]}"; do
   [ -f "images/$name/Dockerfile" ] || { echo "skip $name: no Dockerfile"; continue; }
   start=$(date +%s)
+  previous=$(docker image inspect "dlcourse/$name:$TAG" --format '{{.Id}}' 2>/dev/null || true)
   docker build -q --force-rm --network host -f "images/$name/Dockerfile" \
     --build-arg BASE_IMAGE="$BASE_IMAGE" \
     --build-arg SINGLEUSER_IMAGE="dlcourse/singleuser:$TAG" \
@@ -40,4 +42,14 @@ for name in "${images[@]}"; do
     -t "dlcourse/$name:$TAG" . >/dev/null
   size=$(docker image inspect "dlcourse/$name:$TAG" --format '{{.Size}}')
   echo "built dlcourse/$name:$TAG in $(( $(date +%s) - start ))s, $(( size / 1000000 )) MB"
+  current=$(docker image inspect "dlcourse/$name:$TAG" --format '{{.Id}}')
+  if [ -n "$previous" ] && [ "$previous" != "$current" ]; then
+    replaced=("$previous" "${replaced[@]}")
+  fi
+done
+# The images these builds replaced (GBs for single-user and sandbox) are garbage now;
+# newest first, so an old sandbox goes before the old single-user image it was built
+# FROM. One a container still uses (or another tag names) stays.
+for old in "${replaced[@]}"; do
+  docker image rm "$old" >/dev/null 2>&1 || true
 done

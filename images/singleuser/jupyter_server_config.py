@@ -1,16 +1,42 @@
-"""Jupyter Server settings for the course's single-user servers.
+"""Jupyter Server settings for the course's single-user servers: nbgrader per role.
 
-Students do not get nbgrader's formgrader server extension; instructors
-(NBGRADER_ROLE=instructor, set by the hub from the formgrade-<course> group) do.
-The role is a convenience for the UI only: the grading service checks every request
-against the hub's groups.
+The hub sets ``NBGRADER_ROLE`` (``instructor`` for members of ``formgrade-<course>``,
+else ``student``; see ``course_hub.spawner_hooks``). Anything but ``instructor`` gets
+the student view:
+
+- server extensions: ``formgrader`` and ``course_list`` are off; ``assignment_list``
+  (fetch/submit) and ``validate_assignment`` stay on.
+- JupyterLab / Notebook 7 plugins of ``@jupyter/nbgrader`` 0.9.x: ``formgrader``,
+  ``course-list`` and ``create-assignment`` are disabled and locked, so the Nbgrader
+  menu and the command palette only offer "Assignment List" and notebooks keep the
+  "Validate" button. ``menu``, ``assignment-list`` and ``validate-assignment`` stay.
+
+The plugins are turned off the way ``jupyter labextension disable`` / ``lock`` do it:
+``disabledExtensions`` / ``lockedExtensions`` in ``labconfig/page_config.json`` of a
+Jupyter config directory. The Dockerfile installs ``student_page_config.json`` as
+``student/labconfig/page_config.json`` next to this file (``/etc/jupyter/student``);
+for students that directory goes first on ``JUPYTER_CONFIG_PATH`` before JupyterLab
+reads its page config, so it outranks ``~/.jupyter``. Instructors get nbgrader as
+installed, every part enabled. (JupyterHub's ``frame-ancestors 'none'`` leaves the Lab's
+Formgrader panel blank; it is kept on purpose, see nbgrader#1947: instructors open
+``/user/<name>/formgrader`` in a browser tab.)
+
+The role only shapes the UI: the grading service authorizes every request against
+the hub's groups, whatever a browser shows or asks for.
 """
 
 import os
+from pathlib import Path
 
 c = get_config()  # noqa: F821
+
+STUDENT_CONFIG_DIR = str(Path(__file__).resolve().with_name("student"))
 
 if os.environ.get("NBGRADER_ROLE") != "instructor":
     c.ServerApp.jpserver_extensions = {
         "nbgrader.server_extensions.formgrader": False,
+        "nbgrader.server_extensions.course_list": False,
     }
+    config_path = [p for p in os.environ.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p]
+    if STUDENT_CONFIG_DIR not in config_path:  # this file may be loaded more than once
+        os.environ["JUPYTER_CONFIG_PATH"] = os.pathsep.join([STUDENT_CONFIG_DIR, *config_path])

@@ -5,44 +5,16 @@ login button, the IdP's form and consent page, the redirect back and the Lab UI
 with the preloaded course, as a student would see them.
 """
 
-import shutil
-import tempfile
-
 import pytest
 
-from tests.conftest import require
-from tests.e2e.support import DEMO_PASSWORD
+from tests.e2e.support import DEMO_PASSWORD, browser_login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture
-def browser():
-    require(shutil.which("chromium") is not None, "Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield context
-        context.close()
 
 
 def test_student_logs_in_with_a_browser_and_sees_the_course(stack, browser):
     page = browser.new_page()
-    page.goto(f"{stack.config.hub_url}/hub/login", timeout=60_000)
-    page.click("a:has-text('University login')")
-    page.fill("input[name=username]", "student3")
-    page.fill("input[name=password]", DEMO_PASSWORD)
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_load_state()
-    if "/hub/" not in page.url:  # the IdP's consent page
-        page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url("**/user/student3/lab**", timeout=180_000)
+    browser_login(page, stack.config.hub_url, "student3", DEMO_PASSWORD)
     page.wait_for_selector("text=course", timeout=120_000)
     page.screenshot(path=str(stack.config.state_dir / "student3-lab.png"))
 
