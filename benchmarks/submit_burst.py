@@ -12,10 +12,12 @@ with its blob, no request failed, and the row count is exactly N.
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import statistics
 import sys
+import tarfile
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +44,11 @@ def multipart_body(data):
 
 
 def request_bytes(student, body):
-    """One HTTP/1.1 POST as ``student`` (the connection closes after the reply)."""
+    """One HTTP/1.1 POST as ``student`` (the connection closes after the reply);
+    without a ``body``, the floor probe: GET of the service's public key (no auth, no
+    database, no disk), which shows what the HTTP stack alone costs in the same burst."""
+    if body is None:
+        return b"GET /api/public-key HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     head = (f"POST /api/courses/ml101/assignments/ps0/submissions HTTP/1.1\r\n"
             f"Host: 127.0.0.1\r\nAuthorization: token {student}-token\r\n"
             f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
@@ -60,22 +66,39 @@ async def post_once(port, payload):
     finally:
         writer.close()
     head, _, content = reply.partition(b"\r\n\r\n")
-    return int(head.split(b" ", 2)[1]), json.loads(content or b"{}")
+    is_json = b"application/json" in head.lower()
+    return int(head.split(b" ", 2)[1]), json.loads(content or b"{}") if is_json else {}
+
+
+def personal_copy(data, student):
+    """``data`` (a tar.gz) plus a small file naming ``student``: every submission is a
+    different blob, so each one is really written and fsynced."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(data)) as src, tarfile.open(fileobj=out, mode="w:gz") as dst:
+        for member in src.getmembers():
+            dst.addfile(member, src.extractfile(member) if member.isfile() else None)
+        note = f"submitted by {student}\n".encode()
+        info = tarfile.TarInfo("notes.txt")
+        info.size = len(note)
+        dst.addfile(info, io.BytesIO(note))
+    return out.getvalue()
 
 
 def burst(port, count, data, spread=0.0):
     """Submit ``count`` times at once (or evenly within ``spread`` seconds); return
-    ``[(student, status, seconds, body)]``.
+    ``[(student, status, seconds, body)]``. ``data=None`` fires the floor probe instead.
 
     The clients are coroutines on one event loop (each with its own connection,
     opened inside the timed span): a lean client leaves this 2-core machine's CPU to
     the server, so the figures are the server's.
     """
-    body = multipart_body(data)
+    students = [f"s{index:03d}" for index in range(count)]
+    payloads = [request_bytes(student, None if data is None else
+                              multipart_body(personal_copy(data, student)))
+                for student in students]
 
     async def one(index, start):
-        student = f"s{index:03d}"
-        payload = request_bytes(student, body)
+        student, payload = students[index], payloads[index]
         await start.wait()
         await asyncio.sleep(spread * index / count)
         began = time.perf_counter()
@@ -141,6 +164,9 @@ def main(argv=None):
                         help="start the clients evenly over this many seconds (0 = all at once)")
     parser.add_argument("--workers", type=int, default=2, help="grading worker threads")
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
+    parser.add_argument("--postgres", action="store_true",
+                        help="start a throwaway PostgreSQL cluster (Debian's packages, fsync on) "
+                             "and use it")
     parser.add_argument("--wait-graded", action="store_true", help="also wait for grading")
     parser.add_argument("--warm", action="store_true",
                         help="let every student call the service once before the burst "
@@ -148,6 +174,21 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     data = pack_fixture("student_right")
+    cluster = None
+    if args.postgres:
+        from postgres import PostgresCluster, find_bindir
+
+        cluster = PostgresCluster(find_bindir()).start(durable=True)
+        args.database_url = cluster.create_database()
+    try:
+        return run(args, data)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def run(args, data):
+    """Start the service, burst, check, print; return the exit status."""
     with tempfile.TemporaryDirectory(prefix="submit-burst-") as data_dir, FakeHub() as hub:
         service = ServiceProcess(data_dir, hub.api_url, workers=args.workers,
                                  threads=args.threads, processes=args.processes, GRADER_DATABASE_URL=args.database_url,
@@ -157,6 +198,7 @@ def main(argv=None):
             release_ps0(service.url)
             if args.warm:
                 warm_up(service.url, args.count)
+            floor = burst(service.port, args.count, None, args.spread)
             cpu_before = group_cpu_seconds(service.proc.pid)
             started = time.perf_counter()
             results = burst(service.port, args.count, data, args.spread)
@@ -183,6 +225,14 @@ def main(argv=None):
     if latencies:
         print(f"latency ms:  p50 {1000 * statistics.median(latencies):.0f}  "
               f"p99 {1000 * percentile(latencies, 99):.0f}  max {1000 * max(latencies):.0f}")
+    floor_ok = [r[2] for r in floor if r[1] == 200]
+    if floor_ok:
+        print(f"floor ms:    p50 {1000 * statistics.median(floor_ok):.0f}  "
+              f"p99 {1000 * percentile(floor_ok, 99):.0f}  (GET /api/public-key, same burst: "
+              f"the HTTP stack alone on this machine)")
+        if latencies:
+            print(f"ratio:       submit p99 / floor p99 = "
+                  f"{percentile(latencies, 99) / percentile(floor_ok, 99):.1f}")
     print(f"burst wall:  {wall:.2f} s ({len(accepted) / wall:.0f} submissions/s)")
     print(f"server CPU:  {1000 * server_cpu / args.count:.1f} ms per submission "
           f"({server_cpu:.2f} s during the burst, all service processes)")

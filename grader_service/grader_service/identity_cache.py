@@ -31,10 +31,13 @@ class SharedIdentityCache:
         """``(identity, seconds left)`` or None."""
         from .auth import Identity
 
+        table = CachedIdentity.__table__
+        query = (select(table.c.username, table.c.groups, table.c.roll_number,
+                        table.c.expires_at)
+                 .where(table.c.token_sha256 == key, table.c.expires_at > utcnow()))
         try:
             with self.sessions() as session:
-                row = session.scalar(select(CachedIdentity).where(
-                    CachedIdentity.token_sha256 == key, CachedIdentity.expires_at > utcnow()))
+                row = session.execute(query).first()
         except Exception:
             log.exception("identity cache read failed")
             return None

@@ -43,15 +43,17 @@ class PostgresCluster:
         return subprocess.run(command, check=True, capture_output=True, timeout=timeout,
                               cwd=self.root)
 
-    def start(self):
+    def start(self, durable=False):
+        """Start the cluster; ``durable`` keeps PostgreSQL's fsync on (for benchmarks)."""
         if self.as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
         data = os.path.join(self.root, "data")
         self._run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
                   "--no-sync")
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                    "-c max_connections=200")
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", data, "-l", os.path.join(self.root, "log"), "-o", options,
                   "-w", "start")
         return self

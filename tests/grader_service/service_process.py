@@ -5,6 +5,7 @@ Shared by the crash-safety test and ``benchmarks/submit_burst.py``. Every token
 it with roll number ``R-<name>``.
 """
 
+import contextlib
 import io
 import os
 import signal
@@ -111,6 +112,7 @@ class ServiceProcess:
         try:
             _wait_until_up(self.url + "/health", self.proc, timeout)
         except RuntimeError as err:
+            self.stop()  # never leave a half-started service behind
             raise RuntimeError(f"{err}: {self.logs()}") from None
         return self
 
@@ -121,13 +123,15 @@ class ServiceProcess:
         return text[-tail:] if tail else text
 
     def kill(self):
-        """``kill -9`` the whole process group (HTTP threads and grading workers)."""
-        os.killpg(self.proc.pid, signal.SIGKILL)
+        """``kill -9`` the whole process group (HTTP processes and the grading process)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
         self.log.close()
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
+        """Kill the group even if the supervisor has exited (its children may not have)."""
+        if self.proc is not None and not self.log.closed:
             self.kill()
 
 
