@@ -1,13 +1,16 @@
 """A class at the deadline: N students submit at the same instant; measure accept latency.
 
-Starts the real service (``dl-grader serve``: waitress + grading workers, a cheap
-runner) behind a fake JupyterHub API, releases ps0, then fires N multipart
-submissions from N concurrent clients released by one barrier. Prints p50/p99/max
-accept latency (time to the 202) and checks zero loss: every 202 is a stored row
-with its blob, no request failed, and the row count is exactly N.
+Starts the real service (``dl-grader serve``: gunicorn HTTP processes + the grading
+process, a cheap runner) behind a fake JupyterHub API, releases ps0, then fires N
+multipart submissions (a different archive per student) from N concurrent clients
+released together. Prints p50/p99/max accept latency (time to the 202), the same
+burst's latency on a trivial endpoint (the floor of the HTTP stack on this machine),
+the service's CPU per submission, and checks zero loss: every 202 is a stored row with
+its blob, no request failed, and the row count is exactly N.
 
-    python benchmarks/submit_burst.py                 # 300 submissions, SQLite
-    python benchmarks/submit_burst.py --count 50 --database-url postgresql+psycopg://...
+    python benchmarks/submit_burst.py --warm          # 300 submissions, SQLite
+    python benchmarks/submit_burst.py --postgres      # a throwaway PostgreSQL, fsync on
+    python benchmarks/submit_burst.py --spread 10     # arrivals over 10 s
 """
 
 import argparse

@@ -14,6 +14,9 @@ mkdir -p build/wheelhouse build/local-wheels
 
 export SOURCE_DATE_EPOCH=315532800  # identical wheel bytes for identical sources
 rm -f build/local-wheels/*.whl
+# setuptools reuses <package>/build/lib: a file renamed or deleted in the tree would
+# live on in the wheel (e.g. a second Alembic head), so always start clean.
+rm -rf course/build hub/build grader_service/build
 "$PY" -m pip wheel -q --no-deps --no-build-isolation -w build/local-wheels ./course ./hub ./grader_service
 
 reqs=()

@@ -12,6 +12,9 @@ report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 
 mkdir -p build/local-wheels
+# setuptools reuses <package>/build/lib: a file renamed or deleted in the tree would
+# live on in the wheel (e.g. a second Alembic head), so always start clean.
+rm -rf course/build hub/build grader_service/build
 "$PY" -m pip wheel -q --no-deps --no-build-isolation -w build/local-wheels ./course ./hub ./grader_service
 # torch 2.13.0 is the CPU build; an unpinned torch resolves to a multi-GB CUDA build.
 reqs=(-r requirements-dev.txt "dlcourse[frameworks,plots]" "dlcourse-grader[server,sandbox,postgres,test]"

@@ -79,8 +79,19 @@ class Hub:
         r.raise_for_status()
         return r.json()["token"]
 
+    def stop_server(self, username: str, timeout: float = 60) -> None:
+        """Stop ``username``'s server if one runs (e.g. a browser test started it)."""
+        r = self.request("DELETE", f"/users/{username}/server")
+        assert r.status_code in (202, 204, 400), r.text  # 400: no server running
+        deadline = time.monotonic() + timeout
+        while self.request("GET", f"/users/{username}").json().get("servers", {}).get(""):
+            assert time.monotonic() < deadline, f"server of {username} did not stop"
+            time.sleep(0.5)
+
     def spawn(self, username: str, timeout: float = 180) -> float:
-        """Start ``username``'s server; return seconds until it answers through the proxy."""
+        """Start ``username``'s server afresh; return seconds until it answers through
+        the proxy."""
+        self.stop_server(username)
         start = time.monotonic()
         r = self.request("POST", f"/users/{username}/server")
         assert r.status_code in (201, 202), r.text
