@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 WAKEUP_VARIABLE = "GRADER_WAKEUP_SOCKET"
+WORK_NICENESS = 5
 
 
 class WakeupSender:
@@ -109,6 +110,7 @@ def run_grading():
     from .worker import get_workers
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    os.nice(WORK_NICENESS)  # the HTTP processes come first when both want the CPU
     app = create_app()
     logs.configure(app.config["LOG_FORMAT"])
     workers = get_workers(app)

@@ -62,6 +62,7 @@ def test_sample_notebook_through_the_service(sandbox_image, tmp_path, actions_fa
     assert sandbox["network_mode"] == "none"
     assert sandbox["memory_bytes"] == sandbox["memory_swap_bytes"] == 2048 * MiB
     assert sandbox["nano_cpus"] == 10**9 and sandbox["pids_limit"] == 512
+    assert sandbox["cpu_shares"] == 512  # below the service's default weight of 1024
     assert sandbox["read_only_root"] is True and sandbox["user"] == "1000:1000"
     assert sandbox["cap_drop"] == ["ALL"] and sandbox["security_opt"] == ["no-new-privileges"]
     assert verify_stamp(body["stamp"], client.get("/api/public-key").data)

@@ -68,6 +68,9 @@ class DockerRunner(Runner):
             mem_limit=self.limits.memory,
             memswap_limit=self.limits.memory,
             nano_cpus=int(self.limits.cpus * 1e9),
+            # half the default weight: when the machine is busy (a deadline), accepting
+            # submissions (the service's container) wins over grading them
+            cpu_shares=512,
             pids_limit=self.limits.pids,
             read_only=True,
             tmpfs=tmpfs,
@@ -119,6 +122,7 @@ class DockerRunner(Runner):
             memory_bytes=host["Memory"],
             memory_swap_bytes=host["MemorySwap"],
             nano_cpus=host["NanoCpus"],
+            cpu_shares=host["CpuShares"],
             pids_limit=host["PidsLimit"],
             read_only_root=host["ReadonlyRootfs"],
             user=container.attrs["Config"]["User"],
