@@ -1,0 +1,427 @@
+"""Apply site.yml to this machine for real, then back up and restore with the roles' tools.
+
+``ansible_connection=local`` against this machine's Docker engine, under the project
+name ``dlcourse-ansible`` (or $ANSIBLE_TEST_PROJECT): its own network, volumes, free
+ports and image tags, so it never meets ``make demo`` or tests/e2e. Login is the demo
+OIDC IdP (scripts/demo_idp.py) on the project network's gateway, as in
+scripts/localstack.py. What runs for real: the images role (the grading image comes
+from a ``docker save`` archive), secrets, the containers, Debian's nginx with a
+self-signed certificate (installed with apt by the tls role when missing, started
+through its init script), the backup role's scripts and the monitoring files.
+
+What does not run here: the docker role's engine set-up (``dlcourse_docker_install:
+false``: this machine's engine is shared and must not be reconfigured or restarted),
+Prometheus from apt (``dlcourse_monitoring_prometheus_install: false``; the generated
+scrape jobs are scraped by the test instead) and the systemd timer: systemd is not PID 1
+on these machines, so the backup script is run directly and the units are only checked
+with ``systemd-analyze verify``. Every file goes to a temporary directory except the
+nginx site, which is removed again; containers, volumes, network, image tags, the IdP
+and (when the test started it) nginx are removed at the end, also after a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from ansible_testing import PlaybookRun, run_playbook
+
+from scripts.demo_idp import DEMO_PASSWORD, DemoIdP, free_port, launch_demo_idp
+from tests.conftest import REPO, require, require_image
+from tests.e2e.support.oidc_login import login
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+PROJECT = os.environ.get("ANSIBLE_TEST_PROJECT", "dlcourse-ansible")
+TAG = "ansible-test"
+COMPONENTS = ("hub", "singleuser", "grader", "sandbox")
+NGINX_AVAILABLE = Path("/etc/nginx/sites-available")
+NGINX_ENABLED = Path("/etc/nginx/sites-enabled")
+NGINX_PID = Path("/run/nginx.pid")
+LOG_DIR = REPO / "build" / "ansible-logs"
+TIMINGS: dict[str, float] = {}
+
+
+@dataclass
+class Deployment:
+    """One deployment of site.yml on this machine, with its paths and ports."""
+
+    root: Path
+    inventory: Path
+    ports: dict[str, int]
+    idp: DemoIdP
+    runs: dict[str, PlaybookRun] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"https://localhost:{self.ports['https']}"
+
+    @property
+    def config_dir(self) -> Path:
+        return self.root / "etc"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.config_dir / "secrets"
+
+    @property
+    def cacert(self) -> str:
+        return str(self.config_dir / "tls" / "localhost.crt")
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.root / "backups"
+
+    def session(self) -> requests.Session:
+        """A session that trusts exactly the deployment's self-signed certificate
+        (trust_env off: REQUESTS_CA_BUNDLE would replace ``verify``)."""
+        sess = requests.Session()
+        sess.trust_env = False
+        sess.verify = self.cacert
+        return sess
+
+    def ops(self, method: str, path: str, **kwargs) -> requests.Response:
+        """The hub REST API through nginx with the ops token the secrets role made."""
+        token = (self.secrets_dir / "ops_api_token").read_text().strip()
+        return self.session().request(method, f"{self.url}/hub/api{path}", timeout=30,
+                                      headers={"Authorization": f"token {token}"}, **kwargs)
+
+    def run(self, label: str, playbook: str, *args: str) -> PlaybookRun:
+        result = run_playbook(playbook, self.inventory, *args)
+        self.runs[label] = result
+        TIMINGS[f"{label}_seconds"] = round(result.seconds, 1)
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        (LOG_DIR / f"{label}.log").write_text(result.output)
+        return result
+
+
+# --- set-up and tear-down ---------------------------------------------------------------
+def nginx_running() -> bool:
+    with contextlib.suppress(OSError, ValueError):
+        os.kill(int(NGINX_PID.read_text().strip()), 0)
+        return True
+    return False
+
+
+def inventory_for(root: Path, ports: dict[str, int], issuer: str) -> dict:
+    return {"dlcourse": {
+        "hosts": {"localhost": {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": sys.executable,  # has requests and cryptography
+            "ansible_become": False,  # the test runs as root already
+        }},
+        "vars": {
+            "dlcourse_project": PROJECT,
+            "dlcourse_config_dir": str(root / "etc"),
+            "dlcourse_hub_hostname": "localhost",
+            "dlcourse_https_port": ports["https"],
+            "dlcourse_http_port": ports["http"],
+            "dlcourse_hub_host_port": ports["hub"],
+            "dlcourse_grader_host_port": ports["grader"],
+            "dlcourse_image_tag": TAG,
+            "dlcourse_docker_install": False,
+            "dlcourse_images_source": "tarball",
+            "dlcourse_images_tarballs": [str(root / "grader-image.tar")],
+            "dlcourse_images_dir": str(root / "images"),
+            "dlcourse_oidc_issuer": issuer,
+            "dlcourse_oidc_client_id": "jupyterhub",
+            "dlcourse_oidc_client_secret": "ansible-test-client-secret",
+            "dlcourse_course_ids": ["dl101"],
+            "dlcourse_grader_workers": 1,
+            "dlcourse_grader_http_processes": 1,
+            "dlcourse_tls_listen_addresses": ["127.0.0.1"],
+            "dlcourse_tls_hsts": False,
+            "dlcourse_backup_dir": str(root / "backups"),
+            "dlcourse_backup_keep": 2,
+            "dlcourse_backup_timer_enabled": False,
+            "dlcourse_backup_script_path": str(root / "sbin" / "backup"),
+            "dlcourse_backup_restore_script_path": str(root / "sbin" / "restore"),
+            "dlcourse_backup_systemd_dir": str(root / "systemd"),
+            "dlcourse_monitoring_prometheus_install": False,
+            "dlcourse_health_timeout": 120,
+        },
+    }}
+
+
+def teardown(client, nginx_before: bool | None, default_site_before: bool | None) -> None:
+    """Remove everything the deployment made; each step on its own (best effort)."""
+    import docker
+
+    for container in client.containers.list(all=True):
+        if container.name.startswith(f"{PROJECT}-") or \
+                container.labels.get("dlcourse.project") == PROJECT:
+            with contextlib.suppress(docker.errors.APIError):
+                container.remove(force=True)
+    for volume in client.volumes.list():
+        if volume.name.startswith(f"{PROJECT}-"):
+            with contextlib.suppress(docker.errors.APIError):
+                volume.remove(force=True)
+    for network in client.networks.list(names=[f"{PROJECT}-net"]):
+        with contextlib.suppress(docker.errors.APIError):
+            network.remove()
+    for component in COMPONENTS:
+        with contextlib.suppress(docker.errors.APIError):
+            # untag; noprune keeps untagged parent layers (other engineers' build cache)
+            client.images.remove(f"dlcourse/{component}:{TAG}", noprune=True)
+    for path in (NGINX_ENABLED / f"{PROJECT}.conf", NGINX_AVAILABLE / f"{PROJECT}.conf"):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    if default_site_before and not (NGINX_ENABLED / "default").exists() \
+            and (NGINX_AVAILABLE / "default").exists():
+        (NGINX_ENABLED / "default").symlink_to(NGINX_AVAILABLE / "default")
+    if nginx_before is False and nginx_running():
+        # this test started nginx: stop it, by its pid
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(NGINX_PID.read_text().strip()), signal.SIGQUIT)
+    elif nginx_before and shutil.which("nginx"):
+        subprocess.run(["nginx", "-s", "reload"], check=False, capture_output=True)
+
+
+def dump_logs(client) -> None:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    for name in (f"{PROJECT}-hub", f"{PROJECT}-grader"):
+        try:
+            (LOG_DIR / f"{name}.log").write_bytes(client.containers.get(name).logs())
+        except Exception as e:  # noqa: BLE001 - best effort
+            (LOG_DIR / f"{name}.log").write_text(f"no logs: {e}")
+
+
+@pytest.fixture(scope="module")
+def deployment(docker_client, tmp_path_factory):
+    for component in COMPONENTS:
+        require_image(docker_client, f"dlcourse/{component}:latest")
+    require(shutil.which("node") is not None, "node is not installed (the demo IdP needs it)")
+    require(shutil.which("nginx") is not None or shutil.which("apt-get") is not None,
+            "neither nginx nor apt-get is available (the tls role installs nginx with apt)")
+    teardown(docker_client, None, None)  # leftovers of an interrupted run
+    nginx_before = nginx_running()
+    default_site_before = (NGINX_ENABLED / "default").exists()
+    root = tmp_path_factory.mktemp("ansible-deploy")
+    for sub in ("sbin", "systemd"):
+        (root / sub).mkdir()
+    idp = None
+    started = time.monotonic()
+    try:
+        # Own tags, so a rebuild of :latest during the run changes nothing here.
+        for component in COMPONENTS:
+            docker_client.images.get(f"dlcourse/{component}:latest").tag(
+                f"dlcourse/{component}", TAG)
+        # The grading image comes from an archive, as on an offline VM.
+        subprocess.run(["docker", "save", "-o", str(root / "grader-image.tar"),
+                        f"dlcourse/grader:{TAG}"], check=True, timeout=300)
+        docker_client.images.remove(f"dlcourse/grader:{TAG}", noprune=True)
+
+        network = docker_client.networks.create(
+            f"{PROJECT}-net", driver="bridge", labels={"dlcourse.project": PROJECT})
+        network.reload()
+        gateway = network.attrs["IPAM"]["Config"][0]["Gateway"]
+        ports = {name: free_port() for name in ("https", "http", "hub", "grader")}
+        ports["idp"] = free_port(gateway)
+        issuer = f"http://{gateway}:{ports['idp']}"
+        idp = launch_demo_idp(
+            ports["idp"], issuer, "jupyterhub", "ansible-test-client-secret",
+            [f"https://localhost:{ports['https']}/hub/oauth_callback"], gateway,
+            log_path=root / "idp.log")
+        inventory = root / "inventory.yml"
+        inventory.write_text(yaml.safe_dump(inventory_for(root, ports, issuer)))
+        deployment = Deployment(root, inventory, ports, idp)
+        TIMINGS["setup_seconds"] = round(time.monotonic() - started, 1)
+
+        first = deployment.run("first_run", "site.yml")
+        if first.returncode != 0 or first.recap.get("failed", 1) != 0:
+            pytest.fail(f"site.yml failed (exit {first.returncode}):\n{first.tail()}",
+                        pytrace=False)
+        yield deployment
+    finally:
+        dump_logs(docker_client)
+        if idp is not None:
+            idp.stop()
+        teardown(docker_client, nginx_before, default_site_before)
+        shutil.rmtree(root, ignore_errors=True)
+        TIMINGS["total_seconds"] = round(time.monotonic() - started, 1)
+        print("\nansible deploy timings:", json.dumps(TIMINGS))
+
+
+# --- what the first run built --------------------------------------------------------------
+def test_first_run_deploys_every_role(deployment):
+    first = deployment.runs["first_run"]
+    assert first.recap["failed"] == 0 and first.recap["changed"] > 0
+    for role in ("docker", "images", "secrets", "stack", "tls", "backup", "monitoring"):
+        assert f"TASK [{role} : " in first.output, f"role {role} did not run"
+    assert "Load every archive that changed" in first.output
+    assert re.search(r"changed: \[localhost\] => \(item=.*grader-image\.tar\)", first.output)
+
+
+def test_hub_answers_through_tls(deployment):
+    sess = deployment.session()
+    assert sess.get(f"{deployment.url}/hub/health", timeout=30).status_code == 200
+    page = sess.get(f"{deployment.url}/hub/login", timeout=30)
+    assert page.status_code == 200 and "University login" in page.text
+    plain = requests.get(f"http://localhost:{deployment.ports['http']}/hub/login?x=1",
+                         allow_redirects=False, timeout=30)
+    assert plain.status_code == 301
+    assert plain.headers["Location"] == f"{deployment.url}/hub/login?x=1"
+    # metrics are for the local Prometheus only, not through the public port
+    for path in ("/hub/metrics", "/services/grader/metrics"):
+        assert sess.get(f"{deployment.url}{path}", timeout=30).status_code == 404
+
+
+def test_student_logs_in_through_tls_with_the_roll_number(deployment):
+    """IdP -> hub over HTTPS; auth_state (encrypted with the generated crypt key) holds
+    the roll number from the claim, groups give the course."""
+    login(deployment.url, "student1", DEMO_PASSWORD, session=deployment.session(),
+          verify=deployment.cacert)
+    user = deployment.ops("GET", "/users/student1").json()
+    assert user["groups"] == ["nbgrader-dl101"]
+    assert user["auth_state"]["roll_number"] == "CS21B001"
+
+
+def test_grading_service_answers_and_signs_with_the_generated_key(deployment):
+    local = f"http://127.0.0.1:{deployment.ports['grader']}"
+    assert requests.get(f"{local}/health", timeout=30).json() == {"status": "ok"}
+    through_hub = deployment.session().get(f"{deployment.url}/services/grader/health",
+                                           timeout=30)
+    assert through_hub.status_code == 200
+    public_key = requests.get(f"{local}/api/public-key", timeout=30).text
+    assert public_key == (deployment.config_dir / "grader_signing_key.pub.pem").read_text()
+
+
+def test_secrets_are_root_only_files(deployment):
+    assert deployment.config_dir.stat().st_mode & 0o777 == 0o700
+    assert deployment.secrets_dir.stat().st_mode & 0o777 == 0o700
+    names = sorted(p.name for p in deployment.secrets_dir.iterdir())
+    assert names == ["grader_hub_api_token", "grader_signing_key.pem", "jupyterhub_crypt_key",
+                     "ops_api_token"]
+    for path in [*deployment.secrets_dir.iterdir(), deployment.config_dir / "tls/localhost.key"]:
+        info = path.stat()
+        assert (info.st_mode & 0o777, info.st_uid, info.st_gid) == (0o600, 0, 0), path
+    assert re.fullmatch(r"[0-9a-f]{64}", (deployment.secrets_dir / "jupyterhub_crypt_key")
+                        .read_text().strip())
+
+
+def metric_names(text: str) -> set[str]:
+    """Every sample name an exposition can carry: its samples, and for each # TYPE line
+    (a labelled family may have no sample yet) the names of that type's series."""
+    suffixes = {"counter": ("", "_total", "_created"), "histogram": ("_bucket", "_sum", "_count"),
+                "summary": ("", "_sum", "_count")}
+    names = set(re.findall(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]", text, re.MULTILINE))
+    for name, kind in re.findall(r"^# TYPE (\S+) (\S+)$", text, re.MULTILINE):
+        base = name.removesuffix("_total") if kind == "counter" else name
+        names.update(base + suffix for suffix in suffixes.get(kind, ("",)))
+    return names
+
+
+def test_scrape_jobs_reach_both_services_and_the_dashboard_uses_their_metrics(deployment):
+    scrape = yaml.safe_load((deployment.config_dir / "monitoring/prometheus-scrape.yml")
+                            .read_text())
+    exposed = set()
+    for job in scrape["scrape_configs"]:
+        for target in job["static_configs"][0]["targets"]:
+            answer = requests.get(f"http://{target}{job['metrics_path']}", timeout=30)
+            assert answer.status_code == 200, job["job_name"]
+            exposed |= metric_names(answer.text)
+    assert {"grader_jobs_current", "jupyterhub_running_servers"} <= exposed
+    dashboard = json.loads((deployment.config_dir / "monitoring/grafana-dashboard.json")
+                           .read_text())
+    used = {name for panel in dashboard["panels"] for target in panel.get("targets", [])
+            for name in re.findall(r"\b((?:grader|jupyterhub)_[a-z_]+)\b", target["expr"])}
+    assert used and used <= exposed, used - exposed
+
+
+def test_backup_units_pass_systemd_analyze(deployment):
+    analyze = shutil.which("systemd-analyze")
+    require(analyze is not None, "systemd-analyze is not installed (Debian package systemd)")
+    units = sorted(str(p) for p in (deployment.root / "systemd").iterdir())
+    assert [Path(u).name for u in units] == [f"{PROJECT}-backup.service",
+                                             f"{PROJECT}-backup.timer"]
+    result = subprocess.run([analyze, "verify", *units], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+
+
+# --- idempotence --------------------------------------------------------------------------------
+def digests(directory: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in directory.iterdir()}
+
+
+def test_second_run_changes_nothing_and_keeps_the_secrets(deployment, docker_client):
+    secrets_before = digests(deployment.secrets_dir)
+    containers_before = {c.name: c.id for c in docker_client.containers.list(
+        filters={"label": f"dlcourse.project={PROJECT}"})}
+    second = deployment.run("second_run", "site.yml")
+    assert second.returncode == 0, second.tail()
+    assert second.recap["failed"] == 0
+    assert second.recap["changed"] == 0, f"changed: {second.changed_tasks()}"
+    assert digests(deployment.secrets_dir) == secrets_before
+    containers_after = {c.name: c.id for c in docker_client.containers.list(
+        filters={"label": f"dlcourse.project={PROJECT}"})}
+    assert containers_after == containers_before and len(containers_after) == 2
+
+
+# --- backup and restore ---------------------------------------------------------------------------
+def run_backup(deployment) -> Path:
+    started = time.monotonic()
+    result = subprocess.run([str(deployment.root / "sbin" / "backup")], capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    TIMINGS["backup_seconds"] = round(time.monotonic() - started, 1)
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def integrity(path: Path) -> str:
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return db.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_backup_then_restore_brings_deleted_databases_back(deployment, docker_client):
+    assert deployment.ops("POST", "/users/alice").status_code == 201
+    backups = [run_backup(deployment) for _ in range(3)]
+    # retention: dlcourse_backup_keep=2 keeps the two newest
+    kept = sorted(p.name for p in deployment.backup_dir.iterdir() if p.is_dir())
+    assert kept == sorted(b.name for b in backups[1:])
+    backup = backups[-1]
+    for db in ("hub/jupyterhub.sqlite", "grader/grader.sqlite"):
+        assert integrity(backup / db) == "ok", db
+    assert (backup / "secrets.tar").exists() and (backup / "grader" / "files.tar").exists()
+    check = subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=backup,
+                           capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    # disaster: both databases deleted under the running services
+    docker_client.containers.get(f"{PROJECT}-hub").exec_run(
+        ["sh", "-c", "rm -f /srv/jupyterhub/jupyterhub.sqlite*"], user="root")
+    docker_client.containers.get(f"{PROJECT}-grader").exec_run(
+        ["sh", "-c", "rm -f /srv/grader/grader.sqlite*"], user="root")
+
+    restore = deployment.run("restore_run", "restore.yml",
+                             "-e", f"dlcourse_restore_backup={backup.name}")
+    assert restore.returncode == 0 and restore.recap["failed"] == 0, restore.tail()
+
+    user = deployment.ops("GET", "/users/alice")
+    assert user.status_code == 200 and user.json()["name"] == "alice"
+    assert requests.get(f"http://127.0.0.1:{deployment.ports['grader']}/health",
+                        timeout=30).status_code == 200
+    for container, db in ((f"{PROJECT}-hub", "/srv/jupyterhub/jupyterhub.sqlite"),
+                          (f"{PROJECT}-grader", "/srv/grader/grader.sqlite")):
+        code, out = docker_client.containers.get(container).exec_run(
+            ["python3", "-c", "import sqlite3, sys; print(sqlite3.connect(sys.argv[1])"
+             ".execute('PRAGMA integrity_check').fetchone()[0])", db])
+        assert (code, out.decode().strip()) == (0, "ok"), (container, out)
+
