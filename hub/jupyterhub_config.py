@@ -11,10 +11,12 @@ local demo, the end-to-end tests and an Ansible-deployed VM. Required variables:
 
 Optional: COURSE_IDS (comma-separated, default "dl101"), ROLL_NUMBER_CLAIM,
 OIDC_SCOPES, SINGLEUSER_MEM_LIMIT, SINGLEUSER_CPU_LIMIT, USER_CONTAINER_PREFIX,
-HUB_OPS_API_TOKEN (an admin service token for ops scripts and tests).
+HUB_OPS_API_TOKEN (an admin service token for ops scripts and tests),
+HUB_CULL_IDLE_SECONDS (stop servers idle this long; default 3600, 0 = never).
 """
 
 import os
+import sys
 
 from course_hub.roles import course_groups
 from course_hub.spawner_hooks import make_auth_state_hook
@@ -110,6 +112,21 @@ ops_token = os.environ.get("HUB_OPS_API_TOKEN")
 if ops_token:
     c.JupyterHub.services.append({"name": "ops", "api_token": ops_token})
     roles.append({"name": "ops", "scopes": ["admin:users", "admin:servers", "tokens",
-                                            "admin:auth_state", "read:groups", "list:users"],
+                                            "admin:auth_state", "read:groups", "list:users",
+                                            "read:services"],
                   "services": ["ops"]})
+
+# --- Stopping idle servers -----------------------------------------------------------
+# A 300-student class fits one VM only if servers left open overnight are stopped
+# (home volumes stay). HUB_CULL_IDLE_SECONDS=0 turns the culler off.
+cull_seconds = int(os.environ.get("HUB_CULL_IDLE_SECONDS", "3600"))
+if cull_seconds > 0:
+    c.JupyterHub.services.append({
+        "name": "idle-culler",
+        "command": [sys.executable, "-m", "jupyterhub_idle_culler",
+                    f"--timeout={cull_seconds}", "--cull-every=300"],
+    })
+    roles.append({"name": "idle-culler", "services": ["idle-culler"],
+                  "scopes": ["list:users", "read:users:activity", "read:servers",
+                             "delete:servers"]})
 c.JupyterHub.load_roles = roles
