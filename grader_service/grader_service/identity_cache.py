@@ -12,7 +12,7 @@ import logging
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from .db import CachedIdentity, utcnow
+from .db import CachedIdentity, as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class SharedIdentityCache:
             return None
         identity = Identity(username=row.username, groups=frozenset(row.groups or ()),
                             roll_number=row.roll_number)
-        left = (_aware(row.expires_at) - utcnow()).total_seconds()
+        left = (as_utc(row.expires_at) - utcnow()).total_seconds()
         return identity, left
 
     def put(self, key, identity, seconds):
@@ -69,6 +69,3 @@ class SharedIdentityCache:
         except Exception:
             log.exception("identity cache write failed")
 
-
-def _aware(value):
-    return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)

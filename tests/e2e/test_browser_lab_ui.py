@@ -55,6 +55,11 @@ def right_sidebar(page) -> list[str]:
     return [t.get_attribute("title") or "" for t in tabs.all()]
 
 
+def nbgrader_surfaces(page) -> tuple[list[str], list[str], list[str]]:
+    """What the Nbgrader menu, the command palette and the right sidebar offer."""
+    return nbgrader_menu(page), command_palette(page, "nbgrader"), right_sidebar(page)
+
+
 def shown(labels, tool: str) -> bool:
     return any(tool in label.lower() for label in labels)
 
@@ -62,9 +67,7 @@ def shown(labels, tool: str) -> bool:
 def test_student_sees_assignments_and_validate_but_no_instructor_tools(stack, browser):
     page = open_lab(browser, stack, "student2")
 
-    menu = nbgrader_menu(page)
-    palette = command_palette(page, "nbgrader")
-    sidebar = right_sidebar(page)
+    menu, palette, sidebar = nbgrader_surfaces(page)
     for tool in INSTRUCTOR_TOOLS:
         assert not shown(menu, tool), menu
         assert not shown(palette, tool), palette
@@ -87,9 +90,7 @@ def test_student_sees_assignments_and_validate_but_no_instructor_tools(stack, br
 def test_instructor_sees_formgrader_and_the_other_instructor_tools(stack, browser):
     page = open_lab(browser, stack, "instructor1")
 
-    menu = nbgrader_menu(page)
-    palette = command_palette(page, "nbgrader")
-    sidebar = right_sidebar(page)
+    menu, palette, sidebar = nbgrader_surfaces(page)
     for tool in INSTRUCTOR_TOOLS:
         assert shown(menu, tool), menu
     assert shown(palette, "formgrader") and shown(palette, "course list"), palette

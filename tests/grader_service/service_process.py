@@ -73,6 +73,18 @@ class FakeHub:
         self.proc.wait()
 
 
+def wait_for(predicate, timeout, what):
+    """Poll ``predicate`` every 0.1 s; fail the test if it is not true within ``timeout``."""
+    import pytest
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
 def _wait_until_up(url, proc, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

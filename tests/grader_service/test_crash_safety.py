@@ -4,12 +4,11 @@ every submission ends graded, recorded exactly once (one row, one stamp, one CSV
 import csv
 import json
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from service_process import FakeHub, ServiceProcess, pack_fixture, release_ps0, submit
+from service_process import FakeHub, ServiceProcess, pack_fixture, release_ps0, submit, wait_for
 from sqlalchemy import text
 
 from grader_service import db
@@ -30,14 +29,6 @@ def _query(engine, sql):
 def _statuses(engine):
     return dict(_query(engine, "SELECT status, count(*) FROM submissions GROUP BY status"))
 
-
-def _wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.mark.slow
@@ -60,7 +51,7 @@ def test_kill_9_mid_grading_loses_nothing_and_records_once(tmp_path, database_ur
             ids = {r.json()["submission_id"] for r in replies}
             engine = make_engine(db.database_url({"DATABASE_URL": database_url,
                                                   "DATA_DIR": data_dir}))
-            _wait_for(lambda: _statuses(engine).get("graded", 0) >= 5, 30, "first gradings")
+            wait_for(lambda: _statuses(engine).get("graded", 0) >= 5, 30, "first gradings")
         finally:
             first.kill()
         before = _statuses(engine)
@@ -68,8 +59,8 @@ def test_kill_9_mid_grading_loses_nothing_and_records_once(tmp_path, database_ur
 
         second = ServiceProcess(data_dir, hub.api_url, **env).start()
         try:
-            _wait_for(lambda: _statuses(engine) == {"graded": COUNT}, 90, "all graded")
-            _wait_for(lambda: len(_csv_ids(data_dir)) >= COUNT, 30, "all exported")
+            wait_for(lambda: _statuses(engine) == {"graded": COUNT}, 90, "all graded")
+            wait_for(lambda: len(_csv_ids(data_dir)) >= COUNT, 30, "all exported")
             public_key = requests.get(second.url + "/api/public-key", timeout=10).content
             rows = _query(engine, "SELECT id, stamp, attempts FROM submissions")
         finally:

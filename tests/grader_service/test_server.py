@@ -13,7 +13,7 @@ import time
 
 import pytest
 import requests
-from service_process import FakeHub, ServiceProcess, pack_fixture, release_ps0, submit
+from service_process import FakeHub, ServiceProcess, pack_fixture, release_ps0, submit, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -26,14 +26,6 @@ def metric(text, name, **labels):
     assert len(found) == 1, f"{name}{{{wanted}}}: {found}"
     return found[0]
 
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.fixture
