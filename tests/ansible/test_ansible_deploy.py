@@ -393,6 +393,7 @@ def integrity(path: Path) -> str:
 def test_backup_then_restore_brings_deleted_databases_back(deployment, docker_client):
     assert deployment.ops("POST", "/users/alice").status_code == 201
     backups = [run_backup(deployment) for _ in range(3)]
+    assert len({b.name for b in backups}) == 3, backups  # runs within one second stay apart
     # retention: dlcourse_backup_keep=2 keeps the two newest
     kept = sorted(p.name for p in deployment.backup_dir.iterdir() if p.is_dir())
     assert kept == sorted(b.name for b in backups[1:])

@@ -164,6 +164,7 @@ def execute_notebook(path, roll=ROLL, timeout=600):
     """Run a notebook headless in a fresh kernel -> (executed nb, plot audit dict, seconds)."""
     import json
     import os
+    import tempfile
     import time
 
     from nbclient import NotebookClient
@@ -171,8 +172,10 @@ def execute_notebook(path, roll=ROLL, timeout=600):
 
     nb = nbformat.read(str(path), as_version=4)
     nb.cells.append(new_code_cell(PLOT_AUDIT))
+    artifacts = tempfile.TemporaryDirectory()  # submission_<roll>.json, not in source/
     env = {"ROLL_NUMBER": roll, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
-           "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
+           "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow",
+           "SUBMISSION_DIR": artifacts.name}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -181,6 +184,7 @@ def execute_notebook(path, roll=ROLL, timeout=600):
                        resources={"metadata": {"path": str(path.parent)}}).execute()
         seconds = time.perf_counter() - start
     finally:
+        artifacts.cleanup()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
