@@ -65,7 +65,41 @@ SETTINGS = {
     "SIGNING_KEY_FILE": ("GRADER_SIGNING_KEY_FILE", "", str,
                          "Ed25519 private key (PEM); empty means $GRADER_DATA_DIR/signing_key.pem, "
                          "generated on first start."),
-    "EXPORTERS": ("GRADER_EXPORTERS", "csv", str, "Comma-separated exporter names."),
+    "EXPORTERS": ("GRADER_EXPORTERS", "csv", str,
+                  "Comma-separated exporter names: csv, lti-ags, canvas (or an entry point)."),
+    "EXPORT_RETRY_SECONDS": ("GRADER_EXPORT_RETRY_SECONDS", 60.0, float,
+                             "After an exporter fails, wait this long before retrying it "
+                             "(doubling on each further failure, at most 1 h)."),
+    "LTI_CLIENT_ID": ("GRADER_LTI_CLIENT_ID", "", str,
+                      "lti-ags: the tool's client id in the LMS's LTI 1.3 registration."),
+    "LTI_TOKEN_URL": ("GRADER_LTI_TOKEN_URL", "", str,
+                      "lti-ags: the LMS's OAuth 2 access token URL."),
+    "LTI_TOKEN_AUDIENCE": ("GRADER_LTI_TOKEN_AUDIENCE", "", str,
+                           "lti-ags: `aud` of the client assertion if the LMS wants another "
+                           "than the token URL."),
+    "LTI_PRIVATE_KEY_FILE": ("GRADER_LTI_PRIVATE_KEY_FILE", "", str,
+                             "lti-ags: the tool's RSA private key (PEM); empty means "
+                             "$GRADER_DATA_DIR/lti_tool_key.pem, generated on first start. "
+                             "Its public key set is served at /api/lti/jwks."),
+    "LTI_LINEITEMS": ("GRADER_LTI_LINEITEMS", "", str,
+                      "lti-ags: course=URL pairs, comma-separated: each course's LMS line "
+                      "items URL (`lineitems` of a launch's AGS endpoint claim)."),
+    "LTI_MEMBERSHIPS": ("GRADER_LTI_MEMBERSHIPS", "", str,
+                        "lti-ags: course=URL pairs: each course's Names and Role "
+                        "Provisioning Services `context_memberships_url`; the score's "
+                        "userId is then the member whose lis_person_sourcedid is the "
+                        "roll number (works with any hub login)."),
+    "LTI_USER_ID": ("GRADER_LTI_USER_ID", "{username}", str,
+                    "lti-ags, courses without GRADER_LTI_MEMBERSHIPS: the score's "
+                    "`userId` (the LMS's LTI user id) as a template of the record, e.g. "
+                    "{username} when the hub's usernames are LTI subs."),
+    "CANVAS_URL": ("GRADER_CANVAS_URL", "", str, "canvas: the Canvas base URL."),
+    "CANVAS_TOKEN": ("GRADER_CANVAS_TOKEN", "", str,
+                     "canvas: an API access token allowed to grade in the courses."),
+    "CANVAS_COURSE": ("GRADER_CANVAS_COURSE", "sis_course_id:{course}", str,
+                      "canvas: the Canvas course id as a template of the record."),
+    "CANVAS_USER": ("GRADER_CANVAS_USER", "sis_user_id:{roll_number}", str,
+                    "canvas: the Canvas user id as a template of the record."),
     "LOG_FORMAT": ("GRADER_LOG_FORMAT", "json", str,
                    "`dl-grader serve` log lines: json (one object per line, with "
                    "submission_id where known) or text."),

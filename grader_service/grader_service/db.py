@@ -154,6 +154,18 @@ class CachedIdentity(Base):
     expires_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
+class ExportDelivery(Base):
+    """A graded result (``submission_id`` as graded at ``graded_at``) that ``exporter``
+    delivered; a retry after a failure or a crash skips the exporters listed here."""
+
+    __tablename__ = "export_deliveries"
+
+    submission_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    graded_at: Mapped[str] = mapped_column(String(32), primary_key=True)  # the record's text
+    exporter: Mapped[str] = mapped_column(String(64), primary_key=True)
+    delivered_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+
+
 def as_utc(value):
     """``value`` as an aware UTC datetime (SQLite drops tzinfo, so re-attach it); None stays."""
     if value is None:

@@ -4,7 +4,7 @@ import json
 import logging
 import threading
 
-from . import __version__, queue
+from . import __version__, deliveries, queue
 from .blobs import BlobStore
 from .db import Assignment, Status, Submission, as_utc, isoformat, utcnow
 from .heartbeat import Heartbeat
@@ -19,7 +19,8 @@ class GradingService:
     """Everything a worker needs to grade, wired once per app (see ``worker.init_app``)."""
 
     def __init__(self, sessions, blobs: BlobStore, runner, signer, exporters, metrics,
-                 max_unpacked_bytes, lease_seconds=60.0, max_attempts=3):
+                 max_unpacked_bytes, lease_seconds=60.0, max_attempts=3,
+                 export_retry_seconds=60.0):
         self.sessions = sessions
         self.blobs = blobs
         self.runner = runner
@@ -29,6 +30,7 @@ class GradingService:
         self.max_unpacked_bytes = max_unpacked_bytes
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
+        self.export_retry = deliveries.RetryDelay(export_retry_seconds)
 
     def build_bundle(self, session, submission):
         """The sandbox input: ``source/`` (instructor files), ``submission/`` (student files)
@@ -107,8 +109,9 @@ class GradingService:
 
     def build_record(self, submission, run, graded_at):
         """The signed record: identity, hashes, per-test points, sandbox facts, timestamps."""
-        tests = [{k: t[k] for k in ("notebook", "grade_id", "points", "max_points", "passed",
-                                    "message")} for t in run.result["tests"]]
+        tests = [{**{k: t[k] for k in ("notebook", "grade_id", "points", "max_points",
+                                       "passed", "message")},
+                  "manual": bool(t.get("manual"))} for t in run.result["tests"]]
         return {
             "submission_id": submission.id,
             "roll_number": submission.roll_number,
@@ -129,18 +132,30 @@ class GradingService:
         }
 
     def export(self, submission):
-        """Hand the result to every exporter; mark it exported only if all succeeded."""
-        delivered = True
-        for exporter in self.exporters:
+        """Hand the result to every exporter that has not delivered it yet (skipping one
+        that failed recently); mark it exported once all have."""
+        record = submission.result
+        with self.sessions() as session:
+            done = deliveries.delivered_by(session, submission.id, record["graded_at"])
+        owing = [e for e in self.exporters if e.name not in done]
+        for exporter in owing:
+            if not self.export_retry.ready(exporter.name):
+                continue
             try:
-                exporter.export(submission.result)
-                self.metrics.exports.labels(exporter=exporter.name, outcome=ExportOutcome.DELIVERED).inc()
+                fresh = exporter.export(record)
             except Exception:  # retried by export_pending; grading already succeeded
-                delivered = False
+                self.export_retry.failed(exporter.name)
                 self.metrics.exports.labels(exporter=exporter.name, outcome=ExportOutcome.FAILED).inc()
                 log.exception("exporter %s failed", exporter.name,
                               extra={"submission_id": submission.id})
-        if delivered:
+                continue
+            self.export_retry.succeeded(exporter.name)
+            outcome = ExportOutcome.DELIVERED if fresh is not False else ExportOutcome.ALREADY_DELIVERED
+            self.metrics.exports.labels(exporter=exporter.name, outcome=outcome).inc()
+            with self.sessions() as session:
+                deliveries.record(session, submission.id, record["graded_at"], exporter.name)
+            done.add(exporter.name)
+        if all(e.name in done for e in self.exporters):
             with self.sessions() as session:
                 queue.mark_exported(session, submission.id, as_utc(submission.graded_at))
 

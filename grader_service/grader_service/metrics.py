@@ -46,6 +46,7 @@ class Rejection(enum.StrEnum):
 
 class ExportOutcome(enum.StrEnum):
     DELIVERED = "delivered"
+    ALREADY_DELIVERED = "already_delivered"  # the destination held it (a replay)
     FAILED = "failed"
 
 

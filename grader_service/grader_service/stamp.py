@@ -33,15 +33,17 @@ def public_key_pem(private_key: Ed25519PrivateKey) -> bytes:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def load_or_create_key(path: str) -> Ed25519PrivateKey:
-    """Load a PEM private key, or create one (mode 0600) if ``path`` does not exist."""
+def load_or_create_key(path: str, generate=Ed25519PrivateKey.generate,
+                       key_type=Ed25519PrivateKey):
+    """Load a PEM private key, or create one with ``generate`` (mode 0600) if ``path``
+    does not exist; a key that is not a ``key_type`` is refused."""
     if os.path.exists(path):
         with open(path, "rb") as fh:
             key = serialization.load_pem_private_key(fh.read(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path} is not an Ed25519 private key")
+        if not isinstance(key, key_type):
+            raise ValueError(f"{path} is not a {key_type.__name__}")
         return key
-    key = Ed25519PrivateKey.generate()
+    key = generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -93,7 +93,8 @@ def init_app(app):
             runner=make_runner(config["RUNNER"], config),
             signer=stamp.get_signer(), exporters=exporters.get_exporters(app),
             metrics=metrics.get_metrics(app), max_unpacked_bytes=config["MAX_UNPACKED_BYTES"],
-            lease_seconds=config["LEASE_SECONDS"], max_attempts=config["MAX_ATTEMPTS"])
+            lease_seconds=config["LEASE_SECONDS"], max_attempts=config["MAX_ATTEMPTS"],
+            export_retry_seconds=config["EXPORT_RETRY_SECONDS"])
     app.extensions["grader_workers"] = GradingWorkers(
         service, count=config["WORKERS"], poll_seconds=config["POLL_SECONDS"])
 

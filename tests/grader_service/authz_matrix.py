@@ -28,6 +28,7 @@ _TABLE = [
     ("GET", "/health", None,                        (200, 200, 200, 200, 200, 200)),
     ("GET", "/metrics", None,                       (200, 200, 200, 200, 200, 200)),
     ("GET", "/api/public-key", None,                (200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/lti/jwks", None,                  (404, 404, 404, 404, 404, 404)),  # public; no lti-ags here
     ("GET", "/api/courses", None,                   (200, 200, 200, 200, 401, 401)),
     ("GET", _C + "/assignments", None,              (200, 200, 200, 403, 401, 401)),
     ("DELETE", _A, None,                            (403, 403, 204, 403, 401, 401)),

@@ -4,7 +4,8 @@ import csv
 
 import pytest
 
-from grader_service.exporters import GRADEBOOK_COLUMNS, CsvGradebookExporter, Exporter
+from grader_service.exporters import Exporter
+from grader_service.exporters.csv_gradebook import GRADEBOOK_COLUMNS, CsvGradebookExporter
 
 
 def record(submission_id, score=2.0):

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from ..auth import Role
 from ..db import Status, Submission, get_db
-from ..exporters import GRADEBOOK_COLUMNS, gradebook_row
+from ..exporters.csv_gradebook import GRADEBOOK_COLUMNS, gradebook_row
 from .access import authorize
 
 bp = Blueprint("gradebook", __name__)

@@ -1,11 +1,13 @@
-"""Service endpoints: health, Prometheus metrics, the stamp public key, the caller's courses."""
+"""Service endpoints: health, Prometheus metrics, the stamp public key, the LTI tool key
+set, the caller's courses."""
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, abort, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from ..auth import current_identity
 from ..db import get_db
+from ..exporters import get_exporters
 from ..metrics import get_metrics
 from ..queue import status_counts
 from ..stamp import get_signer
@@ -30,6 +32,15 @@ def metrics():
 @bp.get("/api/public-key")
 def public_key():
     return Response(get_signer().public_key_pem, mimetype="application/x-pem-file")
+
+
+@bp.get("/api/lti/jwks")
+def lti_jwks():
+    """The LTI tool's public keys, for the LMS registration (only with ``lti-ags``)."""
+    for exporter in get_exporters():
+        if hasattr(exporter, "jwks"):
+            return jsonify(exporter.jwks())
+    abort(404, description="no LTI exporter is configured (GRADER_EXPORTERS)")
 
 
 @bp.get("/api/courses")

@@ -1,39 +1,11 @@
-"""Grade export seam: deliver each graded record somewhere, idempotently per submission."""
+"""The gradebook CSV exporter: one appended row per graded submission."""
 
 import csv
+import fcntl
 import os
 import threading
 
-from flask import current_app
-
-from .plugins import load_class
-
-
-class Exporter:
-    """Contract: ``export(record)`` delivers one graded result.
-
-    ``record`` is the signed stamp's record. Calling ``export`` again for the same
-    ``(submission_id, graded_at)`` must not deliver it twice (replays are normal: a worker
-    may crash after delivering and before noting it; a regrade has a new ``graded_at``).
-    Subclasses set ``name``.
-    """
-
-    name = ""
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if not cls.name:
-            raise TypeError(f"{cls.__name__} must set a non-empty class attribute 'name'")
-
-    @classmethod
-    def from_config(cls, config):
-        """Build the exporter from the app config (override to read your own keys)."""
-        return cls()
-
-    def export(self, record: dict) -> bool:
-        """Deliver ``record``; return True if delivered now, False if it already was."""
-        raise NotImplementedError("Override in subclass: export(record) -> bool")
-
+from . import Exporter
 
 GRADEBOOK_COLUMNS = ("graded_at", "course", "assignment", "username", "roll_number",
                      "submission_id", "sha256", "score", "max_score")
@@ -55,7 +27,12 @@ def gradebook_row(record):
 
 
 class CsvGradebookExporter(Exporter):
-    """Append one row per graded submission to ``<data_dir>/gradebook.csv``."""
+    """Append one row per graded submission to ``<data_dir>/gradebook.csv``.
+
+    Threads share a lock; processes (several grading processes on one data volume) also
+    take an exclusive ``flock`` on ``gradebook.csv.lock``, so the check for an existing
+    row and the append are one step everywhere.
+    """
 
     name = "csv"
     columns = GRADEBOOK_COLUMNS
@@ -76,7 +53,8 @@ class CsvGradebookExporter(Exporter):
 
     def export(self, record):
         row = gradebook_row(record)
-        with self._lock:
+        with self._lock, open(self.path + ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
             if (row["submission_id"], row["graded_at"]) in self._exported_keys():
                 return False
             new_file = not os.path.exists(self.path) or os.path.getsize(self.path) == 0
@@ -88,20 +66,3 @@ class CsvGradebookExporter(Exporter):
                 fh.flush()
                 os.fsync(fh.fileno())
         return True
-
-
-BUILTIN_EXPORTERS = {"csv": "grader_service.exporters:CsvGradebookExporter"}
-
-
-def make_exporter(name, config):
-    cls = load_class("dlcourse_grader.exporters", name, BUILTIN_EXPORTERS)
-    return cls.from_config(config)
-
-
-def init_app(app):
-    names = [n.strip() for n in app.config["EXPORTERS"].split(",") if n.strip()]
-    app.extensions["grader_exporters"] = [make_exporter(n, app.config) for n in names]
-
-
-def get_exporters(app=None):
-    return (app or current_app).extensions["grader_exporters"]

@@ -1,0 +1,57 @@
+"""Grade export seam: deliver each graded record somewhere, idempotently per submission.
+
+Built in: ``csv`` (gradebook file), ``lti-ags`` (LTI 1.3 Assignment and Grade Services)
+and ``canvas`` (Canvas REST API). ``GradingService.export`` records every delivery per
+exporter, so a retry only calls the exporters that have not delivered yet.
+"""
+
+from flask import current_app
+
+from ..plugins import load_class
+
+
+class Exporter:
+    """Contract: ``export(record)`` delivers one graded result.
+
+    ``record`` is the signed stamp's record. Calling ``export`` again for the same
+    ``(submission_id, graded_at)`` must not deliver it twice (replays are normal: a worker
+    may crash after delivering and before noting it; a regrade has a new ``graded_at``).
+    Subclasses set ``name``.
+    """
+
+    name = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.name:
+            raise TypeError(f"{cls.__name__} must set a non-empty class attribute 'name'")
+
+    @classmethod
+    def from_config(cls, config):
+        """Build the exporter from the app config (override to read your own keys)."""
+        return cls()
+
+    def export(self, record: dict) -> bool:
+        """Deliver ``record``; return True if delivered now, False if it already was."""
+        raise NotImplementedError("Override in subclass: export(record) -> bool")
+
+
+BUILTIN_EXPORTERS = {
+    "csv": "grader_service.exporters.csv_gradebook:CsvGradebookExporter",
+    "lti-ags": "grader_service.exporters.lti_ags:LtiAgsExporter",
+    "canvas": "grader_service.exporters.canvas:CanvasExporter",
+}
+
+
+def make_exporter(name, config):
+    cls = load_class("dlcourse_grader.exporters", name, BUILTIN_EXPORTERS)
+    return cls.from_config(config)
+
+
+def init_app(app):
+    names = [n.strip() for n in app.config["EXPORTERS"].split(",") if n.strip()]
+    app.extensions["grader_exporters"] = [make_exporter(n, app.config) for n in names]
+
+
+def get_exporters(app=None):
+    return (app or current_app).extensions["grader_exporters"]

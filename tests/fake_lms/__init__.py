@@ -1,0 +1,26 @@
+"""FAKE LMS for the tests: the protocols of a commercial LMS that cannot run here.
+
+``launch`` (LTI 1.3 login), ``ags`` (Assignment and Grade Services, Names and Role
+Provisioning) and ``canvas`` (Canvas REST): each a Flask app served on loopback.
+"""
+
+import threading
+
+from werkzeug.serving import make_server
+
+
+class LoopbackServer:
+    """Serve ``self.app`` on a free 127.0.0.1 port in a daemon thread."""
+
+    app = None
+    base_url = None
+
+    def serve(self):
+        """Start; returns self (``stop()`` ends it). ``base_url`` is set from here on."""
+        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.base_url = f"http://127.0.0.1:{self._server.server_port}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        self._server.shutdown()

@@ -1,0 +1,270 @@
+"""Grades reach the LMS: LTI 1.3 AGS and Canvas exporters against protocol-faithful fakes.
+
+The fakes (``tests/fake_lms``) stand in for a commercial LMS. The exporters run for
+real: the AGS token exchange is verified against the tool keys the service publishes at
+``/api/lti/jwks``; line items and Canvas assignments are found or created; a replay,
+a crash between delivering and noting it, and an LMS outage never post a grade twice.
+"""
+
+import os
+import stat
+import threading
+
+import pytest
+import requests
+from cryptography.hazmat.primitives.asymmetric import rsa
+from grader_testing import CALLERS, auth
+from werkzeug.serving import make_server
+
+from grader_service.app import create_app
+from grader_service.auth import StaticIdentityProvider
+from grader_service.db import Submission, session_factory
+from grader_service.exporters import get_exporters
+from grader_service.exporters.canvas import CanvasError, CanvasExporter
+from grader_service.exporters.lti_ags import LtiAgsExporter, parse_course_map
+from grader_service.worker import get_workers
+from tests.fake_lms.ags import FakeAgsPlatform
+from tests.fake_lms.canvas import FakeCanvas
+
+CLIENT_ID = "dlcourse-tool"
+CANVAS_TOKEN = "canvas-secret-token"
+
+
+def record(submission_id="s1", username="alice", roll="21CS001", score=2.0,
+           graded_at="2026-11-27T10:00:00.000000Z", assignment="ps0", **extra):
+    return {"submission_id": submission_id, "course": "ml101", "assignment": assignment,
+            "username": username, "roll_number": roll, "score": score, "max_score": 3.0,
+            "graded_at": graded_at, "late": False, "tests": [], **extra}
+
+
+@pytest.fixture
+def platform():
+    lms = FakeAgsPlatform(CLIENT_ID, {"ctx-ml101": {"alice": "21CS001", "bob": "21CS002"}}).serve()
+    yield lms
+    lms.stop()
+
+
+@pytest.fixture
+def canvas():
+    lms = FakeCanvas(CANVAS_TOKEN, {"ml101": {"21CS001", "21CS002"}}).serve()
+    yield lms
+    lms.stop()
+
+
+def serve_jwks(exporter):
+    """The tool's key set on loopback (what ``/api/lti/jwks`` serves) -> (URL, server)."""
+    def app(environ, start_response):
+        import json
+
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(exporter.jwks()).encode()]
+
+    server = make_server("127.0.0.1", 0, app)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}/jwks", server
+
+
+@pytest.fixture
+def ags(platform):
+    """An AGS exporter registered at ``platform`` (its key set published)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    exporter = LtiAgsExporter(CLIENT_ID, platform.token_url, key,
+                              {"ml101": platform.lineitems_url("ctx-ml101")})
+    platform.tool_jwks_url, server = serve_jwks(exporter)
+    yield exporter
+    server.shutdown()
+
+
+def test_a_graded_record_becomes_an_ags_score(platform, ags):
+    assert ags.export(record()) is True
+    [item] = platform.lineitems["ctx-ml101"]
+    assert (item["label"], item["resourceId"], item["scoreMaximum"]) == ("ps0", "ps0", 3.0)
+    score = platform.scores_for("alice")["ps0"]
+    assert (score["scoreGiven"], score["scoreMaximum"]) == (2.0, 3.0)
+    assert (score["activityProgress"], score["gradingProgress"]) == ("Completed", "FullyGraded")
+    assert score["timestamp"] == "2026-11-27T10:00:00.000+00:00"
+    assert "s1" in score["comment"]
+
+
+def test_one_line_item_per_assignment_and_one_token(platform, ags):
+    for number in range(12):  # more than a page of other line items: paging is followed
+        platform.lineitems["ctx-ml101"].append(
+            {"id": f"{platform.lineitems_url('ctx-ml101')}/{number + 1}", "label": f"x{number}",
+             "resourceId": f"x{number}", "scoreMaximum": 1})
+    ags.export(record("s1", "alice"))
+    ags.export(record("s2", "bob"))
+    created = [li for li in platform.lineitems["ctx-ml101"] if li["resourceId"] == "ps0"]
+    assert len(created) == 1 and platform.token_requests == 1
+    # a restarted service finds the line item instead of creating another
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    restarted = LtiAgsExporter(CLIENT_ID, platform.token_url, key,
+                               {"ml101": platform.lineitems_url("ctx-ml101")})
+    platform.tool_jwks_url, server = serve_jwks(restarted)
+    try:
+        restarted.export(record("s3", "alice", graded_at="2026-11-27T11:00:00.000000Z", score=3.0))
+    finally:
+        server.shutdown()
+    assert len([li for li in platform.lineitems["ctx-ml101"] if li["resourceId"] == "ps0"]) == 1
+    assert platform.scores_for("alice")["ps0"]["scoreGiven"] == 3.0
+
+
+def test_a_replayed_score_is_not_applied_twice(platform, ags):
+    assert ags.export(record()) is True
+    assert ags.export(record()) is False  # the platform answers 409: it holds this score
+    assert len(platform.applied) == 1
+    older = record(score=0.0, graded_at="2026-11-27T09:00:00.000000Z")
+    assert ags.export(older) is False  # never overwrites a newer grade
+    assert platform.scores_for("alice")["ps0"]["scoreGiven"] == 2.0
+
+
+def test_manual_items_leave_the_grade_pending(platform, ags):
+    ags.export(record(tests=[{"grade_id": "essay", "manual": True}]))
+    assert platform.scores_for("alice")["ps0"]["gradingProgress"] == "PendingManual"
+
+
+def test_an_unregistered_key_gets_no_token_and_posts_nothing(platform, ags):
+    impostor = LtiAgsExporter(CLIENT_ID, platform.token_url,
+                              rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                              {"ml101": platform.lineitems_url("ctx-ml101")})
+    with pytest.raises(Exception, match="401"):
+        impostor.export(record())
+    assert platform.received_scores == [] and platform.lineitems["ctx-ml101"] == []
+
+
+def test_unknown_course_or_student_is_an_error(platform, ags):
+    with pytest.raises(LookupError, match="GRADER_LTI_LINEITEMS"):
+        ags.export({**record(), "course": "ml999"})
+    with pytest.raises(Exception, match="422"):
+        ags.export(record(username="mallory"))
+
+
+def test_membership_lookup_finds_the_lms_user_by_roll_number(platform, ags):
+    platform.contexts["ctx-ml101"].update({f"u{n:03d}": f"22XX{n:03d}" for n in range(25)})
+    platform.contexts["ctx-ml101"]["lms-7f3a"] = "21CS009"  # an opaque LMS id, no hub name
+    ags.memberships = {"ml101": platform.memberships_url("ctx-ml101")}
+    ags.export(record(username="carol", roll="21cs009"))  # any case: roll numbers normalise
+    assert platform.scores_for("lms-7f3a")["ps0"]["scoreGiven"] == 2.0
+    ags.export(record("s2", username="bob", roll="21CS002"))
+    assert platform.membership_requests == 1  # reused while every roll number is found
+    with pytest.raises(LookupError, match="21CS404 is not an active member"):
+        ags.export(record("s3", username="dave", roll="21CS404"))
+    assert platform.membership_requests == 2  # a miss refetches once, then gives up
+
+
+def test_course_map_parsing():
+    assert parse_course_map("ml101=http://lms/a?x=1, dl101 = http://lms/b\n") == {
+        "ml101": "http://lms/a?x=1", "dl101": "http://lms/b"}
+    with pytest.raises(ValueError, match="course=URL"):
+        parse_course_map("ml101")
+
+
+def test_canvas_grade_by_sis_ids_creates_the_assignment_once(canvas):
+    exporter = CanvasExporter(canvas.base_url, CANVAS_TOKEN)
+    assert exporter.export(record("s1", roll="21CS001", score=2.5)) is True
+    assert exporter.export(record("s2", username="bob", roll="21CS002", score=3.0)) is True
+    [assignment] = canvas.assignments[101]
+    assert (assignment["name"], assignment["points_possible"], assignment["published"]) == (
+        "ps0", 3.0, True)
+    assert canvas.grade_of("ml101", "ps0", "21CS001") == "2.5"
+    assert canvas.grade_of("ml101", "ps0", "21CS002") == "3"
+
+
+def test_canvas_finds_an_existing_assignment_across_pages(canvas):
+    for number in range(120):
+        canvas.add_assignment("ml101", f"ps0-draft-{number}", 1)
+    existing = canvas.add_assignment("ml101", "ps0", 3)
+    CanvasExporter(canvas.base_url, CANVAS_TOKEN).export(record())
+    assert len(canvas.assignments[101]) == 121
+    assert canvas.grade_puts == [(101, existing["id"], canvas.users["21CS001"], "2")]
+
+
+def test_canvas_refusals_are_errors(canvas):
+    with pytest.raises(CanvasError, match="401"):
+        CanvasExporter(canvas.base_url, "wrong-token").export(record())
+    with pytest.raises(CanvasError, match="404"):
+        CanvasExporter(canvas.base_url, CANVAS_TOKEN).export(record(roll="99XX999"))
+    assert canvas.grade_puts == []
+
+
+# -- through the service: publishing keys, delivery records, outages ---------------------
+
+
+@pytest.fixture
+def lms_app(tmp_path, platform, canvas):
+    """A grading service exporting to csv, LTI AGS and Canvas, served on loopback."""
+    app = create_app({
+        "DATA_DIR": str(tmp_path), "DATABASE_URL": "", "RUNNER": "local",
+        "IDENTITY_PROVIDER": StaticIdentityProvider(CALLERS), "SIGNING_KEY_FILE": "",
+        "EXPORTERS": "csv,lti-ags,canvas", "EXPORT_RETRY_SECONDS": 0.0,
+        "LTI_CLIENT_ID": CLIENT_ID, "LTI_TOKEN_URL": platform.token_url,
+        "LTI_LINEITEMS": f"ml101={platform.lineitems_url('ctx-ml101')}",
+        "CANVAS_URL": canvas.base_url, "CANVAS_TOKEN": CANVAS_TOKEN,
+    })
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    app.url = f"http://127.0.0.1:{server.server_port}"
+    platform.tool_jwks_url = app.url + "/api/lti/jwks"  # what the LMS admin registers
+    yield app
+    server.shutdown()
+    app.extensions["grader_engine"].dispose()
+
+
+def _grade_one(app, actions):
+    actions.release()
+    sid = actions.submit(variant="student_wrong").json["submission_id"]
+    get_workers(app).service.runner = _FixedRunner()
+    assert get_workers(app).run_once().id == sid
+    return sid
+
+
+class _FixedRunner:
+    name = "fixed"
+
+    def run(self, bundle, cancelled=None):
+        from grader_service.metrics import Outcome
+        from grader_service.runners import RunResult
+
+        return RunResult(Outcome.SUCCESS, {"tests": [], "score": 1.0, "max_score": 3.0},
+                         {"runner": "fixed"}, "", 0.01)
+
+
+def test_the_service_publishes_its_tool_key(lms_app, tmp_path):
+    keys = requests.get(lms_app.url + "/api/lti/jwks", timeout=10).json()["keys"]
+    assert [(k["kty"], k["alg"], k["use"]) for k in keys] == [("RSA", "RS256", "sig")]
+    assert keys[0]["kid"] and "d" not in keys[0]  # public half only
+    mode = stat.S_IMODE(os.stat(tmp_path / "lti_tool_key.pem").st_mode)
+    assert mode == 0o600
+
+
+def test_graded_submission_reaches_both_lms_once(lms_app, actions_factory, platform, canvas):
+    actions = actions_factory(lms_app.test_client())
+    sid = _grade_one(lms_app, actions)
+    assert platform.scores_for("alice")["ps0"]["scoreGiven"] == 1.0
+    assert canvas.grade_of("ml101", "ps0", "21CS001") == "1"
+    service = get_workers(lms_app).service
+    with session_factory(lms_app)() as session:  # a crash before exported_at was noted
+        session.get(Submission, sid).exported_at = None
+        session.commit()
+    assert service.export_pending() == 1
+    assert len(platform.received_scores) == 1 and len(canvas.grade_puts) == 1
+    metrics = lms_app.test_client().get("/metrics").data.decode()
+    for name in ("csv", "lti-ags", "canvas"):
+        assert f'grader_exports_finished_total{{exporter="{name}",outcome="delivered"}} 1.0' in metrics
+
+
+def test_an_lms_outage_is_caught_up_without_double_posts(lms_app, actions_factory, platform,
+                                                          canvas):
+    platform.fail_next = [503, 503]
+    actions = actions_factory(lms_app.test_client())
+    sid = _grade_one(lms_app, actions)
+    service = get_workers(lms_app).service
+    assert platform.scores_for("alice") == {} and len(canvas.grade_puts) == 1
+    service.export_pending()  # the LMS is still down
+    assert platform.scores_for("alice") == {}
+    service.export_pending()  # back up
+    assert platform.scores_for("alice")["ps0"]["scoreGiven"] == 1.0
+    assert service.export_pending() == 0
+    assert len(canvas.grade_puts) == 1  # Canvas delivered the first time: never again
+    body = lms_app.test_client().get(f"/api/submissions/{sid}", headers=auth("prof-token")).json
+    assert body["status"] == "graded"
+    assert [e.name for e in get_exporters(lms_app)] == ["csv", "lti-ags", "canvas"]
