@@ -3,16 +3,32 @@
 Everything site-specific comes from the environment, so the same file serves the
 local demo, the end-to-end tests and an Ansible-deployed VM. Required variables:
 
-  OIDC_AUTHORIZE_URL, OIDC_TOKEN_URL, OIDC_USERDATA_URL   IdP endpoints
-  OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OAUTH_CALLBACK_URL   the hub's OAuth client
   JUPYTERHUB_CRYPT_KEY                                     encrypts auth_state
   DOCKER_NETWORK_NAME, SINGLEUSER_IMAGE, HUB_CONNECT_HOST  DockerSpawner
   GRADER_SERVICE_URL, GRADER_SERVICE_API_TOKEN            the grading service
 
+HUB_AUTHENTICATOR picks the login: "oidc" (default) or "lti13". It then requires
+
+  oidc:  OIDC_AUTHORIZE_URL, OIDC_TOKEN_URL, OIDC_USERDATA_URL   IdP endpoints
+         OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OAUTH_CALLBACK_URL   the hub's OAuth client
+  lti13: LTI13_ISSUER                 the LMS platform's issuer ("iss" of its id_tokens)
+         LTI13_CLIENT_ID              the hub's client id(s) in the LMS, comma-separated
+         LTI13_AUTHORIZE_URL          the LMS's OIDC authorization endpoint
+         LTI13_JWKS_URL               the LMS's public keys (JWKS)
+         LTI13_CONTEXT_COURSES        LMS course -> our course id, comma-separated
+                                      "<context id or label>=<course id>" pairs, e.g.
+                                      "DL101-2026=dl101,4f1c9a=dl101"
+
 Optional: COURSE_IDS (comma-separated, default "dl101"), ROLL_NUMBER_CLAIM,
-OIDC_SCOPES, SINGLEUSER_MEM_LIMIT, SINGLEUSER_CPU_LIMIT, USER_CONTAINER_PREFIX,
+OIDC_SCOPES, OIDC_LOGIN_SERVICE, LTI13_ROLL_NUMBER_CLAIM (default
+"[https://purl.imsglobal.org/spec/lti/claim/lis].person_sourcedid", the SIS id; dots
+reach nested claims, a [bracketed] key is literal), LTI13_USERNAME_CLAIM (id_token
+claim that names the hub user, default "email"; "custom_x" reads x from the LTI custom
+claim), SINGLEUSER_MEM_LIMIT, SINGLEUSER_CPU_LIMIT, USER_CONTAINER_PREFIX,
 HUB_OPS_API_TOKEN (an admin service token for ops scripts and tests),
 HUB_CULL_IDLE_SECONDS (stop servers idle this long; default 3600, 0 = never).
+The LMS registers the hub as a tool with login URL <hub>/hub/lti13/oauth_login and
+redirect URL <hub>/hub/lti13/oauth_callback (<hub>/hub/lti13/config describes it).
 """
 
 import os
@@ -44,22 +60,50 @@ c.JupyterHub.cookie_secret_file = "/srv/jupyterhub/jupyterhub_cookie_secret"
 c.ConfigurableHTTPProxy.pid_file = "/srv/jupyterhub/jupyterhub-proxy.pid"
 c.JupyterHub.authenticate_prometheus = False
 
-# --- Login: OIDC with the roll number from a claim ----------------------------------
-c.JupyterHub.authenticator_class = "course-oauth"
-c.CourseOAuthenticator.authorize_url = env("OIDC_AUTHORIZE_URL")
-c.CourseOAuthenticator.token_url = env("OIDC_TOKEN_URL")
-c.CourseOAuthenticator.userdata_url = env("OIDC_USERDATA_URL")
-c.CourseOAuthenticator.client_id = env("OIDC_CLIENT_ID")
-c.CourseOAuthenticator.client_secret = env("OIDC_CLIENT_SECRET")
-c.CourseOAuthenticator.oauth_callback_url = env("OAUTH_CALLBACK_URL")
-c.CourseOAuthenticator.scope = env("OIDC_SCOPES", "openid profile email").split()
-c.CourseOAuthenticator.login_service = env("OIDC_LOGIN_SERVICE", "University login")
-c.CourseOAuthenticator.username_claim = "preferred_username"
-c.CourseOAuthenticator.roll_number_claim = env("ROLL_NUMBER_CLAIM", "roll_number")
-c.CourseOAuthenticator.enable_auth_state = True
-c.CourseOAuthenticator.manage_groups = True
-c.CourseOAuthenticator.auth_state_groups_key = "oauth_user.groups"
-c.CourseOAuthenticator.allowed_groups = course_groups(course_ids)
+# --- Login: OIDC or an LTI 1.3 launch, the roll number from a claim -------------------
+def pairs(text):
+    """{"a": "x", "b": "y"} from "a=x,b=y" (the LTI13_CONTEXT_COURSES format)."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if any("=" not in item for item in items):
+        raise SystemExit(f"jupyterhub_config: expected key=value pairs, got {text!r}")
+    return {key.strip(): value.strip() for key, value in (i.rsplit("=", 1) for i in items)}
+
+
+login = env("HUB_AUTHENTICATOR", "oidc")
+if login == "oidc":
+    c.JupyterHub.authenticator_class = "course-oauth"
+    c.CourseOAuthenticator.authorize_url = env("OIDC_AUTHORIZE_URL")
+    c.CourseOAuthenticator.token_url = env("OIDC_TOKEN_URL")
+    c.CourseOAuthenticator.userdata_url = env("OIDC_USERDATA_URL")
+    c.CourseOAuthenticator.client_id = env("OIDC_CLIENT_ID")
+    c.CourseOAuthenticator.client_secret = env("OIDC_CLIENT_SECRET")
+    c.CourseOAuthenticator.oauth_callback_url = env("OAUTH_CALLBACK_URL")
+    c.CourseOAuthenticator.scope = env("OIDC_SCOPES", "openid profile email").split()
+    c.CourseOAuthenticator.login_service = env("OIDC_LOGIN_SERVICE", "University login")
+    c.CourseOAuthenticator.username_claim = "preferred_username"
+    c.CourseOAuthenticator.roll_number_claim = env("ROLL_NUMBER_CLAIM", "roll_number")
+    c.CourseOAuthenticator.auth_state_groups_key = "oauth_user.groups"
+    c.CourseOAuthenticator.allowed_groups = course_groups(course_ids)
+elif login == "lti13":
+    c.JupyterHub.authenticator_class = "course-lti13"
+    c.CourseLTI13Authenticator.issuer = env("LTI13_ISSUER")
+    c.CourseLTI13Authenticator.client_id = {x.strip() for x in env("LTI13_CLIENT_ID").split(",")}
+    c.CourseLTI13Authenticator.authorize_url = env("LTI13_AUTHORIZE_URL")
+    c.CourseLTI13Authenticator.jwks_endpoint = env("LTI13_JWKS_URL")
+    context_courses = pairs(env("LTI13_CONTEXT_COURSES"))
+    unknown = set(context_courses.values()) - set(course_ids)
+    if unknown:
+        raise SystemExit(f"jupyterhub_config: LTI13_CONTEXT_COURSES names courses not in "
+                         f"COURSE_IDS: {sorted(unknown)}")
+    c.CourseLTI13Authenticator.context_courses = context_courses
+    if "LTI13_ROLL_NUMBER_CLAIM" in os.environ:
+        c.CourseLTI13Authenticator.roll_number_claim = env("LTI13_ROLL_NUMBER_CLAIM")
+    c.CourseLTI13Authenticator.username_key = env("LTI13_USERNAME_CLAIM", "email")
+else:
+    raise SystemExit(f"jupyterhub_config: HUB_AUTHENTICATOR must be oidc or lti13, "
+                     f"not {login!r}")
+c.Authenticator.enable_auth_state = True
+c.Authenticator.manage_groups = True
 
 # --- Single-user servers in Docker ---------------------------------------------------
 prefix = env("USER_CONTAINER_PREFIX", "dlcourse")

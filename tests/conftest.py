@@ -1,4 +1,5 @@
-"""Shared test helpers: the repository root on sys.path and the Docker requirement.
+"""Shared test helpers: the repository root on sys.path, the Docker requirement and a
+real browser (``browser``: Debian's chromium driven by Playwright).
 
 A test that needs Docker asks for the ``docker_client`` fixture. Without an engine it
 is skipped on a developer machine, but fails under ``CI=true``: CI must never pass by
@@ -6,7 +7,9 @@ skipping the tier that matters.
 """
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -48,3 +51,18 @@ def require_image(client, name: str) -> None:
         client.images.get(name)
     except docker.errors.ImageNotFound:
         require(False, f"image {name} is missing (run `make images`)")
+
+
+@pytest.fixture
+def browser():
+    """A fresh headless Chromium profile (Playwright persistent context) per test."""
+    require(shutil.which("chromium") is not None, "Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.support.browser import CHROMIUM, CHROMIUM_ARGS
+
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield context
+        context.close()

@@ -7,6 +7,7 @@ developer machine and FAIL under CI=true (tests/conftest.py ``require``).
 import json
 import re
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -103,3 +104,45 @@ def test_grafana_dashboard_is_importable_json():
     assert exprs and all('dlcourse_project="$project"' in e for e in exprs)
     ids = [p["id"] for p in dashboard["panels"]]
     assert len(ids) == len(set(ids))
+
+
+def rendered_hub_environment(tmp_path, **overrides):
+    """The stack role's hub container environment, rendered by Ansible itself from every
+    role's defaults and the role's vars, with ``overrides`` as extra vars."""
+    files = [str(ROLES_DIR / role / "defaults" / "main.yml") for role in ROLES
+             if (ROLES_DIR / role / "defaults" / "main.yml").exists()]
+    files.append(str(ROLES_DIR / "stack" / "vars" / "main.yml"))
+    secrets = {k: f"<{k}>" for k in ("jupyterhub_crypt_key", "grader_hub_api_token",
+                                     "ops_api_token")}
+    playbook = tmp_path / "render.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "hosts": "localhost", "gather_facts": False, "vars_files": files,
+        "tasks": [{"ansible.builtin.copy": {"content": "{{ dlcourse_hub_env | to_json }}",
+                                            "dest": str(tmp_path / "env.json"),
+                                            "mode": "0600"}}],
+    }]))
+    extra = {"dlcourse_secrets": secrets, "ansible_python_interpreter": sys.executable,
+             **overrides}
+    result = subprocess.run(
+        [tool("ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
+         "-e", json.dumps(extra)], cwd=ANSIBLE_DIR, env=ansible_env(),
+        capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return json.loads((tmp_path / "env.json").read_text())
+
+
+def test_hub_environment_follows_the_chosen_login(tmp_path):
+    oidc = rendered_hub_environment(tmp_path, dlcourse_oidc_authorize_url="https://idp/a",
+                                    dlcourse_oidc_token_url="https://idp/t",
+                                    dlcourse_oidc_userdata_url="https://idp/u")
+    assert oidc["HUB_AUTHENTICATOR"] == "oidc" and oidc["OIDC_TOKEN_URL"] == "https://idp/t"
+    assert not [k for k in oidc if k.startswith("LTI13_")]
+
+    lti = rendered_hub_environment(
+        tmp_path, dlcourse_login="lti13", dlcourse_course_ids=["dl101", "ml101"],
+        dlcourse_lti13_issuer="https://lms.example.edu", dlcourse_lti13_client_id="10000",
+        dlcourse_lti13_context_courses={"DL101-2026": "dl101", "ML 7": "ml101"})
+    assert lti["HUB_AUTHENTICATOR"] == "lti13" and lti["LTI13_CLIENT_ID"] == "10000"
+    assert lti["LTI13_CONTEXT_COURSES"] == "DL101-2026=dl101,ML 7=ml101"
+    assert lti["COURSE_IDS"] == "dl101,ml101" and lti["JUPYTERHUB_CRYPT_KEY"]
+    assert not [k for k in lti if k.startswith("OIDC_")]

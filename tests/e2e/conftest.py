@@ -7,16 +7,14 @@ the end. Timings the closing notes quote are collected in ``build/e2e-metrics.js
 
 import json
 import os
-import shutil
-import tempfile
 import time
 
 import pytest
 import requests
 
 from scripts.localstack import LocalStack, StackConfig
-from tests.conftest import REPO, require, require_image
-from tests.e2e.support import CHROMIUM, CHROMIUM_ARGS, DEMO_PASSWORD, free_port, login
+from tests.conftest import REPO, require_image
+from tests.e2e.support import DEMO_PASSWORD, free_port, login
 
 IMAGES = ("dlcourse/hub:latest", "dlcourse/singleuser:latest", "dlcourse/grader:latest",
           "dlcourse/sandbox:latest")
@@ -148,15 +146,3 @@ def grader_url(stack):
     assert r.status_code == 200, r.text
     return url
 
-
-@pytest.fixture
-def browser():
-    """A fresh headless Chromium profile (Playwright persistent context) per test."""
-    require(shutil.which("chromium") is not None, "Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield context
-        context.close()

@@ -5,7 +5,8 @@ import asyncio
 import pytest
 from tornado import web
 
-from course_hub.authenticator import CourseOAuthenticator, lookup_claim
+from course_hub.authenticator import CourseOAuthenticator
+from course_hub.claims import lookup_claim
 from course_hub.roles import course_groups, course_role
 from course_hub.spawner_hooks import MissingRollNumber, single_user_environment
 

@@ -1,0 +1,256 @@
+"""LTI 1.3 launches from the (fake) LMS into a real JupyterHub process.
+
+The launches are driven with ``requests`` (every auto-submitting form parsed and
+posted, as a browser would) and once in Debian's Chromium. They show: roll number and
+course group from the launch, refusals with the student-facing reason and no user
+created, forged or replayed id_tokens refused, and ``ROLL_NUMBER`` in the spawn
+environment.
+"""
+
+import time
+import uuid
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import requests
+
+from course_hub.claims import INVALID_CLAIM_MESSAGE, MISSING_CLAIM_MESSAGE
+from course_hub.lti import AGS_ENDPOINT_CLAIM, REPLAYED_LAUNCH_MESSAGE
+from course_hub.spawner_hooks import single_user_environment
+from tests.fake_lms.launch import (
+    INSTRUCTOR,
+    LEARNER,
+    REMOVE,
+    TEACHING_ASSISTANT,
+    Launch,
+    LmsUser,
+    new_signing_key,
+)
+from tests.hub.conftest import COURSE_CONTEXT, OTHER_CONTEXT
+
+pytestmark = pytest.mark.slow
+
+
+class FormReader(HTMLParser):
+    """The first form of a page: its action and its input fields."""
+
+    def __init__(self):
+        super().__init__()
+        self.action, self.fields = None, {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form" and self.action is None:
+            self.action = attrs.get("action")
+        elif tag == "input" and attrs.get("name"):
+            self.fields[attrs["name"]] = attrs.get("value", "")
+
+
+def read_form(response: requests.Response) -> tuple[str, dict]:
+    assert response.status_code == 200, response.text
+    reader = FormReader()
+    reader.feed(response.text)
+    assert reader.action, f"no auto-submitting form in:\n{response.text[:500]}"
+    return reader.action, reader.fields
+
+
+def launch_until_callback(lms, launch, session):
+    """Click the LMS link and follow the login initiation; stop before the id_token POST."""
+    action, fields = read_form(session.get(lms.launch_url(launch), timeout=30))
+    # hub login initiation -> redirect to the LMS's authorize endpoint -> its form
+    return read_form(session.post(action, data=fields, timeout=30))
+
+
+def launch(lms, launch):
+    """A whole launch with a fresh browser-like session; the hub's answer to the id_token."""
+    with requests.Session() as session:
+        action, fields = launch_until_callback(lms, launch, session)
+        return session.post(action, data=fields, timeout=30, allow_redirects=False)
+
+
+def new_user(sourcedid="CS21B001"):
+    sub = uuid.uuid4().hex[:12]
+    return LmsUser(sub=sub, email=f"s{sub}@univ.example", name="Asha Raman",
+                   sourcedid=sourcedid)
+
+
+def hub_name(user: LmsUser) -> str:
+    return user.email  # LTI13_USERNAME_CLAIM defaults to "email"
+
+
+def test_learner_launch_logs_in_with_roll_number_from_the_sis_id(lms, lti_hub):
+    student = new_user(sourcedid=" cs21-b007 ")
+    answer = launch(lms, Launch(student, COURSE_CONTEXT, [LEARNER]))
+    assert answer.status_code == 302, answer.text
+    assert answer.headers["Location"] == "/hub/home"
+    model = lti_hub.user(hub_name(student))
+    assert model["groups"] == ["nbgrader-dl101"]
+    auth_state = model["auth_state"]
+    assert auth_state["roll_number"] == "CS21B007"
+    claims = auth_state["lti_claims"]
+    assert claims["sub"] == student.sub
+    assert claims[AGS_ENDPOINT_CLAIM]["lineitems"].endswith(f"/{COURSE_CONTEXT.id}/line_items")
+    assert not {"id_token", "state"} & (set(auth_state) | set(claims))
+
+
+@pytest.mark.parametrize("roles", [[INSTRUCTOR], [TEACHING_ASSISTANT],
+                                   [INSTRUCTOR, LEARNER]])
+def test_instructor_launch_joins_the_formgrade_group(lms, lti_hub, roles):
+    teacher = new_user(sourcedid="FAC0001")
+    answer = launch(lms, Launch(teacher, COURSE_CONTEXT, roles))
+    assert answer.status_code == 302, answer.text
+    groups = set(lti_hub.user(hub_name(teacher))["groups"])
+    assert "formgrade-dl101" in groups
+    assert ("nbgrader-dl101" in groups) == (LEARNER in roles)
+
+
+def test_a_later_launch_updates_the_role_in_that_course(lms, lti_hub):
+    person = new_user()
+    assert launch(lms, Launch(person, COURSE_CONTEXT, [LEARNER])).status_code == 302
+    assert launch(lms, Launch(person, COURSE_CONTEXT, [INSTRUCTOR])).status_code == 302
+    assert lti_hub.user(hub_name(person))["groups"] == ["formgrade-dl101"]
+
+
+@pytest.mark.parametrize("sourcedid, message", [
+    (None, MISSING_CLAIM_MESSAGE),
+    ("   ", MISSING_CLAIM_MESSAGE),
+    ("!!", INVALID_CLAIM_MESSAGE.format(value="!!")),
+])
+def test_launch_without_valid_roll_number_is_refused(lms, lti_hub, sourcedid, message):
+    student = new_user(sourcedid=sourcedid)
+    answer = launch(lms, Launch(student, COURSE_CONTEXT, [LEARNER]))
+    assert answer.status_code == 403
+    assert message.split("(")[0] in answer.text.replace("&#39;", "'")
+    assert lti_hub.user(hub_name(student)) is None
+
+
+def test_launch_from_an_unmapped_course_is_refused(lms, lti_hub):
+    student = new_user()
+    answer = launch(lms, Launch(student, OTHER_CONTEXT, [LEARNER]))
+    assert answer.status_code == 403
+    assert "is not connected to this course hub" in answer.text
+    assert lti_hub.user(hub_name(student)) is None
+
+
+def test_launch_without_a_course_role_is_refused(lms, lti_hub):
+    guest = new_user()
+    answer = launch(lms, Launch(guest, COURSE_CONTEXT, [
+        "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Instructor"]))
+    assert answer.status_code == 403
+    assert "gives no access" in answer.text
+    assert lti_hub.user(hub_name(guest)) is None
+
+
+@pytest.mark.parametrize("forgery", [
+    pytest.param({"signing_key": new_signing_key()}, id="wrong-key"),
+    pytest.param({"claims": {"aud": "some-other-tool"}}, id="wrong-aud"),
+    pytest.param({"claims": {"iss": "https://evil.example"}}, id="wrong-iss"),
+    pytest.param({"claims": {"iat": int(time.time()) - 3600,
+                             "exp": int(time.time()) - 3000}}, id="expired"),
+    pytest.param({"claims": {"nonce": "0" * 64}}, id="other-nonce"),
+    pytest.param({"claims": {"https://purl.imsglobal.org/spec/lti/claim/version": REMOVE}},
+                 id="no-lti-version"),
+])
+def test_forged_id_token_is_refused(lms, lti_hub, forgery):
+    student = new_user()
+    answer = launch(lms, Launch(student, COURSE_CONTEXT, [LEARNER], **forgery))
+    assert answer.status_code in (400, 401), answer.text
+    assert lti_hub.user(hub_name(student)) is None
+
+
+def test_replayed_id_token_is_refused_even_with_its_cookies(lms, lti_hub):
+    student = new_user()
+    with requests.Session() as session:
+        action, fields = launch_until_callback(lms, Launch(student, COURSE_CONTEXT, [LEARNER]),
+                                               session)
+        stolen_cookies = session.cookies.copy()
+        first = session.post(action, data=fields, timeout=30, allow_redirects=False)
+    assert first.status_code == 302, first.text
+    replay = requests.post(action, data=fields, cookies=stolen_cookies, timeout=30,
+                           allow_redirects=False)
+    assert replay.status_code == 400
+    assert REPLAYED_LAUNCH_MESSAGE in replay.text
+
+
+def test_spawn_environment_has_the_roll_number_from_the_launch(lms, lti_hub):
+    student = new_user(sourcedid="EE21B045")
+    assert launch(lms, Launch(student, COURSE_CONTEXT, [LEARNER])).status_code == 302
+    model = lti_hub.user(hub_name(student))
+    env = single_user_environment(model["auth_state"], model["groups"], "dl101", "http://g")
+    assert env["ROLL_NUMBER"] == "EE21B045"
+    assert env["NBGRADER_ROLE"] == "student"
+
+
+def test_spawned_server_starts_with_the_roll_number(lms, lti_hub):
+    """The hub's own auth_state_hook (from jupyterhub_config.py) on a real local spawn."""
+    teacher = new_user(sourcedid="FAC0002")
+    assert launch(lms, Launch(teacher, COURSE_CONTEXT, [INSTRUCTOR])).status_code == 302
+    name = hub_name(teacher)
+    r = lti_hub.api("POST", f"/users/{name}/server")
+    assert r.status_code in (201, 202), r.text
+    try:
+        server = wait_for_server(lti_hub, name)
+        environ = Path(f"/proc/{server['state']['pid']}/environ").read_bytes()
+        variables = dict(item.split("=", 1) for item in environ.decode().split("\0") if item)
+        assert variables["ROLL_NUMBER"] == "FAC0002"
+        assert variables["NBGRADER_ROLE"] == "instructor"
+        assert variables["COURSE_ID"] == "dl101"
+    finally:
+        lti_hub.api("DELETE", f"/users/{name}/server")
+
+
+def wait_for_server(hub, name, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        server = hub.user(name)["servers"].get("")
+        if server and server.get("ready"):
+            return server
+        time.sleep(0.5)
+    pytest.fail(f"server of {name} not ready in {timeout}s:\n{hub.log()[-3000:]}")
+
+
+def test_learner_launches_in_a_real_browser(lms, lti_hub, browser):
+    student = new_user(sourcedid="ME21B010")
+    page = browser.new_page()
+    page.goto(lms.launch_url(Launch(student, COURSE_CONTEXT, [LEARNER])), timeout=60_000)
+    page.wait_for_url("**/hub/home", timeout=60_000)
+    assert lti_hub.user(hub_name(student))["auth_state"]["roll_number"] == "ME21B010"
+
+
+def test_browser_shows_why_a_launch_without_roll_number_is_refused(lms, lti_hub, browser):
+    student = new_user(sourcedid=None)
+    page = browser.new_page()
+    page.goto(lms.launch_url(Launch(student, COURSE_CONTEXT, [LEARNER])), timeout=60_000)
+    page.wait_for_selector("text=did not include a roll number", timeout=60_000)
+    assert lti_hub.user(hub_name(student)) is None
+
+
+@pytest.mark.parametrize("scheme, cross_site", [("https", True), ("http", False)])
+def test_launch_state_cookies_survive_the_cross_site_post_over_https(lms, lti_hub, scheme,
+                                                                     cross_site):
+    """The id_token arrives in a POST from the LMS's site: Lax cookies would stay behind."""
+    student = new_user()
+    with requests.Session() as session:
+        action, fields = read_form(session.get(lms.launch_url(
+            Launch(student, COURSE_CONTEXT, [LEARNER])), timeout=30))
+        answer = session.post(action, data=fields, headers={"X-Forwarded-Proto": scheme},
+                              timeout=30, allow_redirects=False)
+    assert answer.status_code == 302
+    cookies = [c for c in answer.raw.headers.getlist("Set-Cookie") if "lti13authenticator" in c]
+    assert len(cookies) == 2
+    for cookie in cookies:
+        assert ("SameSite=None" in cookie and "Secure" in cookie) == cross_site, cookie
+
+
+def test_tool_configuration_names_the_login_initiation_url(lti_hub):
+    config = requests.get(f"{lti_hub.url}/hub/lti13/config", timeout=30).json()
+    assert config["oidc_initiation_url"] == f"{lti_hub.url}/hub/lti13/oauth_login"
+
+
+def test_opening_the_hub_directly_says_to_start_from_the_lms(lti_hub):
+    page = requests.get(f"{lti_hub.url}/hub/login", timeout=30)
+    assert page.status_code == 200 and "/hub/lti13/oauth_login" in page.text
+    direct = requests.get(f"{lti_hub.url}/hub/lti13/oauth_login", timeout=30)
+    assert direct.status_code == 400
+    assert "opened from your course page in the LMS" in direct.text
