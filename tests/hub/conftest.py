@@ -18,7 +18,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from scripts.demo_idp import free_port
-from tests.conftest import REPO
+from tests.conftest import REPO, stop_process
 from tests.fake_lms.launch import LmsContext, new_platform
 
 HERE = Path(__file__).resolve().parent
@@ -113,10 +113,6 @@ def lti_hub(lms, hub_port, tmp_path_factory):
         wait_until_up(hub)
         yield hub
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
         print(f"\nhub log: {log_path}")
 

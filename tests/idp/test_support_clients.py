@@ -26,6 +26,7 @@ import pytest
 import requests
 
 from scripts.demo_idp import DEMO_PASSWORD, free_port
+from tests.conftest import stop_process
 from tests.e2e.support.kernel import execute, run_code
 from tests.e2e.support.oidc_login import LoginError, login, page_error_text, xsrf_headers
 
@@ -224,12 +225,7 @@ def jupyter_server(tmp_path_factory):
             time.sleep(0.2)
         yield base, token
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=15)
         log.close()
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import REPO
+from tests.conftest import REPO, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -93,12 +93,7 @@ def lab(request, tmp_path_factory):
             time.sleep(0.25)
         yield role, url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 
