@@ -340,6 +340,12 @@ def test_scrape_jobs_reach_both_services_and_the_dashboard_uses_their_metrics(de
     used = {name for panel in dashboard["panels"] for target in panel.get("targets", [])
             for name in re.findall(r"\b((?:grader|jupyterhub)_[a-z_]+)\b", target["expr"])}
     assert used and used <= exposed, used - exposed
+    # the alerting rules select the scrape jobs by these names
+    jobs = [job["job_name"] for job in scrape["scrape_configs"]]
+    assert any(re.fullmatch(r".+-grader", j) for j in jobs), jobs
+    assert any(re.fullmatch(r"(.+-)?hub", j) for j in jobs), jobs
+    rules = yaml.safe_load((deployment.config_dir / "monitoring/alert-rules.yml").read_text())
+    assert "DlcourseGraderDown" in {r["alert"] for g in rules["groups"] for r in g["rules"]}
 
 
 def test_backup_units_pass_systemd_analyze(deployment):

@@ -39,7 +39,8 @@ POSTGRES_VALUES = {
         "extraEgress": [{"to": [{"podSelector": {"matchLabels": {"app": "postgres"}}}],
                          "ports": [{"port": 5432, "protocol": "TCP"}]}],
     }},
-    "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}},
+    "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}},
+                "prometheusRule": {"enabled": True, "labels": {"release": "prometheus"}}},
 }
 
 

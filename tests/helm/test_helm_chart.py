@@ -18,6 +18,7 @@ from helm_testing import CHART, KUBE_VERSIONS, NAMESPACE, POSTGRES_VALUES, find
 from grader_service import config as service_config
 from grader_service.runners import SandboxLimits
 from grader_service.runners import kubernetes as k8s_runner
+from tests.conftest import REPO
 
 VALUE_SETS = {"default": {}, "postgres": POSTGRES_VALUES}
 
@@ -83,7 +84,7 @@ def test_every_manifest_passes_the_kubernetes_schema(case, kube_validate, versio
     for doc in docs:
         kinds.add(doc["kind"])
         if doc["apiVersion"] == "monitoring.coreos.com/v1":  # a CRD: no upstream schema
-            assert doc["kind"] == "ServiceMonitor" and doc["spec"]["endpoints"]
+            assert doc["kind"] in ("ServiceMonitor", "PrometheusRule") and doc["spec"]
             continue
         kube_validate.validate(doc, version, strict=True)
     assert {"Deployment", "Service", "ConfigMap", "Role", "RoleBinding", "ServiceAccount",
@@ -386,6 +387,13 @@ def test_postgres_replicas_roll_and_share_their_volume(render):
     assert find(docs, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
     monitor = find(docs, "ServiceMonitor")
     assert selects(monitor["spec"]["selector"], find(docs, "Service")["metadata"]["labels"])
+    rule = find(docs, "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "prometheus"
+    # the same alerts Ansible installs, their templates left for Prometheus
+    assert rule["spec"] == yaml.safe_load(
+        (REPO / "ansible/roles/monitoring/files/alert-rules.yml").read_text())
+    # the rules find the grading service by its scrape job, named after the Service
+    assert re.fullmatch(".+-grader", find(docs, "Service")["metadata"]["name"])
 
 
 def test_default_install_is_one_replica_on_sqlite(render):
@@ -397,7 +405,8 @@ def test_default_install_is_one_replica_on_sqlite(render):
     assert "GRADER_DATABASE_URL" not in env
     assert env["JUPYTERHUB_API_TOKEN"]["valueFrom"]["secretKeyRef"] == {
         "name": "hub", "key": "hub.services.grader.apiToken"}
-    assert not [d for d in docs if d["kind"] in ("PodDisruptionBudget", "ServiceMonitor")]
+    assert not [d for d in docs if d["kind"] in ("PodDisruptionBudget", "ServiceMonitor",
+                                                 "PrometheusRule")]
     template = deployment["spec"]["template"]
     assert template["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
     probes = template["spec"]["containers"][0]
