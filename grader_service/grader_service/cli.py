@@ -1,5 +1,5 @@
 """``dl-grader``: serve the service, create a signing key, and the instructor commands
-(list, regrade, export, verify) that talk to a running service with an API token."""
+(list, regrade, export, push, verify) that talk to a running service with an API token."""
 
 import argparse
 import json
@@ -93,6 +93,16 @@ def cmd_export(args):
         with open(os.path.join(args.output, "stamps", f"{submission_id}.json"), "w") as fh:
             json.dump(stamp, fh, sort_keys=True)
     print(f"exported {len(graded)} stamp(s) to {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_push(args):
+    """Send the assignment's latest grades to the exporters (the LMS) again."""
+    if not args.assignment:
+        raise SystemExit("push needs --course and --assignment")
+    reply = _client(args).export_assignment(args.course, args.assignment)
+    print(f"handed {reply['exporting']} grade(s) of {args.course}/{args.assignment} to the "
+          f"exporters; each one that already holds a grade skips it")
     return 0
 
 
@@ -194,6 +204,11 @@ def build_parser():
     _api_options(export)
     export.add_argument("--output", required=True, help="folder to write into")
     export.set_defaults(func=cmd_export)
+
+    push = sub.add_parser("push", help="send an assignment's latest grades to the LMS "
+                                        "(the exporters) again")
+    _api_options(push)
+    push.set_defaults(func=cmd_push)
 
     verify = sub.add_parser("verify", help="check stamps: one file offline, or a whole course")
     _api_options(verify, course_required=False)

@@ -42,6 +42,10 @@ class GraderClient:
         path = f"/api/courses/{_q(course)}/assignments/{_q(assignment)}/regrade"
         return self._call("POST", path).json()
 
+    def export_assignment(self, course, assignment):
+        path = f"/api/courses/{_q(course)}/assignments/{_q(assignment)}/export"
+        return self._call("POST", path).json()
+
     def gradebook(self, course):
         return self._call("GET", f"/api/courses/{_q(course)}/gradebook.csv").text
 

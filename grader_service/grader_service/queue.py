@@ -14,6 +14,7 @@ processes and replicas on SQLite and PostgreSQL alike:
 import datetime
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import aliased
 
 from .db import Status, Submission, utcnow
 
@@ -105,6 +106,24 @@ def unexported(session, limit=100):
         select(Submission.id).where(Submission.status == Status.GRADED,
                                     Submission.exported_at.is_(None))
         .order_by(Submission.graded_at).limit(limit)))
+
+
+def export_again(session, course, assignment):
+    """Hand each student's latest graded result of the assignment to the exporters again
+    (e.g. an LMS configured after grading began); return the count. Exporters that
+    already delivered a result are skipped (``deliveries``), so nothing is posted twice."""
+    later = aliased(Submission)
+    newer_exists = (select(later.id).where(
+        later.course == Submission.course, later.assignment == Submission.assignment,
+        later.username == Submission.username, later.status == Status.GRADED,
+        later.graded_at > Submission.graded_at).exists())
+    done = session.execute(
+        update(Submission)
+        .where(Submission.course == course, Submission.assignment == assignment,
+               Submission.status == Status.GRADED, ~newer_exists)
+        .values(exported_at=None).execution_options(synchronize_session=False))
+    session.commit()
+    return done.rowcount
 
 
 def mark_exported(session, submission_id, graded_at):

@@ -35,6 +35,7 @@ _TABLE = [
     ("POST", _A + "/release", "release",            (403, 403, 201, 403, 401, 401)),
     ("GET", _A + "/release", None,                  (200, 200, 200, 403, 401, 401)),
     ("POST", _A + "/regrade", None,                 (403, 403, 202, 403, 401, 401)),
+    ("POST", _A + "/export", None,                  (403, 403, 202, 403, 401, 401)),
     ("POST", _A + "/submissions", "submission",     (202, 202, 403, 403, 401, 401)),
     ("GET", _C + "/submissions", None,              (200, 200, 200, 403, 401, 401)),
     ("GET", _C + "/gradebook.csv", None,            (403, 403, 200, 403, 401, 401)),

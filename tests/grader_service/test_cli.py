@@ -1,4 +1,4 @@
-"""Instructor CLI against a live service (list, regrade, export, verify) and JSON logs."""
+"""Instructor CLI against a live service (list, regrade, export, push, verify) and JSON logs."""
 
 import json
 import logging
@@ -41,6 +41,10 @@ def test_list_export_verify_regrade(service_url, graded, tmp_path, capsys):
     assert _cli(service_url, "verify", "--course", "ml101") == 0
     captured = capsys.readouterr()
     assert "3/3 stamps valid" in captured.out and "verify [" in captured.err
+
+    # push: the latest grade of each student (alice twice, bob once) to the exporters
+    assert _cli(service_url, "push", "--course", "ml101", "--assignment", "ps0") == 0
+    assert "handed 2 grade(s) of ml101/ps0" in capsys.readouterr().out
 
     assert _cli(service_url, "regrade", "--course", "ml101", "--assignment", "ps0") == 0
     assert "requeued 3" in capsys.readouterr().out

@@ -218,13 +218,18 @@ def _grade_one(app, actions):
 
 
 class _FixedRunner:
+    """Grades every submission ``score`` out of 3 without running anything."""
+
     name = "fixed"
+
+    def __init__(self, score=1.0):
+        self.score = score
 
     def run(self, bundle, cancelled=None):
         from grader_service.metrics import Outcome
         from grader_service.runners import RunResult
 
-        return RunResult(Outcome.SUCCESS, {"tests": [], "score": 1.0, "max_score": 3.0},
+        return RunResult(Outcome.SUCCESS, {"tests": [], "score": self.score, "max_score": 3.0},
                          {"runner": "fixed"}, "", 0.01)
 
 
@@ -268,3 +273,28 @@ def test_an_lms_outage_is_caught_up_without_double_posts(lms_app, actions_factor
     body = lms_app.test_client().get(f"/api/submissions/{sid}", headers=auth("prof-token")).json
     assert body["status"] == "graded"
     assert [e.name for e in get_exporters(lms_app)] == ["csv", "lti-ags", "canvas"]
+
+
+def test_push_sends_latest_grades_to_an_lms_configured_later(lms_app, actions_factory,
+                                                            platform, canvas):
+    actions = actions_factory(lms_app.test_client())
+    service = get_workers(lms_app).service
+    csv_only, service.exporters = service.exporters, service.exporters[:1]
+    _grade_one(lms_app, actions)  # alice's first submission: 1 point
+    service.runner = _FixedRunner(score=2.0)
+    actions.submit(variant="student_wrong")
+    get_workers(lms_app).run_once()  # alice's second: 2 points, the one that counts
+    assert platform.received_scores == [] and canvas.grade_puts == []
+    service.exporters = csv_only  # the LMS is configured now
+    client = lms_app.test_client()
+    assert client.post("/api/courses/ml101/assignments/ps0/export",
+                       headers=auth("alice-token")).status_code == 403
+    reply = client.post("/api/courses/ml101/assignments/ps0/export", headers=auth("prof-token"))
+    assert reply.status_code == 202 and reply.json == {"exporting": 1}
+    service.export_pending()
+    assert platform.scores_for("alice")["ps0"]["scoreGiven"] == 2.0
+    assert len(platform.received_scores) == 1 and len(canvas.grade_puts) == 1
+    again = client.post("/api/courses/ml101/assignments/ps0/export", headers=auth("prof-token"))
+    assert again.json == {"exporting": 1}
+    service.export_pending()  # every exporter holds it already: nothing is posted
+    assert len(platform.received_scores) == 1 and len(canvas.grade_puts) == 1

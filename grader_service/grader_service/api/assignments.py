@@ -1,4 +1,5 @@
-"""Assignments: release (with due date and resubmission policy), list, download, remove, regrade."""
+"""Assignments: release (with due date and resubmission policy), list, download, remove,
+regrade, export the grades again."""
 
 from flask import Blueprint, abort, jsonify, request, send_file
 from sqlalchemy import select
@@ -96,3 +97,13 @@ def regrade_assignment(course, assignment):
                           Submission.assignment == assignment)
     get_workers().notify()
     return jsonify({"requeued": count}), 202
+
+
+@bp.post(ASSIGNMENT + "/export")
+def export_assignment(course, assignment):
+    """Send every student's latest grade to the exporters again (those that have it skip)."""
+    authorize(course, Role.INSTRUCTOR)
+    get_assignment(course, assignment)
+    count = queue.export_again(get_db(), course, assignment)
+    get_workers().notify()
+    return jsonify({"exporting": count}), 202
