@@ -14,6 +14,8 @@ audience, expiry, nonce). :class:`CourseLTI13Authenticator` then applies the cou
 - every id_token claim is kept in ``auth_state["lti_claims"]`` (``sub``, the AGS
   endpoint claim...) for the grading service;
 - a nonce is accepted once: a replayed launch is refused even with its cookies;
+- the platform's key set is cached (:class:`CachedKeysLaunchValidator`), not fetched
+  in the event loop on every launch;
 - over https the launch's state cookies are ``SameSite=None; Secure``: the LMS posts
   the id_token from another site, where browsers withhold default (``Lax``) cookies.
 
@@ -22,10 +24,14 @@ that says why. A launch only speaks for its own context: groups of other courses
 (from earlier launches) are kept, this course's groups are replaced.
 """
 
+import threading
 from collections.abc import Iterable
 
+import jwt
 from cachetools import TTLCache
+from ltiauthenticator.lti13 import handlers as lti13_handlers
 from ltiauthenticator.lti13.auth import LTI13Authenticator
+from ltiauthenticator.lti13.error import InvalidAudienceError, TokenError
 from ltiauthenticator.lti13.handlers import LTI13CallbackHandler, LTI13LoginInitHandler
 from ltiauthenticator.lti13.validator import LTI13LaunchValidator
 from tornado import web
@@ -101,6 +107,44 @@ def groups_after_launch(current: Iterable[str], course_id: str, launched: set[st
     """
     others = set(current) - course_groups([course_id])
     return sorted(others | launched)
+
+
+class CachedKeysLaunchValidator(LTI13LaunchValidator):
+    """The library's launch validator, but the platform's key set is fetched once per
+    ``KEY_SET_LIFESPAN`` seconds (or when a token names an unknown key id) instead of on
+    every launch: the fetch blocks the hub's event loop, and 300 students launching
+    within a minute would otherwise fetch it 300 times."""
+
+    KEY_SET_LIFESPAN = 300
+    _clients: dict[str, jwt.PyJWKClient] = {}
+    _clients_lock = threading.Lock()
+
+    @classmethod
+    def key_client(cls, jwks_endpoint: str) -> jwt.PyJWKClient:
+        with cls._clients_lock:
+            if jwks_endpoint not in cls._clients:
+                cls._clients[jwks_endpoint] = jwt.PyJWKClient(
+                    jwks_endpoint, cache_jwk_set=True, lifespan=cls.KEY_SET_LIFESPAN)
+            return cls._clients[jwks_endpoint]
+
+    def verify_and_decode_jwt(self, encoded_jwt, issuer, audience, jwks_endpoint,
+                              jwks_algorithms, **kwargs):
+        """The library's verification (signature always, issuer, audience, expiry with its
+        leeway), with the signing key from the cached key set."""
+        if not jwks_endpoint:
+            raise TokenError("no key set configured for the platform (jwks_endpoint)")
+        try:
+            key = self.key_client(jwks_endpoint).get_signing_key_from_jwt(encoded_jwt).key
+            return jwt.decode(encoded_jwt, key, algorithms=jwks_algorithms, audience=audience,
+                              issuer=issuer, leeway=self.time_leeway, **kwargs)
+        except jwt.InvalidAudienceError as err:
+            raise InvalidAudienceError(str(err)) from err
+        except jwt.PyJWTError as err:
+            raise TokenError(str(err)) from err
+
+
+# The library's callback handler builds its validator by this module-level name.
+lti13_handlers.LTI13LaunchValidator = CachedKeysLaunchValidator
 
 
 class CourseLTI13LoginInitHandler(LTI13LoginInitHandler):

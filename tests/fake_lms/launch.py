@@ -127,6 +127,7 @@ class FakeLtiPlatform(LoopbackServer):
         self.launches: dict[str, Launch] = {}
         self.authorization_requests: list[dict] = []
         self._lock = threading.Lock()
+        self.jwks_requests = 0  # how often a tool fetched the key set
         self.app = self._make_app()
 
     # -- URLs the tool is configured with ---------------------------------------------
@@ -234,6 +235,7 @@ class FakeLtiPlatform(LoopbackServer):
 
         @app.get("/jwks")
         def jwks():
+            self.jwks_requests += 1
             return self.jwks()
 
         @app.get("/launch/<launch_id>")

@@ -254,3 +254,15 @@ def test_opening_the_hub_directly_says_to_start_from_the_lms(lti_hub):
     direct = requests.get(f"{lti_hub.url}/hub/lti13/oauth_login", timeout=30)
     assert direct.status_code == 400
     assert "opened from your course page in the LMS" in direct.text
+
+
+def test_many_launches_fetch_the_platform_key_set_at_most_once(lms, lti_hub):
+    """The key set is cached by the hub: a class launching together does not make the
+    hub's event loop fetch it once per student."""
+    launch(lms, Launch(new_user(), COURSE_CONTEXT, [LEARNER]))  # warm (or already cached)
+    before = lms.jwks_requests
+    for number in range(5):
+        answer = launch(lms, Launch(new_user(sourcedid=f"CS21B10{number}"), COURSE_CONTEXT,
+                                    [LEARNER]))
+        assert answer.status_code == 302, answer.text
+    assert lms.jwks_requests == before
