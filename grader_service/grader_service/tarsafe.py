@@ -6,7 +6,9 @@ Extraction writes files itself, so it does not depend on ``tarfile`` extraction 
 (absent in the sandbox's Python 3.11.2).
 """
 
+import contextlib
 import fnmatch
+import gzip
 import io
 import os
 import posixpath
@@ -109,11 +111,13 @@ def pack_directory(path, exclude=(), max_bytes=None, compress=True, include=None
     ``exclude`` holds glob patterns matched against every path component (e.g.
     ``.ipynb_checkpoints``); if ``include`` is given, only files whose name matches one
     of its patterns are packed; symlinks are skipped. Raises :class:`ArchiveTooLarge`
-    when the files add up to more than ``max_bytes``.
+    when the files add up to more than ``max_bytes``. The same files give the same bytes
+    (gzip header without a time stamp), so a re-upload is the same content-addressed blob.
     """
     buf = io.BytesIO()
     total = 0
-    with tarfile.open(fileobj=buf, mode="w:gz" if compress else "w") as tar:
+    gz = gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) if compress else None
+    with gz or contextlib.nullcontext(), tarfile.open(fileobj=gz or buf, mode="w") as tar:
         for dirpath, dirnames, filenames in os.walk(path):
             dirnames[:] = sorted(d for d in dirnames if not _excluded(d, exclude)
                                  and not os.path.islink(os.path.join(dirpath, d)))
