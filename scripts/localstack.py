@@ -50,6 +50,8 @@ class StackConfig:
     grader_image: str = "dlcourse/grader:latest"
     sandbox_image: str = "dlcourse/sandbox:latest"
     state_root: Path = field(default_factory=lambda: REPO / ".stack")
+    # more settings for the grading service (e.g. GRADER_EXPORTERS and an LMS's URLs)
+    grader_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def network(self) -> str:
@@ -190,6 +192,7 @@ class LocalStack:
                 "GRADER_DATA_DIR": "/srv/grader",
                 "GRADER_RUNNER": "docker",
                 "GRADER_SANDBOX_IMAGE": cfg.sandbox_image,
+                **cfg.grader_env,
             },
             volumes={
                 f"{cfg.project}-grader-data": {"bind": "/srv/grader", "mode": "rw"},

@@ -19,6 +19,9 @@ from tests.e2e.support import DEMO_PASSWORD, free_port, login
 IMAGES = ("dlcourse/hub:latest", "dlcourse/singleuser:latest", "dlcourse/grader:latest",
           "dlcourse/sandbox:latest")
 METRICS = {}  # figures for the closing note, written to build/e2e-metrics.json
+LMS = {}  # the fake LMS the stack's grading service sends grades to (started with it)
+LMS_CONTEXT = "dl101-2026"
+LMS_CLIENT_ID = "dlcourse-e2e-tool"
 
 
 @pytest.fixture(scope="session")
@@ -35,16 +38,47 @@ def stack(docker_client):
     local = LocalStack(config)
     local.down(remove_volumes=True)  # leftovers of an interrupted run
     try:
+        LMS["platform"] = start_fake_lms(local)
         info = local.up()
+        LMS["platform"].tool_jwks_url = f"{config.hub_url}/services/grader/api/lti/jwks"
         METRICS["hub_start_seconds"] = info["hub_start_seconds"]
         yield local
     finally:
         dump_logs(local)
         local.down(remove_volumes=True)
+        if "platform" in LMS:
+            LMS.pop("platform").stop()
         out = REPO / "build" / "e2e-metrics.json"
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(METRICS, indent=2))
         print("\ne2e metrics:", json.dumps(METRICS))
+
+
+def start_fake_lms(local: LocalStack):
+    """The FAKE LMS (tests/fake_lms: LTI AGS + NRPS) on the project network's gateway,
+    with every demo student enrolled as ``lms-<username>``; the grading service is
+    configured to send it grades (``lti-ags``, user ids looked up by roll number)."""
+    from scripts.localstack import demo_accounts
+    from tests.fake_lms.ags import FakeAgsPlatform
+
+    gateway = local.ensure_network()
+    learners = {f"lms-{a['username']}": a["roll_number"] for a in demo_accounts()
+                if a.get("roll_number")}
+    platform = FakeAgsPlatform(LMS_CLIENT_ID, {LMS_CONTEXT: learners}).serve(host=gateway)
+    local.config.grader_env = {
+        "GRADER_EXPORTERS": "csv,lti-ags",
+        "GRADER_LTI_CLIENT_ID": LMS_CLIENT_ID,
+        "GRADER_LTI_TOKEN_URL": platform.token_url,
+        "GRADER_LTI_LINEITEMS": f"dl101={platform.lineitems_url(LMS_CONTEXT)}",
+        "GRADER_LTI_MEMBERSHIPS": f"dl101={platform.memberships_url(LMS_CONTEXT)}",
+        "GRADER_EXPORT_RETRY_SECONDS": "2",
+    }
+    return platform
+
+
+@pytest.fixture(scope="session")
+def fake_lms(stack):
+    return LMS["platform"]
 
 
 def dump_logs(local: LocalStack) -> None:

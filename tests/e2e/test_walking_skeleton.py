@@ -291,3 +291,17 @@ def test_gradebook_csv_holds_the_rows(people, grader_url, stack):
     r = requests.get(f"{grader_url}/api/courses/{COURSE}/gradebook.csv",
                      headers=student.headers, timeout=30)
     assert r.status_code == 403
+
+
+def test_grades_reach_the_lms_through_lti_ags(fake_lms):
+    """The grades of the two submissions above reach the (fake) LMS from the grading
+    container: token by signed client assertion checked against the service's published
+    key set, each student found by roll number in the course membership, one line item."""
+    deadline = time.monotonic() + 60
+    while len(fake_lms.scores_for("lms-student2")) + len(fake_lms.scores_for("lms-student1")) < 2:
+        assert time.monotonic() < deadline, fake_lms.received_scores
+        time.sleep(0.5)
+    assert fake_lms.scores_for("lms-student1")[ASSIGNMENT]["scoreGiven"] == 3
+    assert fake_lms.scores_for("lms-student2")[ASSIGNMENT]["scoreGiven"] == 2
+    [item] = [li for items in fake_lms.lineitems.values() for li in items]
+    assert (item["resourceId"], item["scoreMaximum"]) == (ASSIGNMENT, 3)

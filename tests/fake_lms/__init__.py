@@ -10,15 +10,16 @@ from werkzeug.serving import make_server
 
 
 class LoopbackServer:
-    """Serve ``self.app`` on a free 127.0.0.1 port in a daemon thread."""
+    """Serve ``self.app`` on a free local port in a daemon thread."""
 
     app = None
     base_url = None
 
-    def serve(self):
-        """Start; returns self (``stop()`` ends it). ``base_url`` is set from here on."""
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.base_url = f"http://127.0.0.1:{self._server.server_port}"
+    def serve(self, host="127.0.0.1"):
+        """Start; returns self (``stop()`` ends it). ``base_url`` is set from here on.
+        ``host``: another local address, e.g. a project Docker network's gateway."""
+        self._server = make_server(host, 0, self.app, threaded=True)
+        self.base_url = f"http://{host}:{self._server.server_port}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
