@@ -11,6 +11,7 @@ its blob, no request failed, and the row count is exactly N.
     python benchmarks/submit_burst.py --warm          # 300 submissions, SQLite
     python benchmarks/submit_burst.py --postgres      # a throwaway PostgreSQL, fsync on
     python benchmarks/submit_burst.py --spread 10     # arrivals over 10 s
+    python benchmarks/submit_burst.py --warm --multipart  # multipart forms, as curl sends
 """
 
 import argparse
@@ -23,6 +24,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -36,25 +38,28 @@ from service_process import FakeHub, ServiceProcess, pack_fixture, release_ps0  
 from grader_service.db import database_url, make_engine  # noqa: E402
 
 
-BOUNDARY = "burstboundary7d1f"
-
-
-def multipart_body(data):
-    """The exact bytes nbgrader's exchange sends (one file field), built once."""
-    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"submission\"; "
+def multipart_body(data, boundary):
+    """A multipart form with one file field (what curl or an older client sends)."""
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"submission\"; "
             'filename="submission.tar.gz"\r\nContent-Type: application/gzip\r\n\r\n')
-    return head.encode() + data + f"\r\n--{BOUNDARY}--\r\n".encode()
+    return head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
 
 
-def request_bytes(student, body):
-    """One HTTP/1.1 POST as ``student`` (the connection closes after the reply);
-    without a ``body``, the floor probe: GET of the service's public key (no auth, no
-    database, no disk), which shows what the HTTP stack alone costs in the same burst."""
+def request_bytes(student, body, multipart=False):
+    """One HTTP/1.1 POST as ``student`` (the connection closes after the reply): the
+    tar.gz as the body, as nbgrader's exchange plugin sends it, or ``multipart``. Without
+    a ``body``, the floor probe: GET of the service's public key (no auth, no database,
+    no disk), which shows what the HTTP stack alone costs in the same burst."""
     if body is None:
         return b"GET /api/public-key HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    content_type = "application/gzip"
+    if multipart:  # a fresh random boundary per request, as requests (urllib3) and curl do
+        boundary = uuid.uuid4().hex
+        content_type = f"multipart/form-data; boundary={boundary}"
+        body = multipart_body(body, boundary)
     head = (f"POST /api/courses/ml101/assignments/ps0/submissions HTTP/1.1\r\n"
             f"Host: 127.0.0.1\r\nAuthorization: token {student}-token\r\n"
-            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+            f"Content-Type: {content_type}\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
     return head.encode() + body
 
@@ -87,7 +92,7 @@ def personal_copy(data, student):
     return out.getvalue()
 
 
-def burst(port, count, data, spread=0.0):
+def burst(port, count, data, spread=0.0, multipart=False):
     """Submit ``count`` times at once (or evenly within ``spread`` seconds); return
     ``[(student, status, seconds, body)]``. ``data=None`` fires the floor probe instead.
 
@@ -96,8 +101,8 @@ def burst(port, count, data, spread=0.0):
     the server, so the figures are the server's.
     """
     students = [f"s{index:03d}" for index in range(count)]
-    payloads = [request_bytes(student, None if data is None else
-                              multipart_body(personal_copy(data, student)))
+    payloads = [request_bytes(student, None if data is None else personal_copy(data, student),
+                              multipart=multipart)
                 for student in students]
 
     async def one(index, start):
@@ -171,6 +176,9 @@ def main(argv=None):
                         help="start a throwaway PostgreSQL cluster (Debian's packages, fsync on) "
                              "and use it")
     parser.add_argument("--wait-graded", action="store_true", help="also wait for grading")
+    parser.add_argument("--multipart", action="store_true",
+                        help="send multipart forms (as curl would) instead of the raw "
+                             "tar.gz body the exchange plugin sends")
     parser.add_argument("--warm", action="store_true",
                         help="let every student call the service once before the burst "
                              "(identity cached) instead of a cold hub lookup per request")
@@ -204,7 +212,7 @@ def run(args, data):
             floor = burst(service.port, args.count, None, args.spread)
             cpu_before = group_cpu_seconds(service.proc.pid)
             started = time.perf_counter()
-            results = burst(service.port, args.count, data, args.spread)
+            results = burst(service.port, args.count, data, args.spread, args.multipart)
             wall = time.perf_counter() - started
             server_cpu = group_cpu_seconds(service.proc.pid) - cpu_before
             stored = stored_ids(data_dir, args.database_url)
@@ -223,7 +231,8 @@ def run(args, data):
           f"{args.threads} threads, "
           f"backend {'postgresql' if args.database_url else 'sqlite'}, "
           f"identity {'cached' if args.warm else 'cold (2 hub API calls each)'}, "
-          f"arrivals {'all at once' if not args.spread else f'over {args.spread:g} s'}")
+          f"arrivals {'all at once' if not args.spread else f'over {args.spread:g} s'}, "
+          f"{'multipart forms' if args.multipart else 'raw tar.gz bodies (the exchange plugin)'}")
     print(f"accepted:    {len(accepted)}/{args.count} (failed: {args.count - len(accepted)})")
     if latencies:
         print(f"latency ms:  p50 {1000 * statistics.median(latencies):.0f}  "

@@ -110,6 +110,13 @@ class Actions:
         return self.client.post(f"/api/courses/{COURSE}/assignments/{assignment}/submissions",
                                 headers=auth(token), data=payload)
 
+    def submit_raw(self, token="alice-token", data=None, claims=None):
+        """Submit the way the exchange plugin does: the tar.gz is the body."""
+        headers = {**auth(token), "Content-Type": "application/gzip", **(claims or {})}
+        return self.client.post(f"/api/courses/{COURSE}/assignments/ps0/submissions",
+                                headers=headers,
+                                data=data if data is not None else fixture_tar("student_right"))
+
 
 @pytest.fixture
 def actions(client):

@@ -80,6 +80,19 @@ def test_claiming_another_identity_is_rejected(app, actions, released, data_dir,
     assert stored_submissions(app) == []
 
 
+def test_raw_archive_submit_with_claims_in_headers(app, actions, released, evil_tar):
+    data = fixture_tar("student_right")
+    reply = actions.submit_raw(data=data, claims={"X-Student-Id": "alice",
+                                                  "X-Roll-Number": "21CS001"})
+    assert reply.status_code == 202, reply.json
+    assert reply.json["sha256"] == hashlib.sha256(data).hexdigest()
+    forged = actions.submit_raw(claims={"X-Roll-Number": "21CS002"})
+    assert forged.status_code == 403 and "does not match" in forged.json["error"]
+    assert actions.submit_raw(data=evil_tar("dotdot")).status_code == 400
+    assert actions.submit_raw(data=b"\0" * (3 * 1024 * 1024)).status_code == 413
+    assert len(stored_submissions(app)) == 1
+
+
 def test_student_without_roll_number_cannot_submit(app, actions, released, data_dir):
     response = actions.submit(token="nora-token")
     assert response.status_code == 403

@@ -15,7 +15,7 @@ from ..metrics import Rejection, get_metrics
 from ..policy import PolicyRefusal
 from ..worker import get_workers
 from .access import ANY_MEMBER, NAME, authorize, visible_submission
-from .uploads import read_upload, reject
+from .uploads import is_raw_archive, read_upload, reject
 
 bp = Blueprint("submissions", __name__)
 log = logging.getLogger(__name__)
@@ -54,9 +54,14 @@ def submit(course, assignment):
 
 
 def check_claimed_identity(identity):
-    """Reject a request whose form fields claim someone else's student id or roll number."""
-    claimed_id = request.form.get("student_id")
-    claimed_roll = request.form.get("roll_number")
+    """Reject a request that claims someone else's student id or roll number (form fields
+    of a multipart submit, ``X-Student-Id`` / ``X-Roll-Number`` headers of a raw one)."""
+    if is_raw_archive():
+        claimed_id = request.headers.get("X-Student-Id")
+        claimed_roll = request.headers.get("X-Roll-Number")
+    else:
+        claimed_id = request.form.get("student_id")
+        claimed_roll = request.form.get("roll_number")
     if claimed_id and claimed_id != identity.username:
         reject(403, Rejection.IDENTITY, f"student_id {claimed_id!r} does not match the "
                                         f"authenticated user {identity.username!r}")

@@ -70,7 +70,7 @@ class GraderServiceExchange(Exchange):
         import requests
 
         url = self.service_url.rstrip("/") + "/" + path.lstrip("/")
-        headers = {"Authorization": f"token {self.api_token}"}
+        headers = {**kwargs.pop("headers", {}), "Authorization": f"token {self.api_token}"}
         try:
             response = requests.request(method, url, headers=headers,
                                         timeout=self.request_timeout, **kwargs)
