@@ -24,7 +24,8 @@ OIDC_SCOPES, OIDC_LOGIN_SERVICE, LTI13_ROLL_NUMBER_CLAIM (default
 "[https://purl.imsglobal.org/spec/lti/claim/lis].person_sourcedid", the SIS id; dots
 reach nested claims, a [bracketed] key is literal), LTI13_USERNAME_CLAIM (id_token
 claim that names the hub user, default "email"; "custom_x" reads x from the LTI custom
-claim), SINGLEUSER_MEM_LIMIT, SINGLEUSER_CPU_LIMIT, USER_CONTAINER_PREFIX,
+claim), LTI13_DEPLOYMENT_IDS (the LMS deployment ids launches may come from,
+comma-separated; empty = any), SINGLEUSER_MEM_LIMIT, SINGLEUSER_CPU_LIMIT, USER_CONTAINER_PREFIX,
 HUB_OPS_API_TOKEN (an admin service token for ops scripts and tests),
 HUB_CULL_IDLE_SECONDS (stop servers idle this long; default 3600, 0 = never).
 The LMS registers the hub as a tool with login URL <hub>/hub/lti13/oauth_login and
@@ -99,6 +100,8 @@ elif login == "lti13":
     if "LTI13_ROLL_NUMBER_CLAIM" in os.environ:
         c.CourseLTI13Authenticator.roll_number_claim = env("LTI13_ROLL_NUMBER_CLAIM")
     c.CourseLTI13Authenticator.username_key = env("LTI13_USERNAME_CLAIM", "email")
+    c.CourseLTI13Authenticator.deployment_ids = {
+        x.strip() for x in env("LTI13_DEPLOYMENT_IDS", "").split(",") if x.strip()}
 else:
     raise SystemExit(f"jupyterhub_config: HUB_AUTHENTICATOR must be oidc or lti13, "
                      f"not {login!r}")

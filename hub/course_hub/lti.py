@@ -44,6 +44,7 @@ LTI_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 CONTEXT_CLAIM = LTI_CLAIM + "context"
 ROLES_CLAIM = LTI_CLAIM + "roles"
 LIS_CLAIM = LTI_CLAIM + "lis"
+DEPLOYMENT_CLAIM = LTI_CLAIM + "deployment_id"
 AGS_ENDPOINT_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 
 MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership"
@@ -69,6 +70,10 @@ NO_COURSE_ROLE_MESSAGE = (
 OPEN_FROM_LMS_MESSAGE = (
     "This course hub is opened from your course page in the LMS: follow the course's "
     "JupyterHub link there and you are logged in."
+)
+UNKNOWN_DEPLOYMENT_MESSAGE = (
+    "This launch came from an LMS installation ({deployment!r}) that is not registered "
+    "with this course hub. Please tell the course staff which LMS you launched from."
 )
 REPLAYED_LAUNCH_MESSAGE = (
     "This LMS launch was already used. Please start again from the course page in the LMS."
@@ -201,6 +206,17 @@ class CourseLTI13Authenticator(RollNumberClaim, LTI13Authenticator):
         """,
     ).tag(allow_config=True)
 
+    deployment_ids = Set(
+        Unicode(),
+        config=True,
+        help="""LMS deployment ids (the launch's ``deployment_id`` claim) that may log in;
+        empty accepts every deployment of the registered client id.
+
+        Example: ``c.CourseLTI13Authenticator.deployment_ids = {"1:3f2a9c"}``.
+        Added in 0.2.0.
+        """,
+    )
+
     instructor_roles = Set(
         Unicode(),
         default_value=set(INSTRUCTOR_ROLES),
@@ -259,6 +275,10 @@ class CourseLTI13Authenticator(RollNumberClaim, LTI13Authenticator):
         """Turn a verified launch into a user with roll number, course groups and claims."""
         auth_model = await super().authenticate(handler, data)
         claims = data or {}
+        deployment = claims.get(DEPLOYMENT_CLAIM)
+        if self.deployment_ids and deployment not in self.deployment_ids:
+            raise web.HTTPError(403, UNKNOWN_DEPLOYMENT_MESSAGE.format(
+                deployment=str(deployment)[:80]))
         roll_number = self.roll_number_from_claims(claims)
         course_id = course_for_context(claims.get(CONTEXT_CLAIM), self.context_courses)
         launched = groups_for_roles(claims.get(ROLES_CLAIM), course_id,

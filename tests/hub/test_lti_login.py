@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from course_hub.claims import INVALID_CLAIM_MESSAGE, MISSING_CLAIM_MESSAGE
-from course_hub.lti import AGS_ENDPOINT_CLAIM, REPLAYED_LAUNCH_MESSAGE
+from course_hub.lti import AGS_ENDPOINT_CLAIM, DEPLOYMENT_CLAIM, REPLAYED_LAUNCH_MESSAGE
 from course_hub.spawner_hooks import single_user_environment
 from tests.fake_lms.launch import (
     INSTRUCTOR,
@@ -131,6 +131,18 @@ def test_launch_from_an_unmapped_course_is_refused(lms, lti_hub):
     assert answer.status_code == 403
     assert "is not connected to this course hub" in answer.text
     assert lti_hub.user(hub_name(student)) is None
+
+
+def test_launch_from_an_unregistered_deployment_is_refused(lms, lti_hub):
+    student = new_user()
+    answer = launch(lms, Launch(student, COURSE_CONTEXT, [LEARNER],
+                                claims={DEPLOYMENT_CLAIM: "7:someone-elses-lms"}))
+    assert answer.status_code == 403
+    assert "not registered with this course hub" in answer.text
+    assert lti_hub.user(hub_name(student)) is None
+    other_term = launch(lms, Launch(new_user(), COURSE_CONTEXT, [LEARNER],
+                                    claims={DEPLOYMENT_CLAIM: "2:another-term"}))
+    assert other_term.status_code == 302  # every listed deployment is accepted
 
 
 def test_launch_without_a_course_role_is_refused(lms, lti_hub):
