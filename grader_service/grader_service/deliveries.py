@@ -35,25 +35,26 @@ def record(session, submission_id, graded_at, exporter):
 
 
 class RetryDelay:
-    """Per exporter: after ``n`` failures in a row, wait ``base * 2**(n-1)`` seconds
-    (at most an hour) before calling it again; a success clears it."""
+    """Per key (an exporter's name, or ``(name, submission id)`` for a record it
+    refused): after ``n`` failures in a row, wait ``base * 2**(n-1)`` seconds (at most
+    an hour) before trying again; a success clears it."""
 
     def __init__(self, base_seconds, clock=time.monotonic):
         self.base = base_seconds
         self.clock = clock
-        self._failures = {}  # name -> (failures in a row, not before)
+        self._failures = {}  # key -> (failures in a row, not before)
         self._lock = threading.Lock()
 
-    def ready(self, name):
+    def ready(self, key):
         with self._lock:
-            return self.clock() >= self._failures.get(name, (0, 0.0))[1]
+            return self.clock() >= self._failures.get(key, (0, 0.0))[1]
 
-    def failed(self, name):
+    def failed(self, key):
         with self._lock:
-            count = self._failures.get(name, (0, 0.0))[0] + 1
+            count = self._failures.get(key, (0, 0.0))[0] + 1
             delay = min(self.base * 2 ** (count - 1), MAX_RETRY_SECONDS)
-            self._failures[name] = (count, self.clock() + delay)
+            self._failures[key] = (count, self.clock() + delay)
 
-    def succeeded(self, name):
+    def succeeded(self, key):
         with self._lock:
-            self._failures.pop(name, None)
+            self._failures.pop(key, None)

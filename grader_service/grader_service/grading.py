@@ -7,6 +7,7 @@ import threading
 from . import __version__, deliveries, queue
 from .blobs import BlobStore
 from .db import Assignment, Status, Submission, as_utc, isoformat, utcnow
+from .exporters import DeliveryRefused
 from .heartbeat import Heartbeat
 from .metrics import ExportOutcome, Outcome
 from .sandbox_protocol import JOB_INFO
@@ -132,17 +133,25 @@ class GradingService:
         }
 
     def export(self, submission):
-        """Hand the result to every exporter that has not delivered it yet (skipping one
-        that failed recently); mark it exported once all have."""
+        """Hand the result to every exporter that has not delivered it yet (skipping an
+        exporter that failed recently, or that refused this record recently); mark it
+        exported once all have."""
         record = submission.result
         with self.sessions() as session:
             done = deliveries.delivered_by(session, submission.id, record["graded_at"])
         owing = [e for e in self.exporters if e.name not in done]
         for exporter in owing:
-            if not self.export_retry.ready(exporter.name):
+            this_record = (exporter.name, submission.id)
+            if not (self.export_retry.ready(exporter.name) and self.export_retry.ready(this_record)):
                 continue
             try:
                 fresh = exporter.export(record)
+            except DeliveryRefused as err:  # only this record: the others go on
+                self.export_retry.failed(this_record)
+                self.metrics.exports.labels(exporter=exporter.name, outcome=ExportOutcome.REFUSED).inc()
+                log.warning("exporter %s refused the result: %s", exporter.name, err,
+                            extra={"submission_id": submission.id})
+                continue
             except Exception:  # retried by export_pending; grading already succeeded
                 self.export_retry.failed(exporter.name)
                 self.metrics.exports.labels(exporter=exporter.name, outcome=ExportOutcome.FAILED).inc()
@@ -150,6 +159,7 @@ class GradingService:
                               extra={"submission_id": submission.id})
                 continue
             self.export_retry.succeeded(exporter.name)
+            self.export_retry.succeeded(this_record)
             outcome = ExportOutcome.DELIVERED if fresh is not False else ExportOutcome.ALREADY_DELIVERED
             self.metrics.exports.labels(exporter=exporter.name, outcome=outcome).inc()
             with self.sessions() as session:

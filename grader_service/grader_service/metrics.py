@@ -47,7 +47,8 @@ class Rejection(enum.StrEnum):
 class ExportOutcome(enum.StrEnum):
     DELIVERED = "delivered"
     ALREADY_DELIVERED = "already_delivered"  # the destination held it (a replay)
-    FAILED = "failed"
+    REFUSED = "refused"  # this record only (e.g. student not in the LMS course); retried
+    FAILED = "failed"  # the destination is unusable (down, credentials); retried
 
 
 class GraderMetrics:

@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 from grader_service.app import create_app
 from grader_service.auth import StaticIdentityProvider
 from grader_service.db import Submission, session_factory
-from grader_service.exporters import get_exporters
+from grader_service.exporters import DeliveryRefused, get_exporters
 from grader_service.exporters.canvas import CanvasError, CanvasExporter
 from grader_service.exporters.lti_ags import LtiAgsExporter, parse_course_map
 from grader_service.worker import get_workers
@@ -131,10 +131,10 @@ def test_an_unregistered_key_gets_no_token_and_posts_nothing(platform, ags):
     assert platform.received_scores == [] and platform.lineitems["ctx-ml101"] == []
 
 
-def test_unknown_course_or_student_is_an_error(platform, ags):
-    with pytest.raises(LookupError, match="GRADER_LTI_LINEITEMS"):
+def test_unknown_course_or_student_is_refused_for_that_record(platform, ags):
+    with pytest.raises(DeliveryRefused, match="GRADER_LTI_LINEITEMS"):
         ags.export({**record(), "course": "ml999"})
-    with pytest.raises(Exception, match="422"):
+    with pytest.raises(DeliveryRefused, match="422"):
         ags.export(record(username="mallory"))
 
 
@@ -146,7 +146,7 @@ def test_membership_lookup_finds_the_lms_user_by_roll_number(platform, ags):
     assert platform.scores_for("lms-7f3a")["ps0"]["scoreGiven"] == 2.0
     ags.export(record("s2", username="bob", roll="21CS002"))
     assert platform.membership_requests == 1  # reused while every roll number is found
-    with pytest.raises(LookupError, match="21CS404 is not an active member"):
+    with pytest.raises(DeliveryRefused, match="21CS404 is not an active member"):
         ags.export(record("s3", username="dave", roll="21CS404"))
     assert platform.membership_requests == 2  # a miss refetches once, then gives up
 
@@ -179,9 +179,9 @@ def test_canvas_finds_an_existing_assignment_across_pages(canvas):
 
 
 def test_canvas_refusals_are_errors(canvas):
-    with pytest.raises(CanvasError, match="401"):
+    with pytest.raises(CanvasError, match="401"):  # the whole exporter is unusable
         CanvasExporter(canvas.base_url, "wrong-token").export(record())
-    with pytest.raises(CanvasError, match="404"):
+    with pytest.raises(DeliveryRefused, match="404"):  # only this student
         CanvasExporter(canvas.base_url, CANVAS_TOKEN).export(record(roll="99XX999"))
     assert canvas.grade_puts == []
 
@@ -298,3 +298,26 @@ def test_push_sends_latest_grades_to_an_lms_configured_later(lms_app, actions_fa
     assert again.json == {"exporting": 1}
     service.export_pending()  # every exporter holds it already: nothing is posted
     assert len(platform.received_scores) == 1 and len(canvas.grade_puts) == 1
+
+
+def test_a_student_missing_from_the_lms_holds_up_nobody_else(lms_app, actions_factory,
+                                                            platform, canvas):
+    """bob is not in the LMS course: his grade is refused and retried on its own, while
+    alice's (graded after his) reaches the LMS at once."""
+    platform.contexts["ctx-ml101"].pop("bob")
+    actions = actions_factory(lms_app.test_client())
+    actions.release()
+    service = get_workers(lms_app).service
+    service.runner = _FixedRunner()
+    service.export_retry.base = 3600.0  # a refused record waits; the exporter must not
+    for token in ("bob-token", "alice-token"):
+        actions.submit(token=token, variant="student_wrong")
+        get_workers(lms_app).run_once()
+    assert set(platform.applied) == {(platform.lineitems["ctx-ml101"][0]["id"], "alice")}
+    assert len(canvas.grade_puts) == 2  # Canvas knows both students
+    metrics = lms_app.test_client().get("/metrics").data.decode()
+    assert 'grader_exports_finished_total{exporter="lti-ags",outcome="refused"} 1.0' in metrics
+    platform.contexts["ctx-ml101"]["bob"] = "21CS002"  # enrolled at last
+    service.export_retry.clock = lambda: 1e12  # ... and his retry is due
+    service.export_pending()
+    assert platform.scores_for("bob")["ps0"]["scoreGiven"] == 1.0

@@ -54,7 +54,7 @@ def run(promtool, *args):
 
 def test_rules_are_valid_prometheus_rules(promtool):
     code, output = run(promtool, "check", "rules", str(RULES))
-    assert code == 0 and "SUCCESS: 8 rules found" in output, output
+    assert code == 0 and "SUCCESS: 9 rules found" in output, output
 
 
 def test_alerts_fire_exactly_when_expected(promtool):

@@ -10,6 +10,11 @@ from flask import current_app
 from ..plugins import load_class
 
 
+class DeliveryRefused(Exception):
+    """The destination refused this one record (e.g. the student is not in the LMS
+    course): it is retried later on its own, without holding up the exporter's others."""
+
+
 class Exporter:
     """Contract: ``export(record)`` delivers one graded result.
 
@@ -32,7 +37,12 @@ class Exporter:
         return cls()
 
     def export(self, record: dict) -> bool:
-        """Deliver ``record``; return True if delivered now, False if it already was."""
+        """Deliver ``record``; return True if delivered now, False if it already was.
+
+        Raise :class:`DeliveryRefused` when only this record cannot be delivered; any
+        other exception means the destination is unusable (down, credentials refused)
+        and the exporter is tried again after a back-off.
+        """
         raise NotImplementedError("Override in subclass: export(record) -> bool")
 
 

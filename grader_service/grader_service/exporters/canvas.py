@@ -12,7 +12,7 @@ import threading
 
 import requests
 
-from . import Exporter
+from . import DeliveryRefused, Exporter
 
 API_TIMEOUT = 30
 
@@ -85,13 +85,15 @@ class CanvasExporter(Exporter):
     def export(self, record):
         course = self.course_id.format(**record)
         user = self.user_id.format(**record)
-        url = (f"{self.api}/courses/{course}/assignments/{self.assignment_id(record)}"
-               f"/submissions/{user}")
         try:
+            url = (f"{self.api}/courses/{course}/assignments/{self.assignment_id(record)}"
+                   f"/submissions/{user}")
             self._call("PUT", url, data={"submission[posted_grade]": f"{record['score']:g}"})
         except CanvasError as err:
             if err.status_code == 404:  # assignment deleted in Canvas: look it up again
                 with self._lock:
                     self._assignment_ids.pop((record["course"], record["assignment"]), None)
+            if err.status_code in (400, 404, 422):  # e.g. the student is not in the course
+                raise DeliveryRefused(str(err)) from err
             raise
         return True

@@ -34,7 +34,7 @@ from pylti1p3.registration import Registration
 from pylti1p3.service_connector import ServiceConnector
 
 from ..stamp import load_or_create_key
-from . import Exporter
+from . import DeliveryRefused, Exporter
 
 SCOPES = ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
           "https://purl.imsglobal.org/spec/lti-ags/scope/score"]
@@ -178,9 +178,11 @@ class LtiAgsExporter(Exporter):
                              + (" (late)" if record.get("late") else "")))
 
     def export(self, record):
-        service = self._service(record["course"])
         try:
+            service = self._service(record["course"])
             service.put_grade(self.score(record), self._lineitem(service, record))
+        except LookupError as err:  # course not configured, student not in the LMS course
+            raise DeliveryRefused(str(err)) from err
         except LtiServiceException as err:
             status = err.response.status_code
             if status == 409:  # the platform holds this score (or a newer one) already
@@ -190,5 +192,7 @@ class LtiAgsExporter(Exporter):
                     self._connector = None
             if status == 404:  # line item deleted in the LMS: look it up again next time
                 self._lineitem_ids.pop((record["course"], record["assignment"]), None)
+            if status in (400, 404, 422):  # the LMS refuses this score, not every score
+                raise DeliveryRefused(f"HTTP {status}: {err.response.text[:300]}") from err
             raise
         return True
