@@ -40,6 +40,7 @@ class Rejection(enum.StrEnum):
     TOO_MANY_FILES = "too_many_files"
     FILE_TYPE = "file_type"
     UNSAFE = "unsafe"
+    EMPTY = "empty"
     POLICY = "policy"
     IDENTITY = "identity"
 

@@ -93,6 +93,13 @@ def test_raw_archive_submit_with_claims_in_headers(app, actions, released, evil_
     assert len(stored_submissions(app)) == 1
 
 
+def test_an_empty_archive_is_refused(app, actions, released, tar_of):
+    empty = tar_of({})
+    for reply in (actions.submit(data=empty), actions.submit_raw(data=empty)):
+        assert reply.status_code == 400 and "holds no files" in reply.json["error"]
+    assert stored_submissions(app) == []
+
+
 def test_student_without_roll_number_cannot_submit(app, actions, released, data_dir):
     response = actions.submit(token="nora-token")
     assert response.status_code == 403

@@ -2,7 +2,8 @@
 
 Whichever process answers, /metrics reports the whole service; a submission accepted by
 any HTTP process wakes the grading process; if the grading process dies the service
-stops (so the container restarts) instead of accepting work nobody grades.
+stops (so the container restarts) instead of accepting work nobody grades. Behind
+gunicorn, a chunked upload over the limit is refused, never cut short and stored.
 """
 
 import json
@@ -78,3 +79,20 @@ def test_the_service_stops_when_the_grading_process_dies(service):
     wait_for(lambda: service.proc.poll() is not None, 30, "the service to stop")
     assert service.proc.returncode != 0
     assert "grading process exited" in service.logs()
+
+
+@pytest.mark.parametrize("content_type", ["application/gzip", "multipart/form-data; boundary=x"])
+def test_a_chunked_upload_over_the_limit_is_refused_not_cut_short(service, content_type):
+    release_ps0(service.url)
+
+    def body():  # no Content-Length: Transfer-Encoding: chunked, 30 MiB > 20 MiB
+        for _ in range(30):
+            yield b"\0" * (1024 * 1024)
+
+    reply = requests.post(f"{service.url}/api/courses/ml101/assignments/ps0/submissions",
+                          data=body(), timeout=120, headers={
+                              "Authorization": "token alice-token", "Content-Type": content_type})
+    assert reply.status_code == 413, reply.text
+    rows = requests.get(f"{service.url}/api/courses/ml101/submissions", timeout=30,
+                        headers={"Authorization": "token prof-token"}).json()
+    assert rows == []

@@ -3,6 +3,7 @@
 import os
 
 from flask import abort, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..metrics import Rejection, get_metrics
 from ..tarsafe import ArchiveTooLarge, UnsafeArchive, inspect_archive
@@ -34,7 +35,7 @@ def read_upload(field, student=False) -> tuple[bytes, list]:
     """
     config = current_app.config
     if student and is_raw_archive():
-        data = request.get_data()  # MAX_CONTENT_LENGTH applies (413)
+        data = read_whole_body(config["MAX_CONTENT_LENGTH"])
     else:
         upload = request.files.get(field)
         if upload is None:
@@ -46,9 +47,23 @@ def read_upload(field, student=False) -> tuple[bytes, list]:
         reject(413, Rejection.TOO_LARGE, f"{field}: {err}")
     except UnsafeArchive as err:
         reject(400, Rejection.UNSAFE, f"{field}: {err}")
+    if not names:
+        reject(400, Rejection.EMPTY, f"{field}: the archive holds no files")
     if student:
         check_student_files(names, config)
     return data, names
+
+
+def read_whole_body(limit):
+    """The request body; longer than ``limit`` is a 413, never silently cut short (a
+    chunked body has no Content-Length for Werkzeug to refuse up front)."""
+    try:
+        data = request.stream.read()
+        if limit is not None and len(data) >= limit:
+            request.stream.read(1)  # past the limit: raises RequestEntityTooLarge
+    except RequestEntityTooLarge:
+        reject(413, Rejection.TOO_LARGE, f"the request body is larger than {limit} bytes")
+    return data
 
 
 def check_student_files(names, config):
