@@ -5,9 +5,11 @@ A stamp is ``{"record": {...}, "signature": base64, "key_id": sha256(public key)
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import os
+import tempfile
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -36,20 +38,31 @@ def public_key_pem(private_key: Ed25519PrivateKey) -> bytes:
 def load_or_create_key(path: str, generate=Ed25519PrivateKey.generate,
                        key_type=Ed25519PrivateKey):
     """Load a PEM private key, or create one with ``generate`` (mode 0600) if ``path``
-    does not exist; a key that is not a ``key_type`` is refused."""
-    if os.path.exists(path):
-        with open(path, "rb") as fh:
-            key = serialization.load_pem_private_key(fh.read(), password=None)
-        if not isinstance(key, key_type):
-            raise ValueError(f"{path} is not a {key_type.__name__}")
-        return key
-    key = generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
+    does not exist; a key that is not a ``key_type`` is refused.
+
+    Creation is atomic (written whole, then linked into place), so replicas starting
+    together on one volume all end up with the one key that won.
+    """
+    if not os.path.exists(path):
+        key = generate()
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fd, partial = tempfile.mkstemp(dir=folder, prefix=".key-")  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pem)
+                fh.flush()
+                os.fsync(fh.fileno())
+            with contextlib.suppress(FileExistsError):  # another replica was first
+                os.link(partial, path)
+        finally:
+            os.unlink(partial)
+    with open(path, "rb") as fh:
+        key = serialization.load_pem_private_key(fh.read(), password=None)
+    if not isinstance(key, key_type):
+        raise ValueError(f"{path} is not a {key_type.__name__}")
     return key
 
 

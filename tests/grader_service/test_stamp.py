@@ -2,6 +2,7 @@
 
 import base64
 import json
+import multiprocessing
 import os
 import stat
 
@@ -76,6 +77,20 @@ def test_key_file_is_private_and_reused(tmp_path):
     first = load_or_create_key(path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert public_key_pem(load_or_create_key(path)) == public_key_pem(first)
+
+
+def _public_key_of(path):
+    return public_key_pem(load_or_create_key(path))
+
+
+def test_replicas_starting_together_share_one_key(tmp_path):
+    """Eight processes create the key on one volume at once: one key wins, whole."""
+    path = str(tmp_path / "keys" / "signing_key.pem")
+    with multiprocessing.get_context("spawn").Pool(8) as pool:
+        keys = pool.map(_public_key_of, [path] * 8)
+    assert len(set(keys)) == 1 and keys[0] == _public_key_of(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert os.listdir(tmp_path / "keys") == ["signing_key.pem"]  # no partial files left
 
 
 def test_cli_verify(key, pem, tmp_path, capsys):
