@@ -7,6 +7,12 @@ import os
 
 MB = 1024 * 1024
 
+
+def as_bool(text):
+    """``true``, ``1`` or ``yes`` (any case) -> True; anything else -> False."""
+    return text.strip().lower() in ("1", "true", "yes")
+
+
 #: key -> (environment variable, default, converter, help)
 SETTINGS = {
     "DATA_DIR": ("GRADER_DATA_DIR", "/srv/grader", str,
@@ -81,9 +87,14 @@ SETTINGS = {
                              "lti-ags: the tool's RSA private key (PEM); empty means "
                              "$GRADER_DATA_DIR/lti_tool_key.pem, generated on first start. "
                              "Its public key set is served at /api/lti/jwks."),
+    "LTI_FROM_LAUNCHES": ("GRADER_LTI_FROM_LAUNCHES", True, as_bool,
+                          "lti-ags: take each student's LMS user id (sub) and the course's "
+                          "line items URL from their last LTI launch (hub auth_state), when "
+                          "the hub logs in through LTI."),
     "LTI_LINEITEMS": ("GRADER_LTI_LINEITEMS", "", str,
                       "lti-ags: course=URL pairs, comma-separated: each course's LMS line "
-                      "items URL (`lineitems` of a launch's AGS endpoint claim)."),
+                      "items URL (`lineitems` of a launch's AGS endpoint claim); not needed "
+                      "when students log in through LTI launches."),
     "LTI_MEMBERSHIPS": ("GRADER_LTI_MEMBERSHIPS", "", str,
                         "lti-ags: course=URL pairs: each course's Names and Role "
                         "Provisioning Services `context_memberships_url`; the score's "

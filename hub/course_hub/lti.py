@@ -12,7 +12,8 @@ audience, expiry, nonce). :class:`CourseLTI13Authenticator` then applies the cou
   to ``formgrade-<course>`` (Instructor, TeachingAssistant) or ``nbgrader-<course>``
   (Learner); the hub groups follow (``manage_groups``);
 - every id_token claim is kept in ``auth_state["lti_claims"]`` (``sub``, the AGS
-  endpoint claim...) for the grading service;
+  endpoint claim...), with the course it was for in ``auth_state["lti_course"]``: the
+  grading service returns grades to the LMS with them;
 - a nonce is accepted once: a replayed launch is refused even with its cookies;
 - the platform's key set is cached (:class:`CachedKeysLaunchValidator`), not fetched
   in the event loop on every launch;
@@ -291,7 +292,8 @@ class CourseLTI13Authenticator(RollNumberClaim, LTI13Authenticator):
         return {
             "name": name,
             "groups": groups_after_launch(current, course_id, launched),
-            "auth_state": {"roll_number": roll_number, "lti_claims": claims},
+            "auth_state": {"roll_number": roll_number, "lti_course": course_id,
+                           "lti_claims": claims},
         }
 
     def check_allowed(self, username, authentication=None):

@@ -21,7 +21,12 @@ from grader_service.auth import StaticIdentityProvider
 from grader_service.db import Submission, session_factory
 from grader_service.exporters import DeliveryRefused, get_exporters
 from grader_service.exporters.canvas import CanvasError, CanvasExporter
-from grader_service.exporters.lti_ags import LtiAgsExporter, parse_course_map
+from grader_service.exporters.lti_ags import (
+    AGS_ENDPOINT_CLAIM,
+    HubLaunches,
+    LtiAgsExporter,
+    parse_course_map,
+)
 from grader_service.worker import get_workers
 from tests.fake_lms.ags import FakeAgsPlatform
 from tests.fake_lms.canvas import FakeCanvas
@@ -196,6 +201,7 @@ def lms_app(tmp_path, platform, canvas):
         "DATA_DIR": str(tmp_path), "DATABASE_URL": "", "RUNNER": "local",
         "IDENTITY_PROVIDER": StaticIdentityProvider(CALLERS), "SIGNING_KEY_FILE": "",
         "EXPORTERS": "csv,lti-ags,canvas", "EXPORT_RETRY_SECONDS": 0.0,
+        "LTI_FROM_LAUNCHES": False,  # the hub here logs in with OIDC
         "LTI_CLIENT_ID": CLIENT_ID, "LTI_TOKEN_URL": platform.token_url,
         "LTI_LINEITEMS": f"ml101={platform.lineitems_url('ctx-ml101')}",
         "CANVAS_URL": canvas.base_url, "CANVAS_TOKEN": CANVAS_TOKEN,
@@ -321,3 +327,61 @@ def test_a_student_missing_from_the_lms_holds_up_nobody_else(lms_app, actions_fa
     service.export_retry.clock = lambda: 1e12  # ... and his retry is due
     service.export_pending()
     assert platform.scores_for("bob")["ps0"]["scoreGiven"] == 1.0
+
+
+# -- grades for students who log in through LTI launches ---------------------------------
+
+
+class _HubUsers:
+    """The hub API's ``GET /users/<name>`` with the auth_state the LTI login stores."""
+
+    def __init__(self, users):
+        self.users = users
+        self.calls = 0
+
+    def __call__(self, environ, start_response):
+        import json
+
+        self.calls += 1
+        name = environ["PATH_INFO"].rpartition("/")[2]
+        if environ.get("HTTP_AUTHORIZATION") != "token service-token" or name not in self.users:
+            start_response("404 Not Found", [("Content-Type", "application/json")])
+            return [b'{"message": "no such user"}']
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"name": name, "auth_state": self.users[name]}).encode()]
+
+
+def launched(course, sub, lineitems=None):
+    claims = {"sub": sub}
+    if lineitems:
+        claims[AGS_ENDPOINT_CLAIM] = {"lineitems": lineitems, "scope": []}
+    return {"roll_number": "21CS001", "lti_course": course, "lti_claims": claims}
+
+
+def test_students_who_launched_from_the_lms_need_no_lti_settings(platform, ags):
+    """No GRADER_LTI_LINEITEMS: alice's launch names the course's line items and her LMS
+    id; bob last launched another course, so only his LMS id comes from it; carol never
+    launched and the course has no membership lookup, so the LMS refuses her hub name."""
+    platform.contexts["ctx-ml101"].update({"lms-sub-a": "21CS001", "lms-sub-b": "21CS002"})
+    hub = _HubUsers({
+        "alice": launched("ml101", "lms-sub-a", platform.lineitems_url("ctx-ml101")),
+        "bob": launched("dl999", "lms-sub-b", "http://elsewhere.invalid/line_items"),
+        "carol": {"roll_number": "21CS003"},
+    })
+    server = make_server("127.0.0.1", 0, hub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ags.lineitems = {}
+        ags.launches = HubLaunches(f"http://127.0.0.1:{server.server_port}/hub/api",
+                                   "service-token")
+        with pytest.raises(DeliveryRefused, match="no line items URL"):
+            ags.export(record("s0", username="bob", roll="21CS002"))  # nobody launched ml101 yet
+        assert ags.export(record("s1", username="alice")) is True
+        assert ags.export(record("s2", username="bob", roll="21CS002", score=3.0)) is True
+        with pytest.raises(DeliveryRefused, match="422"):  # "carol" is nobody at the LMS
+            ags.export(record("s3", username="carol", roll="21CS003"))
+    finally:
+        server.shutdown()
+    assert platform.scores_for("lms-sub-a")["ps0"]["scoreGiven"] == 2.0
+    assert platform.scores_for("lms-sub-b")["ps0"]["scoreGiven"] == 3.0
+    assert hub.calls == 3  # each student's launch is fetched once and reused

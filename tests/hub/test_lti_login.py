@@ -87,7 +87,7 @@ def test_learner_launch_logs_in_with_roll_number_from_the_sis_id(lms, lti_hub):
     model = lti_hub.user(hub_name(student))
     assert model["groups"] == ["nbgrader-dl101"]
     auth_state = model["auth_state"]
-    assert auth_state["roll_number"] == "CS21B007"
+    assert auth_state["roll_number"] == "CS21B007" and auth_state["lti_course"] == "dl101"
     claims = auth_state["lti_claims"]
     assert claims["sub"] == student.sub
     assert claims[AGS_ENDPOINT_CLAIM]["lineitems"].endswith(f"/{COURSE_CONTEXT.id}/line_items")

@@ -10,19 +10,25 @@ platform must not apply a score that is not newer than the one it holds (AGS 2.0
 §3.4.2); a ``409 Conflict`` for a replay therefore means "already delivered". The tool's
 public key set is served at ``/api/lti/jwks`` for the LMS registration.
 
-Settings (``GRADER_LTI_*``, see config.py): client id, token URL, the key file, and
-per course the ``lineitems`` URL of its LMS context (the AGS endpoint claim of a launch).
-The score's ``userId`` is the LMS's own user id: with ``GRADER_LTI_MEMBERSHIPS`` it is
-looked up by roll number (``lis_person_sourcedid``) in the course's Names and Role
-Provisioning Services membership list, so it works whichever way students log in to the
-hub; without, it is the ``GRADER_LTI_USER_ID`` template of the record.
+Settings (``GRADER_LTI_*``, see config.py): client id, token URL and the key file.
+Where the course's line items are and who the student is at the LMS comes, in order:
+
+- from the student's last LTI launch, when the hub logs in through LTI
+  (``auth_state["lti_claims"]``, read from the hub API): ``sub`` is the LMS user id and
+  the AGS endpoint claim names the course's ``lineitems``; nothing to configure;
+- from ``GRADER_LTI_LINEITEMS`` (course=URL) and ``GRADER_LTI_MEMBERSHIPS``: the user id
+  is looked up by roll number (``lis_person_sourcedid``) in the course's Names and Role
+  Provisioning Services membership list, whichever way students log in to the hub;
+- else the ``GRADER_LTI_USER_ID`` template of the record.
 """
 
 import datetime
 import os
 import threading
 import time
+from urllib.parse import quote
 
+import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pylti1p3.assignments_grades import AssignmentsGradesService
@@ -38,10 +44,36 @@ from . import DeliveryRefused, Exporter
 
 SCOPES = ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
           "https://purl.imsglobal.org/spec/lti-ags/scope/score"]
+AGS_ENDPOINT_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 #: a new access token well before the usual one-hour lifetime runs out
 TOKEN_REFRESH_SECONDS = 45 * 60
 #: how long a course's membership list is reused (a roll number not in it refetches it)
 MEMBERSHIP_REFRESH_SECONDS = 600
+
+
+class HubLaunches:
+    """What each student's last LTI launch told the hub (``auth_state`` through the hub
+    API, with the service's token): ``(course, claims)``, reused for a few minutes."""
+
+    REUSE_SECONDS = 300
+
+    def __init__(self, api_url, token, session=None):
+        self.api_url = api_url.rstrip("/")
+        self.token = token
+        self.http = session or requests.Session()
+        self._seen = {}  # username -> (fetched at, (course, claims))
+
+    def last_launch(self, username):
+        """``(course id, id_token claims)`` of the user's last launch, or ``(None, {})``."""
+        fetched_at, launch = self._seen.get(username, (0.0, None))
+        if launch is None or time.monotonic() - fetched_at > self.REUSE_SECONDS:
+            reply = self.http.get(f"{self.api_url}/users/{quote(username, safe='')}",
+                                  headers={"Authorization": f"token {self.token}"}, timeout=30)
+            reply.raise_for_status()
+            state = reply.json().get("auth_state") or {}
+            launch = (state.get("lti_course"), state.get("lti_claims") or {})
+            self._seen[username] = (time.monotonic(), launch)
+        return launch
 
 
 def parse_course_map(text):
@@ -79,7 +111,7 @@ class LtiAgsExporter(Exporter):
     name = "lti-ags"
 
     def __init__(self, client_id, token_url, private_key, lineitems, user_id="{username}",
-                 token_audience="", memberships=None):
+                 token_audience="", memberships=None, launches=None):
         pem = private_key.private_bytes(serialization.Encoding.PEM,
                                         serialization.PrivateFormat.PKCS8,
                                         serialization.NoEncryption()).decode()
@@ -90,8 +122,9 @@ class LtiAgsExporter(Exporter):
                              .set_tool_private_key(pem).set_tool_public_key(public_pem))
         if token_audience:
             self.registration.set_auth_audience(token_audience)
-        self.lineitems = dict(lineitems)
+        self.lineitems = dict(lineitems)  # configured, or learnt from launches
         self.memberships = dict(memberships or {})
+        self.launches = launches  # HubLaunches, or None
         self.user_id = user_id
         self._members = {}  # course -> (fetched at, {roll number: LMS user id})
         self._lock = threading.Lock()
@@ -102,8 +135,7 @@ class LtiAgsExporter(Exporter):
     @classmethod
     def from_config(cls, config):
         missing = [var for key, var in (("LTI_CLIENT_ID", "GRADER_LTI_CLIENT_ID"),
-                                        ("LTI_TOKEN_URL", "GRADER_LTI_TOKEN_URL"),
-                                        ("LTI_LINEITEMS", "GRADER_LTI_LINEITEMS"))
+                                        ("LTI_TOKEN_URL", "GRADER_LTI_TOKEN_URL"))
                    if not config[key]]
         if missing:
             raise ValueError(f"the lti-ags exporter needs {', '.join(missing)}")
@@ -114,7 +146,9 @@ class LtiAgsExporter(Exporter):
         return cls(config["LTI_CLIENT_ID"], config["LTI_TOKEN_URL"], key,
                    parse_course_map(config["LTI_LINEITEMS"]), user_id=config["LTI_USER_ID"],
                    token_audience=config["LTI_TOKEN_AUDIENCE"],
-                   memberships=parse_course_map(config["LTI_MEMBERSHIPS"]))
+                   memberships=parse_course_map(config["LTI_MEMBERSHIPS"]),
+                   launches=HubLaunches(config["HUB_API_URL"], config["HUB_API_TOKEN"])
+                   if config["LTI_FROM_LAUNCHES"] else None)
 
     def jwks(self):
         """The tool's public key set (``{"keys": [...]}``) for the LMS registration."""
@@ -128,15 +162,30 @@ class LtiAgsExporter(Exporter):
                 self._connector_born = time.monotonic()
             return self._connector
 
+    def last_launch(self, record):
+        """The student's last launch ``(course, claims)``; learns the course's line items
+        URL from it when it was a launch of this course."""
+        if self.launches is None:
+            return None, {}
+        course, claims = self.launches.last_launch(record["username"])
+        lineitems = (claims.get(AGS_ENDPOINT_CLAIM) or {}).get("lineitems")
+        if course == record["course"] and lineitems:
+            self.lineitems.setdefault(course, lineitems)
+        return course, claims
+
     def _service(self, course):
         """An AGS client for ``course``."""
         if course not in self.lineitems:
-            raise LookupError(f"no GRADER_LTI_LINEITEMS entry for course {course!r}")
+            raise LookupError(f"no line items URL for course {course!r}: set "
+                              "GRADER_LTI_LINEITEMS, or let students launch it from the LMS")
         return AssignmentsGradesService(self._connection(), {"scope": SCOPES,
                                                              "lineitems": self.lineitems[course]})
 
-    def lms_user_id(self, record):
-        """The LMS's user id for the record's student (membership lookup or template)."""
+    def lms_user_id(self, record, launch_claims=None):
+        """The LMS's user id for the record's student: the ``sub`` of their LTI launch,
+        else a membership lookup by roll number, else the template."""
+        if (launch_claims or {}).get("sub"):
+            return launch_claims["sub"]
         course = record["course"]
         if course not in self.memberships:
             return self.user_id.format(**record)
@@ -165,9 +214,9 @@ class LtiAgsExporter(Exporter):
             self._lineitem_ids[key] = found.get_id()
         return LineItem().set_id(self._lineitem_ids[key])
 
-    def score(self, record):
+    def score(self, record, launch_claims=None):
         """The AGS score for ``record``."""
-        return (Grade().set_user_id(self.lms_user_id(record))
+        return (Grade().set_user_id(self.lms_user_id(record, launch_claims))
                 .set_score_given(float(record["score"]))
                 .set_score_maximum(float(record["max_score"]))
                 .set_activity_progress("Completed")
@@ -179,8 +228,9 @@ class LtiAgsExporter(Exporter):
 
     def export(self, record):
         try:
+            _course, claims = self.last_launch(record)
             service = self._service(record["course"])
-            service.put_grade(self.score(record), self._lineitem(service, record))
+            service.put_grade(self.score(record, claims), self._lineitem(service, record))
         except LookupError as err:  # course not configured, student not in the LMS course
             raise DeliveryRefused(str(err)) from err
         except LtiServiceException as err:
