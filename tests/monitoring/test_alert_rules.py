@@ -25,10 +25,16 @@ TOOLS = REPO / "build" / "tools"
 def unpack_promtool() -> Path | None:
     """promtool from the Debian package, unpacked into build/tools; None if that fails."""
     with tempfile.TemporaryDirectory() as tmp:
-        fetched = subprocess.run(["apt-get", "download", "prometheus"], cwd=tmp,
-                                 capture_output=True, timeout=300, check=False)
+        def download():
+            return subprocess.run(["apt-get", "download", "prometheus"], cwd=tmp,
+                                  capture_output=True, timeout=300, check=False).returncode
+
+        if download() != 0:  # no package lists yet (a fresh machine): fetch them once
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=600,
+                           check=False)
+            download()
         debs = list(Path(tmp).glob("prometheus_*.deb"))
-        if fetched.returncode != 0 or not debs:
+        if not debs:
             return None
         subprocess.run(["dpkg-deb", "-x", str(debs[0]), f"{tmp}/root"], check=True)
         TOOLS.mkdir(parents=True, exist_ok=True)
