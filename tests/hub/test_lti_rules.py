@@ -136,7 +136,8 @@ def test_authenticate_builds_the_auth_model(authenticator):
     model = authenticate(authenticator, claims, existing_groups=["nbgrader-ml202"])
     assert model == {"name": "asha@univ.example",
                      "groups": ["nbgrader-dl101", "nbgrader-ml202"],
-                     "auth_state": {"roll_number": "CS21B001", "lti_claims": claims}}
+                     "auth_state": {"roll_number": "CS21B001", "lti_course": "dl101",
+                                    "lti_claims": claims}}
     assert authenticator.manage_groups
     assert authenticator.any_allow_config
     assert authenticator.check_allowed(model["name"], model)
