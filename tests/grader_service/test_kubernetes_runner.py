@@ -22,18 +22,31 @@ from grader_service.runners import SandboxLimits, make_runner
 from grader_service.runners.kubernetes import (
     CONTAINER,
     HOME,
+    INIT_CONTAINER,
     JOB_LABEL,
     SANDBOX_LABELS,
+    SCRATCH_OWNERS,
     SETTINGS,
+    WORKDIR,
     KubernetesJobRunner,
     KubernetesSettings,
     SandboxStartError,
     build_job_manifest,
     bytes_to_quantity,
     cpu_quantity,
+    scratch_script,
     size_to_bytes,
 )
-from tests.conftest import require
+from grader_service.runners.seccomp import sandbox_profile_json
+from grader_service.sandbox_protocol import (
+    CHECKER_HOME,
+    CHECKER_UID,
+    SANDBOX_CAPABILITIES,
+    STUDENT_HOME,
+    STUDENT_UID,
+    identity_args,
+)
+from tests.conftest import require, require_image
 
 try:
     import kubernetes
@@ -93,11 +106,15 @@ def test_job_manifest_carries_every_limit():
     assert container["tty"] is False
     assert "--cell-timeout" in container["command"]
     assert container["command"][container["command"].index("--cell-timeout") + 1] == "60"
+    # the init container asks for exactly the same: the pod stays Guaranteed
+    (init,) = pod["initContainers"]
+    assert init["resources"] == resources
     # scratch space fits in the ephemeral-storage limit
     sizes = [size_to_bytes(v["emptyDir"]["sizeLimit"]) for v in pod["volumes"]]
     assert sum(sizes) < size_to_bytes(resources["limits"]["ephemeral-storage"])
-    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp", HOME}
-    assert all("hostPath" not in v for v in pod["volumes"])
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp", HOME, STUDENT_HOME}
+    assert init["volumeMounts"] == container["volumeMounts"]
+    assert all(set(v) == {"name", "emptyDir"} for v in pod["volumes"])  # no hostPath
     # where and as whom
     assert pod["serviceAccountName"] == "dlcourse-sandbox"
     assert pod["nodeSelector"] == {"pool": "grading"}
@@ -108,20 +125,71 @@ def test_job_manifest_carries_every_limit():
 
 
 def test_job_manifest_locks_the_pod_down():
+    """Root in the container only to split checker and student; nothing else."""
     pod = pod_spec(build_job_manifest("dlcourse-grading-x", LIMITS, KubernetesSettings()))
     (container,) = pod["containers"]
-    security = {**pod["securityContext"], **container["securityContext"]}
-    assert security["runAsNonRoot"] is True
-    assert security["runAsUser"] == security["runAsGroup"] == 1000
+    for security in (pod["securityContext"], container["securityContext"]):
+        assert security["runAsUser"] == security["runAsGroup"] == 0
+        assert security["runAsNonRoot"] is False
+        assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+    security = container["securityContext"]
+    assert security["capabilities"] == {"drop": ["ALL"], "add": ["SETUID", "SETGID", "KILL"]}
+    assert tuple(security["capabilities"]["add"]) == SANDBOX_CAPABILITIES
     assert security["readOnlyRootFilesystem"] is True
-    assert security["allowPrivilegeEscalation"] is False
+    assert security["allowPrivilegeEscalation"] is False  # no_new_privs
     assert security["privileged"] is False
-    assert security["capabilities"] == {"drop": ["ALL"]}
-    assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert "fsGroup" not in pod["securityContext"]  # the kubelet would chgrp the scratch
+    assert "supplementalGroups" not in pod["securityContext"]
+    assert pod["shareProcessNamespace"] is False
     assert pod["automountServiceAccountToken"] is False
     assert pod["enableServiceLinks"] is False
     assert not (pod["hostNetwork"] or pod["hostPID"] or pod["hostIPC"])
     assert "serviceAccountName" not in pod  # empty setting: the namespace default
+    # python -I (no user site, no PYTHON* variables, no script directory on sys.path),
+    # the checker's private workdir and the two identities
+    command = container["command"]
+    assert command[:4] == ["/bin/sh", "-c", 'exec "$@" 2>/dev/null', "autograde"]
+    assert command[4:8] == ["python", "-I", "-m", "grader_service.autograde"]
+    assert command[command.index("--workdir") + 1] == WORKDIR == f"{CHECKER_HOME}/work"
+    position = command.index("--checker-uid")
+    assert command[position:position + 4] == identity_args() == [
+        "--checker-uid", str(CHECKER_UID), "--student-uid", str(STUDENT_UID)]
+    assert command[command.index("--student-home") + 1] == STUDENT_HOME
+    assert container["workingDir"] == HOME == CHECKER_HOME
+    assert container["env"] == [{"name": "HOME", "value": CHECKER_HOME}]
+
+
+def test_init_container_gives_the_scratch_volumes_their_owners():
+    """emptyDirs are 0777 without the sticky bit: a student could rename the checker's
+    work directory. The init container makes them what the docker runner's tmpfs are."""
+    pod = pod_spec(build_job_manifest("dlcourse-grading-x", LIMITS, KubernetesSettings()))
+    (init,) = pod["initContainers"]
+    assert init["name"] == INIT_CONTAINER
+    assert init["image"] == pod["containers"][0]["image"]
+    security = init["securityContext"]
+    assert security["capabilities"] == {"drop": ["ALL"], "add": ["CHOWN"]}
+    assert security["runAsUser"] == 0 and security["allowPrivilegeEscalation"] is False
+    assert security["readOnlyRootFilesystem"] is True and security["privileged"] is False
+    assert security["seccompProfile"] == pod["securityContext"]["seccompProfile"]
+    assert SCRATCH_OWNERS == {"/tmp": (0, "1777"), CHECKER_HOME: (CHECKER_UID, "0700"),
+                              STUDENT_HOME: (STUDENT_UID, "0700")}
+    assert init["command"] == ["/bin/sh", "-c", scratch_script()]
+    assert scratch_script() == (
+        "chmod 1777 /tmp && chown 0:0 /tmp && "
+        "chmod 0700 /home/grader && chown 1001:1001 /home/grader && "
+        "chmod 0700 /home/student && chown 1000:1000 /home/student")
+
+
+def test_localhost_seccomp_profile_when_configured():
+    settings = KubernetesSettings(seccomp_profile="dlcourse/sandbox.json")
+    pod = pod_spec(build_job_manifest("dlcourse-grading-x", LIMITS, settings))
+    localhost = {"type": "Localhost", "localhostProfile": "dlcourse/sandbox.json"}
+    assert pod["securityContext"]["seccompProfile"] == localhost
+    for container in pod["containers"] + pod["initContainers"]:
+        assert container["securityContext"]["seccompProfile"] == localhost
+    env = KubernetesSettings.from_env({"GRADER_K8S_SECCOMP_PROFILE": "dlcourse/sandbox.json"})
+    assert env.seccomp_profile == "dlcourse/sandbox.json"
+    assert KubernetesSettings.from_env({}).seccomp_profile == ""
 
 
 def test_sandbox_labels_win_over_extra_labels():
@@ -326,7 +394,10 @@ def test_success_sends_the_bundle_reads_the_answer_and_deletes_the_job():
     info = run.sandbox
     assert info["runner"] == "kubernetes" and info["qos_class"] == "Guaranteed"
     assert info["memory_limit"] == "1Gi" and info["read_only_root"] is True
-    assert info["user"] == "1000:1000" and info["cap_drop"] == ["ALL"]
+    assert info["user"] == "0:0" and info["cap_drop"] == ["ALL"]
+    assert info["cap_add"] == list(SANDBOX_CAPABILITIES) and info["seccomp"] == "RuntimeDefault"
+    assert info["identities"] == {"checker_uid": CHECKER_UID, "student_uid": STUDENT_UID}
+    assert info["share_process_namespace"] is False
     assert info["automount_service_account_token"] is False
     assert info["network_policy_selector"] == SANDBOX_LABELS
     assert info["exit_code"] == 0 and info["oom_killed"] is False
@@ -375,6 +446,23 @@ def test_image_that_cannot_start_is_infrastructure_and_cleaned_up():
     assert cluster.deleted
 
 
+def test_init_container_that_fails_is_infrastructure():
+    cluster = ScriptedCluster([None], status_extra={"initContainerStatuses": [
+        {"name": INIT_CONTAINER, "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]})
+    with pytest.raises(SandboxStartError, match=INIT_CONTAINER):
+        make_runner_for(cluster).run(b"x")
+    assert cluster.deleted and not cluster.stdin
+
+
+def test_init_container_image_that_cannot_start_fails_at_once():
+    cluster = ScriptedCluster([None], status_extra={"initContainerStatuses": [
+        {"name": INIT_CONTAINER, "state": {"waiting": {"reason": "ErrImageNeverPull"}}}]})
+    started = time.monotonic()
+    with pytest.raises(SandboxStartError, match="ErrImageNeverPull"):
+        make_runner_for(cluster).run(b"x")
+    assert time.monotonic() - started < 2
+
+
 def test_pod_that_never_starts_is_infrastructure():
     cluster = ScriptedCluster([None])
     runner = make_runner_for(cluster)
@@ -412,6 +500,15 @@ def test_api_calls_are_the_ones_the_chart_role_grants():
 # --- the real autograder behind a fake kubelet ---------------------------------------
 
 
+def same_uid(command):
+    """``command`` with the identity flags replaced by ``--same-uid``: a local process
+    cannot switch uids (the Docker tier runs the two identities for real)."""
+    flags = [*identity_args(), "--student-home"]
+    position = command.index(flags[0])
+    assert command[position:position + 4] == flags[:4] and command[position + 4] == flags[4]
+    return command[:position] + ["--same-uid"] + command[position + 6:]
+
+
 class LocalKubelet(ScriptedCluster):
     """Runs the Job's container command as a local process: stdin from the attach,
     the log from its stdout, container paths mapped into a temporary directory."""
@@ -441,7 +538,7 @@ class LocalKubelet(ScriptedCluster):
         for var in ("LANG", "PYTHONPATH"):
             if var in os.environ:
                 env[var] = os.environ[var]
-        self.proc = subprocess.Popen([local(a) for a in container["command"]],
+        self.proc = subprocess.Popen(same_uid([local(a) for a in container["command"]]),
                                      stdin=subprocess.PIPE, stdout=self.out,
                                      stderr=subprocess.PIPE, cwd=local(container["workingDir"]),
                                      env=env, start_new_session=True)
@@ -494,3 +591,48 @@ def test_real_autograder_through_stdin_and_log(tmp_path, fixture_bundle):
     assert (run.result["score"], run.result["max_score"]) == (1.0, 3.0)
     # the command's 2>/dev/null kept the autograder's chatter out of the "log"
     assert kubelet.stderr in ([], [b""])
+
+
+@pytest.mark.docker
+def test_init_container_and_sandbox_start_in_a_real_container(docker_client, tmp_path):
+    """The pod's two containers, played by Docker on emptyDir-like host directories
+    (0777, owned by root): the init container sets owners and modes with CAP_CHOWN alone,
+    then the sandbox container starts as root with its three capabilities in the checker's
+    0700 home (the runtime enters the working directory before dropping privileges) and
+    becomes the checker. Both under the sandbox seccomp profile."""
+    image = os.environ.get("BASE_IMAGE", "dlcourse/base:bookworm")
+    require_image(docker_client, image)
+    manifest = build_job_manifest("dlcourse-grading-x", LIMITS, KubernetesSettings(image=image))
+    pod = pod_spec(manifest)
+    (init,), (container,) = pod["initContainers"], pod["containers"]
+    volumes = {}
+    for mount in container["volumeMounts"]:
+        path = tmp_path / mount["name"]
+        path.mkdir(mode=0o777)
+        path.chmod(0o777)
+        volumes[str(path)] = {"bind": mount["mountPath"], "mode": "rw"}
+
+    def run(spec, command, **options):
+        security = spec["securityContext"]
+        return docker_client.containers.run(
+            image, command, user=f"{security['runAsUser']}:{security['runAsGroup']}",
+            cap_drop=security["capabilities"]["drop"], cap_add=security["capabilities"]["add"],
+            security_opt=["no-new-privileges", f"seccomp={sandbox_profile_json()}"],
+            read_only=security["readOnlyRootFilesystem"], network_mode="none",
+            volumes=volumes, remove=True, **options).decode()
+
+    run(init, init["command"])
+    owners = {volumes[str(p)]["bind"]: (p.stat().st_uid, oct(p.stat().st_mode & 0o7777))
+              for p in tmp_path.iterdir()}
+    assert owners == {path: (uid, oct(int(mode, 8))) for path, (uid, mode)
+                      in SCRATCH_OWNERS.items()}
+    become_checker = (
+        "import os; print(os.getcwd()); os.setgroups([]); "
+        f"os.setresgid({CHECKER_UID}, {CHECKER_UID}, {CHECKER_UID}); "
+        f"os.setresuid({CHECKER_UID}, {CHECKER_UID}, {CHECKER_UID}); "
+        f"os.mkdir({WORKDIR!r}, 0o700); print(os.listdir('.'))")
+    out = run(container, ["/bin/sh", "-c", 'exec "$@"', "autograde", "python3", "-I", "-c",
+                          become_checker],
+              working_dir=container["workingDir"],
+              environment={e["name"]: e["value"] for e in container["env"]})
+    assert out.split("\n")[:2] == [CHECKER_HOME, "['work']"]

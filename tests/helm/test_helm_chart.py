@@ -8,6 +8,7 @@ grader_service/runners/kubernetes.py cannot drift apart.
 
 import base64
 import copy
+import json
 import re
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import yaml
 from helm_testing import CHART, KUBE_VERSIONS, NAMESPACE, POSTGRES_VALUES, find
 
 from grader_service import config as service_config
-from grader_service.runners import SandboxLimits
+from grader_service.runners import SandboxLimits, seccomp
 from grader_service.runners import kubernetes as k8s_runner
 from tests.conftest import REPO
 
@@ -39,7 +40,7 @@ def namespaces(values):
 
 def env_of(docs):
     """The grading service's environment as the ConfigMap and Deployment give it."""
-    return find(docs, "ConfigMap")["data"]
+    return find(docs, "ConfigMap", "dlcourse-grader-env")["data"]
 
 
 def runner_job(docs):
@@ -282,15 +283,59 @@ def pod_specs(docs):
             yield doc["metadata"]["name"], doc["spec"]["template"]["spec"]
 
 
-def test_no_container_runs_as_root(case):
+def containers_with_security(spec):
+    """``(name, effective securityContext)`` of every container of a pod spec."""
+    pod_security = spec.get("securityContext", {})
+    for container in spec.get("initContainers", []) + spec["containers"]:
+        yield container["name"], {**pod_security, **container.get("securityContext", {})}
+
+
+#: PodSecurity admission (Kubernetes 1.30), the checks that concern these pods.
+BASELINE_CAPABILITIES = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL",
+                         "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP",
+                         "SETUID", "SYS_CHROOT"}
+
+
+def pod_security_violations(spec, level):
+    """What PodSecurity admission at ``level`` (baseline or restricted) refuses in ``spec``."""
+    problems = []
+    if any(spec.get(k) for k in ("hostNetwork", "hostPID", "hostIPC")):
+        problems.append("host namespaces")
+    if any("hostPath" in v for v in spec.get("volumes", [])):
+        problems.append("hostPath volumes")
+    for name, security in containers_with_security(spec):
+        added = set(security.get("capabilities", {}).get("add", []))
+        if security.get("privileged"):
+            problems.append(f"{name}: privileged")
+        if not added <= BASELINE_CAPABILITIES:
+            problems.append(f"{name}: adds {sorted(added - BASELINE_CAPABILITIES)}")
+        if security.get("seccompProfile", {}).get("type") == "Unconfined":
+            problems.append(f"{name}: seccomp Unconfined")
+        if security.get("procMount", "Default") != "Default":
+            problems.append(f"{name}: procMount")
+        if level != "restricted":
+            continue
+        if security.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{name}: allowPrivilegeEscalation")
+        if security.get("runAsNonRoot") is not True or security.get("runAsUser") == 0:
+            problems.append(f"{name}: runs as root")
+        if security.get("capabilities", {}).get("drop") != ["ALL"]:
+            problems.append(f"{name}: does not drop ALL capabilities")
+        if not added <= {"NET_BIND_SERVICE"}:
+            problems.append(f"{name}: adds capabilities")
+        if security.get("seccompProfile", {}).get("type") not in ("RuntimeDefault", "Localhost"):
+            problems.append(f"{name}: no seccomp profile")
+    return problems
+
+
+def test_the_grading_service_runs_as_a_restricted_non_root_pod(case):
     _values, docs = case
-    specs = list(pod_specs(docs)) + [("runner job", runner_job(docs)["spec"]["template"]["spec"])]
-    assert len(specs) == 2
+    specs = list(pod_specs(docs))
+    assert len(specs) == 1
     for name, spec in specs:
-        pod_security = spec.get("securityContext", {})
-        for container in spec["containers"] + spec.get("initContainers", []):
-            security = {**pod_security, **container.get("securityContext", {})}
-            where = f"{name}/{container['name']}"
+        assert pod_security_violations(spec, "restricted") == []
+        for container, security in containers_with_security(spec):
+            where = f"{name}/{container}"
             assert security.get("runAsNonRoot") is True, where
             assert security.get("runAsUser", 0) != 0, where
             assert security.get("allowPrivilegeEscalation") is False, where
@@ -298,6 +343,65 @@ def test_no_container_runs_as_root(case):
             assert security.get("capabilities", {}).get("drop") == ["ALL"], where
             assert not security.get("privileged"), where
             assert security.get("seccompProfile") == {"type": "RuntimeDefault"}, where
+
+
+def test_grading_pods_start_as_root_with_three_capabilities_only(case):
+    """The uid split needs root and SETUID/SETGID/KILL: PodSecurity `baseline` admits
+    that, `restricted` does not (the README says to label the sandbox namespace so)."""
+    _values, docs = case
+    spec = runner_job(docs)["spec"]["template"]["spec"]
+    assert pod_security_violations(spec, "baseline") == []
+    assert pod_security_violations(spec, "restricted") == [
+        "prepare-scratch: runs as root", "prepare-scratch: adds capabilities",
+        "autograde: runs as root", "autograde: adds capabilities"]
+    added = {}
+    for name, security in containers_with_security(spec):
+        assert security["runAsUser"] == security["runAsGroup"] == 0, name
+        assert security["allowPrivilegeEscalation"] is False, name
+        assert security["readOnlyRootFilesystem"] is True, name
+        assert security["capabilities"]["drop"] == ["ALL"], name
+        assert security["privileged"] is False, name
+        assert security["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        added[name] = security["capabilities"]["add"]
+    assert added == {"prepare-scratch": ["CHOWN"], "autograde": ["SETUID", "SETGID", "KILL"]}
+    assert "fsGroup" not in spec["securityContext"]
+    assert spec["shareProcessNamespace"] is False
+    assert spec["automountServiceAccountToken"] is False
+
+
+def test_sandbox_profile_ships_in_a_configmap(render):
+    docs = render()
+    configmap = find(docs, "ConfigMap", "dlcourse-sandbox-seccomp")
+    assert json.loads(configmap["data"]["sandbox.json"]) == seccomp.sandbox_profile()
+    assert configmap["metadata"]["annotations"]["dlcourse/kubelet-seccomp-path"] == (
+        "/var/lib/kubelet/seccomp/dlcourse/sandbox.json")
+    other = render({"sandbox": {"namespace": "dlcourse-grading",
+                                "seccomp": {"configMap": False,
+                                            "localhostProfile": "dlcourse/sandbox.json",
+                                            "type": "RuntimeDefault"}}})
+    assert [d for d in other if d["kind"] == "ConfigMap"] == [find(other, "ConfigMap")]
+    moved = render({"sandbox": {"namespace": "dlcourse-grading"}})
+    assert find(moved, "ConfigMap", "dlcourse-sandbox-seccomp")["metadata"][
+        "namespace"] == "dlcourse-grading"
+
+
+def test_localhost_seccomp_reaches_the_grading_pods(render):
+    docs = render({"sandbox": {"seccomp": {"type": "Localhost",
+                                           "localhostProfile": "profiles/grading.json"}}})
+    assert env_of(docs)["GRADER_K8S_SECCOMP_PROFILE"] == "profiles/grading.json"
+    spec = runner_job(docs)["spec"]["template"]["spec"]
+    localhost = {"type": "Localhost", "localhostProfile": "profiles/grading.json"}
+    for name, security in containers_with_security(spec):
+        assert security["seccompProfile"] == localhost, name
+    assert env_of(render())["GRADER_K8S_SECCOMP_PROFILE"] == ""
+
+
+@pytest.mark.parametrize("bad", [{"type": "Unconfined"}, {"localhostProfile": "../etc/x.json"},
+                                 {"localhostProfile": "/var/lib/kubelet/seccomp/x.json"},
+                                 {"localhostProfile": ""}])
+def test_seccomp_values_are_checked(render, helm, bad):
+    with pytest.raises(helm.HelmValuesError):
+        render({"sandbox": {"seccomp": bad}})
 
 
 def test_secrets_never_appear_outside_secrets(render):
@@ -421,3 +525,8 @@ def test_notes_name_the_service_and_the_key_backup(render):
     assert "http://dlcourse-grader:5000" in notes
     assert "dlcourse-grader-signing-key" in notes
     assert "WITH network access" in render.notes({"networkPolicy": {"enabled": False}})
+    assert "enforce=baseline" in notes
+    assert "lets student processes ptrace each other" in notes
+    localhost = render.notes({"sandbox": {"seccomp": {"type": "Localhost",
+                                                      "localhostProfile": "dl/s.json"}}})
+    assert "dl/s.json must exist" in localhost and "ptrace each other" not in localhost

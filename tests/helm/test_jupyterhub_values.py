@@ -64,7 +64,7 @@ def test_grader_service_url_token_and_names_match_the_chart(z2jh_values, chart_v
     assert z2jh_values["fullnameOverride"] == ""  # Secret `hub`, Service `hub`
     token = chart_values["grader"]["hubApiToken"]
     assert (token["existingSecret"], token["key"]) == ("hub", f"hub.services.{name}.apiToken")
-    env = find(chart, "ConfigMap")["data"]
+    env = find(chart, "ConfigMap", "dlcourse-grader-env")["data"]
     assert env["JUPYTERHUB_API_URL"] == "http://hub:8081/hub/api"  # z2jh's Service `hub`
     assert env["JUPYTERHUB_SERVICE_PREFIX"] == f"/services/{name}/"
 

@@ -3,13 +3,27 @@
 Isolation, mirroring :class:`~grader_service.runners.docker.DockerRunner`:
 
 - a fresh pod per job from the sandbox image, ``restartPolicy: Never``, no retries;
-- uid/gid 1000, ``runAsNonRoot``, read-only root, no privilege escalation, every
-  capability dropped, RuntimeDefault seccomp, no service-account token, no service links;
+- two identities (:mod:`grader_service.sandbox_protocol`): the container starts as root
+  with every capability dropped but ``SANDBOX_CAPABILITIES`` (SETUID, SETGID, KILL);
+  the autograder (``python -I``, PID 1) becomes the checker uid at once and runs the
+  student's code as the student uid with no capabilities. Read-only root, no privilege
+  escalation, not privileged, no shared process namespace, no host namespaces, no
+  service-account token, no service links, no ``fsGroup`` (the kubelet would hand the
+  scratch volumes to one group);
+- seccomp ``RuntimeDefault``, or with ``GRADER_K8S_SECCOMP_PROFILE`` the sandbox profile
+  of :mod:`grader_service.runners.seccomp` (no ptrace, ``process_vm_*`` ...) as a
+  ``Localhost`` profile, which must be installed on every node that runs grading pods;
+- the pod runs under the PodSecurity ``baseline`` level, not ``restricted``
+  (root and the three capabilities are what the uid split needs);
 - requests == limits for memory, CPU and ephemeral storage, so the pod is in the
   *Guaranteed* QoS class: Kubernetes never gives such a pod swap (the docker runner's
   memory == swap), and the kernel's OOM killer ends it at the memory limit;
-- small ``emptyDir`` scratch volumes for ``/tmp`` and the home directory (counted
-  against the ephemeral-storage limit, like the docker runner's tmpfs);
+- small ``emptyDir`` scratch volumes for ``/tmp`` and the two homes (counted against
+  the ephemeral-storage limit, like the docker runner's tmpfs). An ``emptyDir`` is
+  created mode 0777 without the sticky bit, where any uid may rename what another
+  created (a student could swap the checker's work directory for one of its own):
+  the init container ``prepare-scratch`` (root, only ``CAP_CHOWN``, before any other
+  code runs) gives them the docker runner's owners and modes (:data:`SCRATCH_OWNERS`);
 - no network: the pods carry :data:`SANDBOX_LABELS`, which the Helm chart's
   NetworkPolicy selects with neither an ingress nor an egress rule. Whether a
   NetworkPolicy is enforced depends on the cluster's CNI; this runner cannot see it;
@@ -46,13 +60,28 @@ import time
 import uuid
 
 from ..metrics import Outcome
+from ..sandbox_protocol import (
+    CHECKER_HOME,
+    CHECKER_UID,
+    SANDBOX_CAPABILITIES,
+    STUDENT_HOME,
+    STUDENT_UID,
+    identity_args,
+)
 from .base import AUTOGRADE_MODULE, Runner, RunResult, parse_output, stop_when
 
 log = logging.getLogger(__name__)
-SANDBOX_UID = 1000
-HOME = "/home/grader"
-WORKDIR = "/tmp/grading"
+#: The checker's home: the working directory and HOME of the container.
+HOME = CHECKER_HOME
+#: The checker's private scratch directory (the autograder creates it, mode 0700).
+WORKDIR = f"{CHECKER_HOME}/work"
 CONTAINER = "autograde"
+#: The init container that hands the scratch volumes to their owners.
+INIT_CONTAINER = "prepare-scratch"
+#: Owner uid (== gid) and mode of each scratch volume, as the docker runner's tmpfs have
+#: them: /tmp shared and sticky, each home private to its uid.
+SCRATCH_OWNERS = {"/tmp": (0, "1777"), CHECKER_HOME: (CHECKER_UID, "0700"),
+                  STUDENT_HOME: (STUDENT_UID, "0700")}
 #: Labels on every grading pod; the chart's sandbox NetworkPolicy selects exactly these.
 SANDBOX_LABELS = {"app.kubernetes.io/part-of": "dlcourse",
                   "app.kubernetes.io/component": "grading-sandbox"}
@@ -92,7 +121,15 @@ SETTINGS = {
                            "Comma-separated Secret names for pulling the sandbox image."),
     "ephemeral_storage": ("GRADER_K8S_EPHEMERAL_STORAGE", "1Gi", str,
                           "Ephemeral-storage request and limit (scratch volumes plus the log); "
-                          "keep it above the scratch sizes, 320Mi."),
+                          "keep it above the scratch sizes, 384Mi."),
+    "seccomp_profile": ("GRADER_K8S_SECCOMP_PROFILE", "", str,
+                        "Seccomp profile of the grading pods as a `Localhost` profile: its "
+                        "path below the kubelet's seccomp directory (/var/lib/kubelet/seccomp), "
+                        "e.g. `dlcourse/sandbox.json`. The file must exist on every node that "
+                        "runs grading pods, or they fail to start: it is "
+                        "`python -m grader_service.runners.seccomp` (the Helm chart ships it "
+                        "in a ConfigMap). Empty means `RuntimeDefault`, the container "
+                        "runtime's profile, which allows ptrace."),
     "start_timeout": ("GRADER_K8S_START_TIMEOUT", 300.0, float,
                       "Seconds a grading pod may take to be scheduled and pull its image; "
                       "then the attempt fails as infrastructure and is retried."),
@@ -122,6 +159,7 @@ class KubernetesSettings:
     image_pull_policy: str = "IfNotPresent"
     image_pull_secrets: tuple = ()
     ephemeral_storage: str = "1Gi"
+    seccomp_profile: str = ""
     start_timeout: float = 300.0
     node_selector: dict = dataclasses.field(default_factory=dict)
     tolerations: list = dataclasses.field(default_factory=list)
@@ -181,6 +219,35 @@ def cpu_quantity(cpus: float) -> str:
     return f"{max(1, round(cpus * 1000))}m"
 
 
+def seccomp_profile(settings) -> dict:
+    """The pod's ``seccompProfile``: Localhost when a profile path is set, else RuntimeDefault."""
+    if settings.seccomp_profile:
+        return {"type": "Localhost", "localhostProfile": settings.seccomp_profile}
+    return {"type": "RuntimeDefault"}
+
+
+def _security_context(capabilities, seccomp):
+    """Root in the container, only ``capabilities``, nothing else a container could ask for."""
+    return {
+        "runAsUser": 0, "runAsGroup": 0, "runAsNonRoot": False,
+        "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"], "add": list(capabilities)},
+        "seccompProfile": dict(seccomp),
+    }
+
+
+def scratch_script(owners=None) -> str:
+    """The init container's shell script: each scratch volume's mode, then its owner.
+
+    In that order: root owns a fresh ``emptyDir`` and may chmod it without capabilities;
+    after the chown only ``CAP_FOWNER`` could.
+    """
+    owners = owners or SCRATCH_OWNERS
+    return " && ".join(f"chmod {mode} {path} && chown {uid}:{uid} {path}"
+                       for path, (uid, mode) in owners.items())
+
+
 def build_job_manifest(name, limits, settings, scratch_sizes=None) -> dict:
     """The Job for one grading run as a plain dict (no cluster, no client objects).
 
@@ -196,26 +263,36 @@ def build_job_manifest(name, limits, settings, scratch_sizes=None) -> dict:
                for i, size in enumerate(scratch_sizes.values())]
     mounts = [{"name": f"scratch-{i}", "mountPath": path}
               for i, path in enumerate(scratch_sizes)]
+    seccomp = seccomp_profile(settings)
+    owners = {path: SCRATCH_OWNERS.get(path, (0, "1777")) for path in scratch_sizes}
+    # requests == limits on both containers: the pod stays in the Guaranteed QoS class
+    init_container = {
+        "name": INIT_CONTAINER,
+        "image": settings.image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": ["/bin/sh", "-c", scratch_script(owners)],
+        "resources": {"requests": dict(resources), "limits": dict(resources)},
+        "securityContext": _security_context(["CHOWN"], seccomp),
+        "volumeMounts": [dict(m) for m in mounts],
+        "terminationMessagePolicy": "File",
+    }
     container = {
         "name": CONTAINER,
         "image": settings.image,
         "imagePullPolicy": settings.image_pull_policy,
-        # stderr to /dev/null: the log endpoint that returns stdout interleaves stderr
+        # stderr to /dev/null: the log endpoint that returns stdout interleaves stderr.
+        # -I: no user site, no PYTHON* variables, no script directory on sys.path.
         "command": ["/bin/sh", "-c", 'exec "$@" 2>/dev/null', "autograde",
-                    "python", "-m", AUTOGRADE_MODULE, "--workdir", WORKDIR,
-                    *limits.autograde_args()],
+                    "python", "-I", "-m", AUTOGRADE_MODULE, "--workdir", WORKDIR,
+                    *limits.autograde_args(), *identity_args(),
+                    "--student-home", STUDENT_HOME],
         "env": [{"name": "HOME", "value": HOME}],
         "workingDir": HOME,
         "stdin": True,
         "stdinOnce": True,
         "tty": False,
         "resources": {"requests": dict(resources), "limits": dict(resources)},
-        "securityContext": {
-            "runAsUser": SANDBOX_UID, "runAsGroup": SANDBOX_UID, "runAsNonRoot": True,
-            "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
-            "privileged": False, "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": _security_context(SANDBOX_CAPABILITIES, seccomp),
         "volumeMounts": mounts,
         "terminationMessagePolicy": "File",
     }
@@ -224,11 +301,12 @@ def build_job_manifest(name, limits, settings, scratch_sizes=None) -> dict:
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "hostNetwork": False, "hostPID": False, "hostIPC": False,
+        "shareProcessNamespace": False,
         "terminationGracePeriodSeconds": 1,
-        "securityContext": {
-            "runAsUser": SANDBOX_UID, "runAsGroup": SANDBOX_UID, "fsGroup": SANDBOX_UID,
-            "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        # no fsGroup: the kubelet would give every scratch volume to that group
+        "securityContext": {"runAsUser": 0, "runAsGroup": 0, "runAsNonRoot": False,
+                            "seccompProfile": dict(seccomp)},
+        "initContainers": [init_container],
         "containers": [container],
         "volumes": volumes,
     }
@@ -266,7 +344,7 @@ class KubernetesJobRunner(Runner):
     """One Job per grading run; see the module docstring for the isolation it gives."""
 
     name = "kubernetes"
-    scratch_sizes = {"/tmp": "256Mi", HOME: "64Mi"}
+    scratch_sizes = {"/tmp": "256Mi", CHECKER_HOME: "64Mi", STUDENT_HOME: "64Mi"}
 
     def __init__(self, limits, settings=None, batch_api=None, core_api=None, attach=None):
         super().__init__(limits)
@@ -370,6 +448,16 @@ class KubernetesJobRunner(Runner):
                                                    label_selector=selector)).get("items") or []
             if pods:
                 pod = pods[0]
+                init_state, init_detail = _container_state(pod, INIT_CONTAINER,
+                                                           "initContainerStatuses")
+                if init_state == "terminated" and init_detail.get("exitCode"):
+                    raise SandboxStartError(f"init container {INIT_CONTAINER} failed: "
+                                            f"{init_detail.get('reason', '')} (exit code "
+                                            f"{init_detail['exitCode']})")
+                if init_detail.get("reason") in FATAL_WAITING_REASONS:
+                    raise SandboxStartError(f"grading pod cannot start: "
+                                            f"{init_detail['reason']}: "
+                                            f"{init_detail.get('message', '')}")
                 state, detail = _container_state(pod)
                 if state in ("running", "terminated") or _phase(pod) in ("Succeeded", "Failed"):
                     return pod
@@ -465,6 +553,11 @@ class KubernetesJobRunner(Runner):
             user=f"{security.get('runAsUser')}:{security.get('runAsGroup')}",
             allow_privilege_escalation=security.get("allowPrivilegeEscalation"),
             cap_drop=(security.get("capabilities") or {}).get("drop"),
+            cap_add=(security.get("capabilities") or {}).get("add"),
+            seccomp=(security.get("seccompProfile") or {}).get("localhostProfile")
+            or (security.get("seccompProfile") or {}).get("type"),
+            share_process_namespace=spec.get("shareProcessNamespace"),
+            identities={"checker_uid": CHECKER_UID, "student_uid": STUDENT_UID},
             automount_service_account_token=spec.get("automountServiceAccountToken"),
             pids_limit=None,  # node-level kubelet podPidsLimit
             exit_code=detail.get("exitCode") if state == "terminated" else None,
@@ -497,10 +590,11 @@ def _pod_reason(pod):
     return status.get("reason") or status.get("phase") or "unknown"
 
 
-def _container_state(pod):
-    """``(state, detail)`` of the sandbox container: running/waiting/terminated or ''."""
-    for status in (pod.get("status") or {}).get("containerStatuses") or []:
-        if status.get("name") == CONTAINER:
+def _container_state(pod, name=CONTAINER, kind="containerStatuses"):
+    """``(state, detail)`` of the sandbox container (or the init container ``name`` in
+    ``initContainerStatuses``): running/waiting/terminated or ''."""
+    for status in (pod.get("status") or {}).get(kind) or []:
+        if status.get("name") == name:
             for state in ("terminated", "running", "waiting"):
                 detail = (status.get("state") or {}).get(state)
                 if detail is not None:

@@ -96,6 +96,16 @@ app.kubernetes.io/component: grading-sandbox
 {{- end }}
 {{- end }}
 
+{{- /*
+  The Job runner's GRADER_K8S_SECCOMP_PROFILE: the Localhost profile path, or empty for
+  RuntimeDefault.
+*/}}
+{{- define "dlcourse.sandbox.seccompProfile" -}}
+{{- if eq .Values.sandbox.seccomp.type "Localhost" }}
+{{- .Values.sandbox.seccomp.localhostProfile }}
+{{- end }}
+{{- end }}
+
 {{- define "dlcourse.image" -}}
 {{- printf "%s:%s" .name (toString .tag) }}
 {{- end }}
