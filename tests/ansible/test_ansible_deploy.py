@@ -14,7 +14,8 @@ false``: this machine's engine is shared and must not be reconfigured or restart
 Prometheus from apt (``dlcourse_monitoring_prometheus_install: false``; the generated
 scrape jobs are scraped by the test instead) and the systemd timer: systemd is not PID 1
 on these machines, so the backup script is run directly and the units are only checked
-with ``systemd-analyze verify``. Every file goes to a temporary directory except the
+with ``systemd-analyze verify``. The hardening role keeps this kernel's ptrace scope (and
+skips it where the kernel has no Yama). Every file goes to a temporary directory except the
 nginx site, which is removed again; containers, volumes, network, image tags, the IdP
 and (when the test started it) nginx are removed at the end, also after a failure.
 """
@@ -153,8 +154,19 @@ def inventory_for(root: Path, ports: dict[str, int], issuer: str) -> dict:
             "dlcourse_backup_systemd_dir": str(root / "systemd"),
             "dlcourse_monitoring_prometheus_install": False,
             "dlcourse_health_timeout": 120,
+            # the hardening role: the file in the temporary directory, and the kernel's
+            # current ptrace scope (a shared test machine keeps its own)
+            "dlcourse_ptrace_scope_sysctl_file": str(root / "sysctl" / "60-dlcourse-ptrace.conf"),
+            "dlcourse_ptrace_scope": current_ptrace_scope(),
         },
     }}
+
+
+def current_ptrace_scope() -> int:
+    """This kernel's kernel.yama.ptrace_scope (2, the role's default, without Yama)."""
+    with contextlib.suppress(OSError, ValueError):
+        return int(Path("/proc/sys/kernel/yama/ptrace_scope").read_text())
+    return 2
 
 
 def teardown(client, nginx_before: bool | None, default_site_before: bool | None) -> None:
@@ -211,7 +223,7 @@ def deployment(docker_client, tmp_path_factory):
     nginx_before = nginx_running()
     default_site_before = (NGINX_ENABLED / "default").exists()
     root = tmp_path_factory.mktemp("ansible-deploy")
-    for sub in ("sbin", "systemd"):
+    for sub in ("sbin", "systemd", "sysctl"):
         (root / sub).mkdir()
     idp = None
     started = time.monotonic()
@@ -260,7 +272,8 @@ def deployment(docker_client, tmp_path_factory):
 def test_first_run_deploys_every_role(deployment):
     first = deployment.runs["first_run"]
     assert first.recap["failed"] == 0 and first.recap["changed"] > 0
-    for role in ("docker", "images", "secrets", "stack", "tls", "backup", "monitoring"):
+    for role in ("docker", "hardening", "images", "secrets", "stack", "tls", "backup",
+                 "monitoring"):
         assert f"TASK [{role} : " in first.output, f"role {role} did not run"
     assert "Load every archive that changed" in first.output
     assert re.search(r"changed: \[localhost\] => \(item=.*grader-image\.tar\)", first.output)

@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -21,6 +22,7 @@ from ansible_testing import (
 )
 
 ROLES = sorted(p.name for p in ROLES_DIR.iterdir() if p.is_dir())
+YAMA = Path("/proc/sys/kernel/yama")
 
 
 @pytest.mark.parametrize("playbook", PLAYBOOKS)
@@ -148,3 +150,38 @@ def test_hub_environment_follows_the_chosen_login(tmp_path):
     assert lti["LTI13_DEPLOYMENT_IDS"] == "1:3f2a9c,2:b7"
     assert lti["COURSE_IDS"] == "dl101,ml101" and lti["JUPYTERHUB_CRYPT_KEY"]
     assert not [k for k in lti if k.startswith("OIDC_")]
+
+
+def run_hardening_role(tmp_path, *args, **overrides):
+    """The hardening role alone against this machine, in check mode (nothing changes)."""
+    playbook = tmp_path / "hardening.yml"
+    playbook.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False,
+                                         "roles": ["hardening"]}]))
+    extra = {"ansible_python_interpreter": sys.executable, "dlcourse_hub_hostname": "localhost",
+             "dlcourse_ptrace_scope_sysctl_file": str(tmp_path / "60-dlcourse-ptrace.conf"),
+             **overrides}
+    return subprocess.run(
+        [tool("ansible-playbook"), "-i", "localhost,", "-c", "local", "--check", "--diff",
+         str(playbook), "-e", json.dumps(extra), *args], cwd=ANSIBLE_DIR, env=ansible_env(),
+        capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_ptrace_scope_is_set_or_skipped_with_a_reason(tmp_path):
+    result = run_hardening_role(tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    if YAMA.exists():  # a kernel with Yama: the setting (check mode: would be) applied
+        assert "TASK [hardening : Set who may ptrace (kernel.yama.ptrace_scope)" in output
+        assert "this kernel has no Yama" not in output
+    else:  # this machine's kernel: skipped, and said why
+        assert "Skipping kernel.yama.ptrace_scope: this kernel has no Yama" in output
+    assert not (tmp_path / "60-dlcourse-ptrace.conf").exists()  # --check wrote nothing
+
+
+@pytest.mark.parametrize("bad", [{"dlcourse_ptrace_scope": 4},
+                                 {"dlcourse_ptrace_scope": "off"},
+                                 {"dlcourse_ptrace_scope_sysctl_file": "ptrace.conf"}])
+def test_ptrace_scope_settings_are_checked(tmp_path, bad):
+    result = run_hardening_role(tmp_path, **bad)
+    assert result.returncode != 0
+    assert "dlcourse_ptrace_scope must be 0, 1, 2 or 3" in result.stdout + result.stderr
