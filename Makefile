@@ -34,6 +34,7 @@ docker:
 	@scripts/ensure-docker.sh
 
 base-image: docker
+	@scripts/ensure-system-packages.sh
 	@scripts/bootstrap-base-image.sh
 
 wheelhouse: venv

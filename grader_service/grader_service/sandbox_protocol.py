@@ -5,6 +5,33 @@ included), ``submission/`` (the student's files) and :data:`JOB_INFO`, a JSON ob
 ``{"course", "assignment", "roll_number"}`` whose roll number is the authoritative one
 from the hub, for the rubric's spec checks. The sandbox answers with one JSON object
 on stdout (see ``grader_service.autograde.pipeline``).
+
+Two identities live in every sandbox (see ``grader_service.autograde.identities``):
+
+- the **checker** (:data:`CHECKER_UID`) reads the input, decides every verdict and
+  writes the result; it is PID 1 of the container and its home is
+  :data:`CHECKER_HOME` (mode 0700);
+- the **student** (:data:`STUDENT_UID`) runs the submitted code and nothing else; its
+  home is :data:`STUDENT_HOME`. It cannot signal, ptrace or read the checker.
+
+The container starts as root with only :data:`SANDBOX_CAPABILITIES` (everything else
+dropped, ``no-new-privileges``); the autograder drops to the checker uid at once,
+keeping just those capabilities to start and stop student processes, which run with
+none. :func:`identity_args` are the autograder flags that ask for this separation.
 """
 
 JOB_INFO = "job.json"
+
+CHECKER_UID = 1001
+STUDENT_UID = 1000
+CHECKER_HOME = "/home/grader"
+STUDENT_HOME = "/home/student"
+#: Capabilities the sandbox container starts with (Docker ``cap_add`` / Kubernetes
+#: ``capabilities.add`` after dropping ALL): enough to switch to the two uids and to
+#: stop the student's processes; student processes end up with none.
+SANDBOX_CAPABILITIES = ("SETUID", "SETGID", "KILL")
+
+
+def identity_args(checker_uid=CHECKER_UID, student_uid=STUDENT_UID):
+    """Autograder command-line flags that run checker and student under two uids."""
+    return ["--checker-uid", str(checker_uid), "--student-uid", str(student_uid)]

@@ -102,7 +102,7 @@ def test_messages_quoting_hidden_tests_are_withheld(runner, make_bundle):
     result = grade(runner, make_bundle("def add(a, b):\n    return a + b",
                                        {"t": (1, code)}, name="leak"))
     message = result["tests"][0]["message"]
-    assert "sesame" not in message and "withheld" in message
+    assert message == "a hidden test failed"
 
 
 def test_cancel_stops_a_local_run_early(make_bundle):

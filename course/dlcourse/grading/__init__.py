@@ -18,14 +18,15 @@ Returned dict::
      "max_score": all points of the graded items (automatic + manual),
      "manual_max_score": points left to the human grader,
      "setup": "ok" or why the notebook's cells could not run,
+     "metrics": {name: number} the checker measured (held-out accuracy, loss),
      "cell_errors": [...], "restarts": int}
 
 The reference modules are imported here before the child starts, and the child
-gets a scratch working directory and a minimal environment (no grader
-secrets, ``ROLL_NUMBER`` from the caller, ``SUBMISSION_DIR`` = that scratch
-directory, where the artifact checks of modules 07 and 08 read the
-``submission_<roll>.json`` the notebook wrote). The platform's sandbox (no network,
-read-only root, resource limits) wraps the whole grading run.
+gets a working directory of its own and a minimal environment (no grader
+secrets, ``ROLL_NUMBER`` from the caller, ``SUBMISSION_DIR`` = that directory, where
+the artifact checks of modules 07 and 08 have the child read back the
+``submission_<roll>.json`` the notebook wrote). In the platform's sandbox (no network,
+read-only root, resource limits) the child runs under the student's own uid.
 """
 
 from __future__ import annotations
@@ -65,13 +66,17 @@ def _item_result(item, points, passed, message, subchecks=()):
 
 def grade_notebook(student_notebook_path, assignment: str, roll_number: str | None,
                    timeout_per_check: float | None = None, seed: int | None = None,
-                   setup_timeout: float = 120.0, only_items=None) -> dict:
+                   setup_timeout: float = 120.0, only_items=None, files=None,
+                   identity=None) -> dict:
     """Grade one notebook against its assignment's rubric (see module docstring).
 
     timeout_per_check: seconds per student call; None uses each sub-check's own
     limit from the rubric. seed: the input generator's seed (default: random,
     so no two gradings send the same inputs). only_items: grade just these item ids
     (the others are left out of the result), for quick re-checks and tests.
+    files: ``{relative path: bytes}`` the notebook's code may open (the submission's
+    other files, the instructor's data). identity: run the student's code as this
+    ``isolation.ChildIdentity`` (the grading sandbox's student uid).
     """
     from pathlib import Path
 
@@ -90,7 +95,7 @@ def grade_notebook(student_notebook_path, assignment: str, roll_number: str | No
     rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
     results = []
     with StudentHost(notebook_code_cells(nb), env=env, blocked=rubric.blocked_modules,
-                     setup_timeout=setup_timeout) as host:
+                     setup_timeout=setup_timeout, files=files, identity=identity) as host:
         started = host.start()
         ctx = Context(host=host, rng=rng, roll_number=roll_number, timeout=timeout_per_check)
         for item in items:
@@ -111,7 +116,7 @@ def grade_notebook(student_notebook_path, assignment: str, roll_number: str | No
             failed = [f"{s['id']}: {s['message']}" for s in subs if not s["passed"]]
             results.append(_item_result(item, points, not failed,
                                         "; ".join(failed) or "all checks passed", subs))
-        cell_errors, restarts = host.cell_errors, host.restarts
+        cell_errors, restarts, measured = host.cell_errors, host.restarts, ctx.metrics
     auto = [r for r in results if not r["manual"]]
     return {
         "rubric": rubric.name,
@@ -123,4 +128,5 @@ def grade_notebook(student_notebook_path, assignment: str, roll_number: str | No
         "setup": "ok" if started.ok else started.error,
         "cell_errors": cell_errors,
         "restarts": restarts,
+        "metrics": {k: v for k, v in measured.items() if np.isfinite(v)},
     }

@@ -30,6 +30,7 @@ class Context:
     roll_number: str | None
     timeout: float | None = None
     cache: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)  # numbers measured here, signed in the stamp
 
     def call(self, sub, fn, *args, key=None, **kwargs):
         """Call the student's ``fn`` (cached under ``key`` so sibling sub-checks share it)."""
@@ -351,9 +352,11 @@ def _learning(ctx, sub, key, run, model, ratio):
             if not np.isclose(actual, losses[-1], rtol=1e-4, atol=1e-6):
                 return False, (f"the last reported loss {losses[-1]:.4f} is not the training "
                                f"loss of the returned weights ({actual:.4f})")
+            ctx.metrics[f"{key}.final_train_loss"] = float(actual)
             ok = losses[-1] < ratio * losses[0]
             return ok, f"loss {losses[0]:.4f} -> {losses[-1]:.4f} (needs < {ratio} x first)"
-        acc = model(params, *test)[1]
+        acc = float(model(params, *test)[1])
+        ctx.metrics[f"{key}.heldout_accuracy"] = acc
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         return False, f"could not evaluate the returned params: {exc}"
     limit = sub.params.get("min_accuracy", 0.9)

@@ -6,29 +6,34 @@ plain data back (validated by ``wire.decode``). A child that hangs is killed,
 one that crashes is noticed; either way the call fails with a message and the
 next call starts a fresh child and replays the notebook's cells.
 
-The child's working directory is a fresh scratch directory, also exported as
-``SUBMISSION_DIR``: artifacts the notebook writes there (``submission_<roll>.json``)
-are read back with ``StudentHost.read_output``.
+In the grading sandbox the child runs under the student's own uid
+(``identity``): it cannot signal, trace or read the checker, and the checker never
+opens a file the child wrote (``read_output`` asks the child for the text). The
+child works in a directory of its own under its home, also exported as
+``SUBMISSION_DIR``, where the notebook's files (``files``) are put and its
+artifacts (``submission_<roll>.json``) are read back from.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import itertools
 import json
 import os
 import queue
-import stat
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 
 from dlcourse.grading.wire import WireError, decode, encode
 
 #: Environment variables the child inherits from the checker (everything else is dropped).
-INHERITED_ENV = frozenset({"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH",
-                           "VIRTUAL_ENV", "KERAS_HOME", "MPLCONFIGDIR"})
+INHERITED_ENV = frozenset({"PATH", "LANG", "LC_ALL", "VIRTUAL_ENV", "KERAS_HOME"})
 
 
 @dataclass
@@ -40,6 +45,48 @@ class CallResult:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class ChildIdentity:
+    """Who the child runs as: ``uid``/``gid`` (no supplementary groups) and its ``home``.
+
+    ``reap`` (optional) is called after the child is killed, to stop anything it
+    left behind outside its process group (daemons that called ``setsid``).
+    """
+
+    uid: int
+    gid: int
+    home: str
+    reap: object = None
+
+    def popen_kwargs(self):
+        return {"user": self.uid, "group": self.gid, "extra_groups": []}
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A call argument that stands for the child's own object called ``name``."""
+
+    name: str
+
+
+def _encode_arg(value):
+    if isinstance(value, Ref):
+        return {"__ref__": value.name}
+    if type(value) in (list, tuple):
+        return [_encode_arg(v) for v in value]
+    if type(value) is dict:
+        return {k: _encode_arg(v) for k, v in value.items()}
+    return encode(value)
+
+
+def _exit_reason(code):
+    """Why the notebook's process ended, in words a student can act on."""
+    if code == -signal.SIGKILL:
+        return ("the notebook's process was killed (SIGKILL), most likely by the memory "
+                "limit")
+    return f"the notebook's process crashed (exit {code})"
+
+
 class StudentHost:
     """A restartable child process holding one student's notebook namespace.
 
@@ -47,13 +94,18 @@ class StudentHost:
     env: extra environment (ROLL_NUMBER, thread limits) for the child.
     blocked: module names the student's code may not import.
     setup_timeout: seconds allowed for running all the cells.
+    files: ``{relative path: bytes}`` put in the child's working directory first.
+    identity: a :class:`ChildIdentity` to run the child as (None: this process's uid).
     """
 
-    def __init__(self, cells, env=None, blocked=(), setup_timeout=120.0):
+    def __init__(self, cells, env=None, blocked=(), setup_timeout=120.0, files=None,
+                 identity: ChildIdentity | None = None):
         self.cells = list(cells)
         self.env = dict(env or {})
         self.blocked = list(blocked)
         self.setup_timeout = setup_timeout
+        self.files = dict(files or {})
+        self.identity = identity
         self.cell_errors: list[str] = []
         self.restarts = 0
         self._started = False
@@ -61,23 +113,30 @@ class StudentHost:
         self._proc = None
         self._lines: queue.Queue | None = None
         self._stderr = None
-        self._workdir = None
+        self._home = None
+        self._ids = itertools.count(1)
 
     # -- lifecycle -------------------------------------------------------------
     def _spawn(self):
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the child
-        self._workdir = tempfile.TemporaryDirectory(prefix="student-")  # its own scratch cwd
+        if self.identity is None:  # development: a scratch home of our own
+            self._home = tempfile.TemporaryDirectory(prefix="student-")
+            home, options = self._home.name, {}
+        else:
+            home, options = self.identity.home, self.identity.popen_kwargs()
         # only what Python needs: no tokens or other secrets of the grader reach the student
         env = {k: v for k, v in os.environ.items() if k in INHERITED_ENV}
-        env.update({"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                    "MKL_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
-                    "PYTHONDONTWRITEBYTECODE": "1"})
+        env.update({"HOME": home, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
+                    "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                    "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONDONTWRITEBYTECODE": "1",
+                    "MPLCONFIGDIR": os.path.join(home, ".matplotlib")})
         env.update(self.env)
-        env["SUBMISSION_DIR"] = self._workdir.name  # where read_output looks
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "dlcourse.grading.host"],
+            [sys.executable, "-I", "-m", "dlcourse.grading.host"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-            env=env, text=True, bufsize=1, cwd=self._workdir.name,
+            # not cwd=home: Popen chdirs as the checker, before the uid switch, and the
+            # student's home is 0700; the host chdirs into a directory of its own
+            env=env, text=True, bufsize=1, cwd="/", start_new_session=True, **options,
         )
         lines: queue.Queue = queue.Queue()
         proc = self._proc
@@ -91,10 +150,22 @@ class StudentHost:
         self._lines = lines
 
     def start(self):
-        """Start the child and run the notebook's cells; returns the setup result."""
+        """Start the child, hand it the files and run the notebook's cells."""
         self.restarts += self._started
         self._started = True
-        self._spawn()
+        try:
+            self._spawn()
+        except OSError as exc:  # e.g. no process slots left: the notebook forked them all
+            self._setup_failure = CallResult(False, error=f"the notebook's process could not "
+                                             f"start ({exc.strerror or exc})")
+            return self._setup_failure
+        if self.files:
+            sent = self._request({"op": "files", "files": {
+                path: base64.b64encode(data).decode("ascii") for path, data in self.files.items()
+            }}, self.setup_timeout, "copying the notebook's files")
+            if not sent.ok:
+                self._setup_failure = sent
+                return sent
         result = self._request({"op": "setup", "cells": self.cells, "blocked": self.blocked},
                                self.setup_timeout, "running the notebook's code cells")
         if result.ok:
@@ -117,21 +188,23 @@ class StudentHost:
         return self._proc is not None and self._proc.poll() is None
 
     def close(self):
-        """Kill the child (idempotent)."""
+        """Kill the child and its process group (idempotent)."""
         if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.kill()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
             self._proc.wait()
             for stream in (self._proc.stdin, self._proc.stdout):
                 with contextlib.suppress(OSError):
                     stream.close()
             self._proc = None
+            if self.identity is not None and self.identity.reap is not None:
+                self.identity.reap()
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
-        if self._workdir is not None:
-            self._workdir.cleanup()
-            self._workdir = None
+        if self._home is not None:
+            self._home.cleanup()
+            self._home = None
 
     def __enter__(self):
         return self
@@ -141,32 +214,40 @@ class StudentHost:
 
     # -- requests --------------------------------------------------------------
     def _request(self, message, timeout, what):
+        msg_id = next(self._ids)
         try:
-            self._proc.stdin.write(json.dumps(message) + "\n")
+            self._proc.stdin.write(json.dumps({**message, "id": msg_id}) + "\n")
             self._proc.stdin.flush()
-        except (BrokenPipeError, OSError):
+        except (BrokenPipeError, OSError, ValueError):
             self.close()
             return CallResult(False, error=f"{what}: the notebook's process had exited")
-        try:
-            line = self._lines.get(timeout=timeout)
-        except queue.Empty:
-            self.close()
-            return CallResult(False, error=f"{what}: no answer within {timeout:g} s (time limit)")
-        if line is None:
-            code = self._proc.wait()
-            tail = self._stderr_tail()
-            self.close()
-            return CallResult(False, error=f"{what}: the notebook's process crashed (exit {code})"
-                              + (f"; its last output: {tail}" if tail else ""))
-        try:
-            reply = json.loads(line)
-            if not reply.get("ok"):
-                return CallResult(False, error=f"{what}: {reply.get('error', 'failed')}")
-            if message["op"] == "setup":
-                return CallResult(True, {"cell_errors": [str(e) for e in reply["cell_errors"]]})
-            return CallResult(True, decode(reply.get("result")))
-        except (WireError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            return CallResult(False, error=f"{what}: invalid answer ({exc})")
+        except TypeError as exc:
+            return CallResult(False, error=f"{what}: {exc}")
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self.close()
+                return CallResult(False, error=f"{what}: no answer within {timeout:g} s "
+                                  "(time limit)")
+            if line is None:
+                code = self._proc.wait()
+                tail = self._stderr_tail()
+                self.close()
+                return CallResult(False, error=f"{what}: {_exit_reason(code)}"
+                                  + (f"; its last output: {tail}" if tail else ""))
+            try:
+                reply = json.loads(line)
+                if type(reply) is not dict or reply.get("id") != msg_id:
+                    continue  # not the answer to this request: never trusted
+                if not reply.get("ok"):
+                    return CallResult(False, error=f"{what}: {reply.get('error', 'failed')}")
+                if message["op"] == "setup":
+                    return CallResult(True, {"cell_errors": [str(e) for e in reply["cell_errors"]]})
+                return CallResult(True, decode(reply.get("result")))
+            except (WireError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                return CallResult(False, error=f"{what}: invalid answer ({exc})")
 
     def _ensure(self):
         if self._setup_failure is not None:
@@ -177,39 +258,53 @@ class StudentHost:
         return None if started.ok else started
 
     def call(self, fn, *args, timeout=10.0, **kwargs):
-        """Call the student's ``fn(*args, **kwargs)`` in the child -> ``CallResult``."""
+        """Call the student's ``fn(*args, **kwargs)`` in the child -> ``CallResult``.
+
+        Arguments are plain data, or :class:`Ref` for the child's own objects.
+        """
         failed = self._ensure()
         if failed is not None:
             return failed
-        message = {"op": "call", "fn": fn, "args": encode(list(args)), "kwargs": encode(kwargs)}
+        try:
+            message = {"op": "call", "fn": fn, "args": _encode_arg(list(args)),
+                       "kwargs": _encode_arg(kwargs)}
+        except WireError as exc:
+            return CallResult(False, error=f"{fn}(): {exc}")
         return self._request(message, timeout, f"{fn}()")
 
-    def read_output(self, name, limit=1 << 20):
+    def exec_cell(self, source, timeout=60.0):
+        """Run one more cell in the child -> ``CallResult`` whose value is its error or None."""
+        failed = self._ensure()
+        if failed is not None:
+            return failed
+        return self._request({"op": "exec", "source": source}, timeout, "the cell")
+
+    def describe(self, names, timeout=10.0):
+        """What the child's ``names`` are (see ``host``): ``{name: description}``."""
+        failed = self._ensure()
+        if failed is not None:
+            return failed
+        return self._request({"op": "describe", "names": list(names)}, timeout,
+                             "reading the notebook's variables")
+
+    def read_output(self, name, limit=1 << 20, timeout=10.0):
         """The text of a file the notebook wrote to ``SUBMISSION_DIR`` -> ``CallResult``.
 
-        name: a plain file name (no directories). Only a regular file of at most
-        ``limit`` bytes is read; symbolic links, FIFOs and the like are refused, so the
-        notebook cannot point the checker at another file or make it block.
+        name: a plain file name (no directories). The child reads it (regular files of
+        at most ``limit`` bytes, no symbolic links or FIFOs) and sends the text: the
+        checker never opens a path the notebook controls.
         """
         failed = self._ensure()
         if failed is not None:
             return failed
         if not name or name in (".", "..") or "/" in name or os.sep in name:
             return CallResult(False, error=f"{name!r} is not a plain file name")
-        try:
-            fd = os.open(os.path.join(self._workdir.name, name),
-                         os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except FileNotFoundError:
-            return CallResult(False, error=f"the notebook did not write {name}")
-        except OSError as exc:
-            return CallResult(False, error=f"{name} cannot be read ({exc.strerror})")
-        with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                return CallResult(False, error=f"{name} is not a regular file")
-            raw = fh.read(limit + 1)
-        if len(raw) > limit:
-            return CallResult(False, error=f"{name} is larger than {limit} bytes")
-        return CallResult(True, raw.decode("utf-8", "replace"))
+        result = self._request({"op": "read", "name": name, "limit": limit}, timeout, name)
+        if result.ok and type(result.value) is not str:
+            return CallResult(False, error=f"{name}: invalid answer")
+        if not result.ok:  # the host's own reason, without the request prefix
+            return CallResult(False, error=result.error.removeprefix(f"{name}: "))
+        return result
 
     def get(self, name, timeout=10.0):
         """Read the variable ``name`` from the child's namespace -> ``CallResult``."""

@@ -28,17 +28,20 @@ class NotebookJob:
     name: str  # file name, e.g. "ps0.ipynb"
     source_path: str
     submission_path: str
-    workdir: str
     cell_timeout: float = 60.0
-    kernel_name: str = "python3"
     assignment: str = ""  # from the grading service's job.json
     roll_number: str | None = None  # authoritative, from the grading service's job.json
+    identity: object = None  # ChildIdentity the student's code runs as (None: same uid)
+    files: dict = dataclasses.field(default_factory=dict)  # relpath -> bytes for the student
+    rubric: object = None  # the course rubric grading this notebook, or None (test cells)
+    instructor_cells: list = dataclasses.field(default_factory=list)  # locked cell sources
     source: nbformat.NotebookNode | None = None
     student: nbformat.NotebookNode | None = None
-    nb: nbformat.NotebookNode | None = None  # the notebook that is executed
+    nb: nbformat.NotebookNode | None = None  # the student's cells + the official tests
     tests: list = dataclasses.field(default_factory=list)  # list[TestResult], source order
     hidden_text: list = dataclasses.field(default_factory=list)  # hidden-test lines, never shown
-    problem: str = ""  # set when the notebook cannot be graded (missing, malformed, kernel died)
+    metrics: dict = dataclasses.field(default_factory=dict)  # numbers the checker measured
+    problem: str = ""  # set when the notebook cannot be graded (missing, malformed)
 
     @property
     def max_score(self):

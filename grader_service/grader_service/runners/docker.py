@@ -11,10 +11,11 @@ import struct
 import time
 
 from ..metrics import Outcome
+from ..sandbox_protocol import (CHECKER_HOME, CHECKER_UID, SANDBOX_CAPABILITIES, STUDENT_HOME,
+                                STUDENT_UID, identity_args)
 from .base import Runner, RunResult, parse_output, stop_when
+from .seccomp import sandbox_profile_json
 
-SANDBOX_UID = 1000
-HOME = "/home/grader"
 STDOUT, STDERR = 1, 2
 STDERR_TAIL = 16 * 1024
 
@@ -25,11 +26,17 @@ class SandboxTimeout(Exception):
 
 class DockerRunner(Runner):
     """Fresh container from ``image``: no network, memory == swap, CPU and pid limits,
-    read-only root with small tmpfs for /tmp and the home dir, uid 1000, no capabilities,
-    no-new-privileges, wall-clock timeout, capped stdout, no log file on the host."""
+    read-only root with small tmpfs for /tmp and the two homes, no-new-privileges, a
+    seccomp profile without ptrace, wall-clock timeout, capped stdout, no log file on
+    the host. It starts as root with only SETUID/SETGID/KILL; the autograder (PID 1)
+    drops to the checker uid at once and runs the student's code as the student uid
+    (see ``grader_service.sandbox_protocol``)."""
 
     name = "docker"
-    tmpfs_size = {"/tmp": "256m", HOME: "64m"}
+    #: tmpfs mounts: size and (owner uid, mode). /tmp is shared, sticky, like any /tmp.
+    tmpfs_mounts = {"/tmp": ("256m", 0, "1777"),
+                    CHECKER_HOME: ("64m", CHECKER_UID, "0700"),
+                    STUDENT_HOME: ("64m", STUDENT_UID, "0700")}
 
     def __init__(self, limits, image="dlcourse/sandbox:latest", client=None):
         super().__init__(limits)
@@ -54,15 +61,16 @@ class DockerRunner(Runner):
         """Everything passed to ``containers.create`` (the security posture, in one place)."""
         import docker
 
-        tmpfs = {path: f"rw,nosuid,nodev,size={size},uid={SANDBOX_UID},gid={SANDBOX_UID},mode=0700"
-                 for path, size in self.tmpfs_size.items()}
+        tmpfs = {path: f"rw,nosuid,nodev,size={size},uid={uid},gid={uid},mode={mode}"
+                 for path, (size, uid, mode) in self.tmpfs_mounts.items()}
         return dict(
             image=self.image,
-            # the image's ENTRYPOINT is `python -m grader_service.autograde`
-            command=["--workdir", "/tmp/grading", *self.limits.autograde_args()],
-            user=f"{SANDBOX_UID}:{SANDBOX_UID}",
-            environment={"HOME": HOME},
-            working_dir=HOME,
+            # the image's ENTRYPOINT is `python -I -m grader_service.autograde`
+            command=["--workdir", f"{CHECKER_HOME}/work", *self.limits.autograde_args(),
+                     *identity_args(), "--student-home", STUDENT_HOME],
+            user="0:0",  # only to drop to the two uids; see SANDBOX_CAPABILITIES
+            environment={"HOME": CHECKER_HOME},
+            working_dir=CHECKER_HOME,
             stdin_open=True,
             network_mode="none",
             mem_limit=self.limits.memory,
@@ -75,7 +83,8 @@ class DockerRunner(Runner):
             read_only=True,
             tmpfs=tmpfs,
             cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
+            cap_add=list(SANDBOX_CAPABILITIES),
+            security_opt=["no-new-privileges", f"seccomp={sandbox_profile_json()}"],
             log_config=docker.types.LogConfig(type="none"),
             labels={"dlcourse.role": "grading-sandbox"},
         )
@@ -127,7 +136,10 @@ class DockerRunner(Runner):
             read_only_root=host["ReadonlyRootfs"],
             user=container.attrs["Config"]["User"],
             cap_drop=host["CapDrop"],
-            security_opt=host["SecurityOpt"],
+            cap_add=host["CapAdd"],
+            security_opt=[o if not o.startswith("seccomp=") else "seccomp=sandbox"
+                          for o in host["SecurityOpt"]],
+            identities={"checker_uid": CHECKER_UID, "student_uid": STUDENT_UID},
             oom_killed=container.attrs["State"]["OOMKilled"],
         )
 

@@ -16,7 +16,8 @@ _PASSED_ENV = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "TMPDIR")
 
 
 class LocalRunner(Runner):
-    """Subprocess with a wall-clock timeout and a stdout cap; no memory/network limits."""
+    """Subprocess with a wall-clock timeout and a stdout cap; no memory/network limits,
+    and the student's code runs under the service's own uid (``--same-uid``)."""
 
     name = "local"
 
@@ -31,7 +32,7 @@ class LocalRunner(Runner):
             env = {k: os.environ[k] for k in _PASSED_ENV if k in os.environ}
             env["HOME"] = home
             proc = subprocess.Popen(
-                [self.python, "-m", AUTOGRADE_MODULE, "--workdir", home,
+                [self.python, "-I", "-m", AUTOGRADE_MODULE, "--workdir", home, "--same-uid",
                  *self.limits.autograde_args()],
                 stdin=subprocess.PIPE, stdout=out, stderr=subprocess.DEVNULL, cwd=home, env=env,
                 start_new_session=True)

@@ -1,28 +1,55 @@
 """Read the instructor's source notebook and the student's notebook; list the tests."""
 
 import os
+from pathlib import PurePath
 
 import nbformat
 
-from ..cells import grade_id, hidden_lines, is_test_cell, points
+from ..cells import grade_id, hidden_lines, is_solution_cell, is_test_cell, points
 from ..job import TestResult
 from .base import Step
 
 
-class LoadNotebooks(Step):
-    """Fill ``job.source``, ``job.tests``, ``job.hidden_text`` and ``job.student``.
+def find_rubric(assignment: str, notebook: str):
+    """``(rubric, items)`` of the course rubric for ``assignment``/``notebook``, or None."""
+    if not assignment:
+        return None
+    from dlcourse.grading.rubrics import rubric_for
 
-    A missing or unreadable student notebook sets ``job.problem`` (the tests then score 0).
+    try:
+        return rubric_for(assignment, PurePath(notebook).stem)
+    except KeyError:
+        return None
+
+
+def rubric_tests(notebook, items):
+    """The rubric's items as tests worth 0 points until the rubric checker grades them."""
+    return [TestResult(notebook, f"rubric:{item.id}", float(item.max_points),
+                       manual=bool(item.manual)) for item in items]
+
+
+class LoadNotebooks(Step):
+    """Fill ``job.source``, ``job.rubric``, ``job.tests``, ``job.hidden_text``,
+    ``job.instructor_cells`` and ``job.student``.
+
+    The tests come from the source alone: the rubric's items where the assignment
+    has a course rubric, else the nbgrader test cells. A missing or unreadable
+    student notebook sets ``job.problem`` (the tests then score 0).
     """
 
     needs_gradable = False
 
     def __call__(self, job):
         job.source = nbformat.read(job.source_path, as_version=4)
+        job.rubric = find_rubric(job.assignment, job.name)
         for cell in job.source.cells:
             if is_test_cell(cell) and grade_id(cell):
                 job.tests.append(TestResult(job.name, grade_id(cell), points(cell)))
                 job.hidden_text.extend(hidden_lines(cell.source))
+            elif cell.cell_type == "code" and not is_solution_cell(cell):
+                job.instructor_cells.append(cell.source)
+        if job.rubric is not None:
+            job.tests = rubric_tests(job.name, job.rubric[1])
         if not os.path.isfile(job.submission_path):
             job.problem = f"notebook {job.name} was not submitted"
             return

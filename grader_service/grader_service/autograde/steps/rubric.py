@@ -1,47 +1,37 @@
 """Score with the course's process-isolated rubric checker where the assignment has one.
 
-For the course's graded labs (``dlcourse.grading``: MLP, CNN, churn, framework), the
-points come from the rubric, not from nbgrader test cells: the checker runs the
-student's code in a child process, calls their functions with fresh inputs and
-compares plain arrays in its own process, so monkeypatching NumPy or the test
-helpers inside the notebook cannot fake a pass. The test-cell results this step
-replaces were only advisory for such notebooks. Assignments without a rubric keep
-their test-cell scores. Manually graded rubric items are listed with 0 points and
-``manual: true`` until an instructor grades them.
+For the course's graded labs (``dlcourse.grading``), the points come from the rubric,
+never from nbgrader test cells, whatever happens to the student's code: the checker
+runs the student's code in a child process under the student's uid, calls their
+functions with fresh inputs and compares plain arrays in its own process, so
+monkeypatching NumPy or the test helpers inside the notebook cannot fake a pass, and
+a notebook that kills its own process only loses the items it could not answer.
+Manually graded rubric items are listed with 0 points and ``manual: true`` until an
+instructor grades them.
 """
-
-from pathlib import PurePath
 
 from ..job import TestResult
 from .base import Step
 
-
-def find_rubric(assignment: str, notebook: str):
-    """The course rubric for ``assignment``/``notebook``, or None (also when dlcourse is absent)."""
-    try:
-        from dlcourse.grading.rubrics import rubric_for
-    except ImportError:
-        return None
-    try:
-        return rubric_for(assignment, PurePath(notebook).stem)
-    except KeyError:
-        return None
+MAX_MESSAGE = 500
 
 
 class RubricChecker(Step):
-    """Replace ``job.tests`` by the rubric's items when a rubric covers this notebook."""
+    """Replace the rubric items' placeholder results by the rubric checker's."""
 
     def __call__(self, job):
-        if not job.assignment or find_rubric(job.assignment, job.name) is None:
+        if job.rubric is None:
             return
         from dlcourse.grading import grade_notebook
 
-        graded = grade_notebook(job.submission_path, job.assignment, job.roll_number)
+        graded = grade_notebook(job.submission_path, job.assignment, job.roll_number,
+                                files=job.files, identity=job.identity)
         job.tests = [
             TestResult(job.name, f"rubric:{item['id']}", float(item["max_points"]),
                        points=float(item["points"]), passed=bool(item["passed"]),
-                       message=str(item["message"])[:500], manual=bool(item["manual"]))
+                       message=str(item["message"])[:MAX_MESSAGE], manual=bool(item["manual"]))
             for item in graded["items"]
         ]
+        job.metrics = dict(graded.get("metrics") or {})
         if graded.get("setup") not in (None, "ok"):
-            job.problem = f"the notebook's code could not run: {graded['setup']}"[:500]
+            job.problem = f"the notebook's code could not run: {graded['setup']}"[:MAX_MESSAGE]
