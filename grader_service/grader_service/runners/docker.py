@@ -11,8 +11,14 @@ import struct
 import time
 
 from ..metrics import Outcome
-from ..sandbox_protocol import (CHECKER_HOME, CHECKER_UID, SANDBOX_CAPABILITIES, STUDENT_HOME,
-                                STUDENT_UID, identity_args)
+from ..sandbox_protocol import (
+    CHECKER_HOME,
+    CHECKER_UID,
+    SANDBOX_CAPABILITIES,
+    STUDENT_HOME,
+    STUDENT_UID,
+    identity_args,
+)
 from .base import Runner, RunResult, parse_output, stop_when
 from .seccomp import sandbox_profile_json
 
