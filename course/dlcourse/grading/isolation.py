@@ -17,6 +17,7 @@ artifacts (``submission_<roll>.json``) are read back from.
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import itertools
 import json
@@ -31,6 +32,12 @@ import time
 from dataclasses import dataclass
 
 from dlcourse.grading.wire import WireError, decode, encode
+
+#: Longest answer line read from the child (a larger one ends the child).
+MAX_REPLY_CHARS = 64 * 1024 * 1024
+TOO_LONG = object()
+#: How much of the child's own output (stderr) is kept, in 4 KiB chunks.
+STDERR_TAIL_CHUNKS = 4
 
 #: Environment variables the child inherits from the checker (everything else is dropped).
 INHERITED_ENV = frozenset({"PATH", "LANG", "LC_ALL", "VIRTUAL_ENV", "KERAS_HOME"})
@@ -118,7 +125,7 @@ class StudentHost:
 
     # -- lifecycle -------------------------------------------------------------
     def _spawn(self):
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the child
+        self._stderr = collections.deque(maxlen=STDERR_TAIL_CHUNKS)
         if self.identity is None:  # development: a scratch home of our own
             self._home = tempfile.TemporaryDirectory(prefix="student-")
             home, options = self._home.name, {}
@@ -133,20 +140,31 @@ class StudentHost:
         env.update(self.env)
         self._proc = subprocess.Popen(
             [sys.executable, "-I", "-m", "dlcourse.grading.host"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             # not cwd=home: Popen chdirs as the checker, before the uid switch, and the
             # student's home is 0700; the host chdirs into a directory of its own
             env=env, text=True, bufsize=1, cwd="/", start_new_session=True, **options,
         )
         lines: queue.Queue = queue.Queue()
-        proc = self._proc
+        proc, tail = self._proc, self._stderr
 
         def pump():
-            for line in proc.stdout:
+            while True:
+                line = proc.stdout.readline(MAX_REPLY_CHARS)
+                if not line:
+                    break
+                if len(line) >= MAX_REPLY_CHARS and not line.endswith("\n"):
+                    lines.put(TOO_LONG)  # a flood: never buffered whole in the checker
+                    break
                 lines.put(line)
             lines.put(None)  # EOF: the child died
 
-        threading.Thread(target=pump, daemon=True).start()
+        def drain():  # the child's prints: only the tail is kept, nothing touches a disk
+            for chunk in iter(lambda: proc.stderr.buffer.read1(4096), b""):
+                tail.append(chunk)
+
+        for target in (pump, drain):
+            threading.Thread(target=target, daemon=True).start()
         self._lines = lines
 
     def start(self):
@@ -176,13 +194,9 @@ class StudentHost:
 
     def _stderr_tail(self, limit=300):
         """The end of what the student's process printed (for crash messages)."""
-        try:
-            self._stderr.seek(0, os.SEEK_END)
-            size = self._stderr.tell()
-            self._stderr.seek(max(0, size - limit))
-            return self._stderr.read().decode("utf-8", "replace").strip()
-        except (OSError, ValueError, AttributeError):
+        if not self._stderr:
             return ""
+        return b"".join(self._stderr)[-limit:].decode("utf-8", "replace").strip()
 
     def alive(self):
         return self._proc is not None and self._proc.poll() is None
@@ -193,15 +207,13 @@ class StudentHost:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._proc.pid, signal.SIGKILL)
             self._proc.wait()
-            for stream in (self._proc.stdin, self._proc.stdout):
+            for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
                 with contextlib.suppress(OSError):
                     stream.close()
             self._proc = None
             if self.identity is not None and self.identity.reap is not None:
                 self.identity.reap()
-        if self._stderr is not None:
-            self._stderr.close()
-            self._stderr = None
+        self._stderr = None
         if self._home is not None:
             self._home.cleanup()
             self._home = None
@@ -231,6 +243,10 @@ class StudentHost:
                 self.close()
                 return CallResult(False, error=f"{what}: no answer within {timeout:g} s "
                                   "(time limit)")
+            if line is TOO_LONG:
+                self.close()
+                return CallResult(False, error=f"{what}: the answer is larger than "
+                                  f"{MAX_REPLY_CHARS} characters")
             if line is None:
                 code = self._proc.wait()
                 tail = self._stderr_tail()
