@@ -107,26 +107,74 @@ def cmd_push(args):
 
 
 def cmd_verify(args):
-    """Verify one stamp file offline, or with ``--course`` every graded stamp of a course."""
+    """Verify one stamp file, or with ``--course`` every graded stamp of a course.
+
+    A stamp file's signature is checked with ``--public-key`` (or the service's key);
+    unless ``--offline`` (or without an API token), the service is then asked whether
+    it is still the submission's current stamp. Exit status: 0 valid (and current, if
+    asked), 1 invalid, 2 the service could not answer, 3 valid but superseded by a
+    regrade (or unknown to the service).
+    """
     from .stamp import explain_stamp
 
     if args.course:
         return _verify_course(args)
-    if not (args.stamp and args.public_key):
-        raise SystemExit("verify needs STAMP and --public-key, or --course")
+    online = bool(args.token) and not args.offline
+    if not args.stamp or not (args.public_key or online):
+        raise SystemExit("verify needs STAMP and --public-key (or an API token to ask the "
+                         "service), or --course")
     with open(args.stamp, "rb") as fh:
         stamp = fh.read()
-    with open(args.public_key, "rb") as fh:
-        key = fh.read()
+    client = _client(args) if online else None
+    if args.public_key:
+        with open(args.public_key, "rb") as fh:
+            key = fh.read()
+    else:
+        key = _ask(client.public_key)
     problem = explain_stamp(stamp, key)
     if problem:
         print(f"INVALID: {problem}", file=sys.stderr)
         return 1
-    record = json.loads(stamp)["record"]
-    print(f"OK: {record.get('username')} ({record.get('roll_number')}) "
-          f"{record.get('course')}/{record.get('assignment')} "
-          f"score {record.get('score')}/{record.get('max_score')}")
-    return 0
+    stamp = json.loads(stamp)
+    record = stamp["record"]
+    summary = (f"{record.get('username')} ({record.get('roll_number')}) "
+               f"{record.get('course')}/{record.get('assignment')} "
+               f"score {record.get('score')}/{record.get('max_score')}")
+    if client is None:
+        print(f"OK: {summary} (signature only; not checked for a later regrade)")
+        return 0
+    history = _ask(lambda: client.stamp_history(record["submission_id"]))
+    current = history.get("current") or {}
+    if current.get("signature") == stamp["signature"]:
+        print(f"OK: {summary}, the current grade")
+        return 0
+    now = f"now {history['status']}"
+    if current:
+        now += f" {current['record']['score']}/{current['record']['max_score']}"
+    for earlier in history["superseded"]:
+        if earlier["stamp"]["signature"] == stamp["signature"]:
+            newer = earlier["superseded_by"]
+            grade = (f" {newer['score']}/{newer['max_score']}" if newer["score"] is not None
+                     else "")
+            print(f"SUPERSEDED: valid signature, but {summary} (graded {record.get('graded_at')}) "
+                  f"was replaced at {earlier['superseded_at']} by a regrade: {newer['status']}"
+                  f"{grade}; {now}")
+            return 3
+    print(f"NOT CURRENT: valid signature, but the service holds neither this stamp of "
+          f"{summary} nor a record of it being superseded; {now}")
+    return 3
+
+
+def _ask(call):
+    """``call()`` to the service, with an unreachable service as an :class:`ApiError`."""
+    import requests
+
+    from .client import ApiError
+
+    try:
+        return call()
+    except requests.RequestException as err:
+        raise ApiError(f"cannot reach the grading service: {err}") from err
 
 
 def _verify_course(args):
@@ -210,10 +258,15 @@ def build_parser():
     _api_options(push)
     push.set_defaults(func=cmd_push)
 
-    verify = sub.add_parser("verify", help="check stamps: one file offline, or a whole course")
+    verify = sub.add_parser("verify", help="check stamps: one file (and whether a regrade "
+                                            "superseded it), or a whole course")
     _api_options(verify, course_required=False)
-    verify.add_argument("stamp", nargs="?", help="stamp JSON file (offline mode)")
-    verify.add_argument("--public-key", help="PEM from GET /api/public-key")
+    verify.add_argument("stamp", nargs="?", help="stamp JSON file")
+    verify.add_argument("--public-key", help="PEM from GET /api/public-key (default: ask "
+                                             "the service)")
+    verify.add_argument("--offline", action="store_true",
+                        help="check the signature only; do not ask the service whether the "
+                             "stamp is still the current grade")
     verify.set_defaults(func=cmd_verify)
     return parser
 

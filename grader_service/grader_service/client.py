@@ -35,6 +35,10 @@ class GraderClient:
     def submission(self, submission_id):
         return self._call("GET", f"/api/submissions/{_q(submission_id)}").json()
 
+    def stamp_history(self, submission_id):
+        """``{"current": stamp or None, "superseded": [...], ...}`` (instructor)."""
+        return self._call("GET", f"/api/submissions/{_q(submission_id)}/stamps").json()
+
     def regrade(self, submission_id):
         return self._call("POST", f"/api/submissions/{_q(submission_id)}/regrade").json()
 

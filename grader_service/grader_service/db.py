@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     Integer,
     String,
     UniqueConstraint,
@@ -164,6 +165,39 @@ class ExportDelivery(Base):
     graded_at: Mapped[str] = mapped_column(String(32), primary_key=True)  # the record's text
     exporter: Mapped[str] = mapped_column(String(64), primary_key=True)
     delivered_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SupersededStamp(Base):
+    """A stamp that a later grading of the same submission replaced (a regrade).
+
+    The signature stays valid forever, so ``dl-grader verify`` asks the service which
+    stamp is current: one listed here is reported as superseded, with when and by what
+    (the new status, and its score if graded). Written in the transaction that records
+    the new outcome (``grading.GradingService._finish``).
+    """
+
+    __tablename__ = "superseded_stamps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    submission_id: Mapped[str] = mapped_column(String(32), index=True)
+    graded_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                                nullable=True)
+    stamp: Mapped[dict] = mapped_column(JSON)
+    superseded_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+    superseded_by_status: Mapped[str] = mapped_column(String(16))
+    superseded_by_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    superseded_by_max_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    def to_json(self):
+        return {
+            "graded_at": isoformat(self.graded_at),
+            "superseded_at": isoformat(self.superseded_at),
+            "superseded_by": {"status": self.superseded_by_status,
+                              "graded_at": isoformat(self.superseded_at),
+                              "score": self.superseded_by_score,
+                              "max_score": self.superseded_by_max_score},
+            "stamp": self.stamp,
+        }
 
 
 def as_utc(value):

@@ -1,15 +1,28 @@
-"""Grade one leased submission: bundle -> runner -> guarded result write -> stamp -> export."""
+"""Grade one leased submission: bundle -> runner -> result check -> guarded result write
+-> stamp -> export."""
 
 import json
 import logging
 import threading
 
-from . import __version__, deliveries, queue
+from sqlalchemy import and_, insert, literal, null, select
+
+from . import __version__, deliveries, queue, result_check
 from .blobs import BlobStore
-from .db import Assignment, Status, Submission, as_utc, isoformat, utcnow
+from .db import (
+    FINISHED,
+    Assignment,
+    Status,
+    Submission,
+    SupersededStamp,
+    as_utc,
+    isoformat,
+    utcnow,
+)
 from .exporters import DeliveryRefused
 from .heartbeat import Heartbeat
 from .metrics import ExportOutcome, Outcome
+from .runners import RunResult
 from .sandbox_protocol import JOB_INFO
 from .tarsafe import merge_archives
 
@@ -32,15 +45,20 @@ class GradingService:
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
         self.export_retry = deliveries.RetryDelay(export_retry_seconds)
+        # no course package, no result check: refuse to start rather than sign unchecked
+        self.rubric_for = result_check.require_course_package()
 
-    def build_bundle(self, session, submission):
+    def source_of(self, session, submission) -> bytes:
+        """The instructor's ``source/`` archive of the submission's assignment."""
+        assignment = session.get(Assignment, (submission.course, submission.assignment))
+        return self.blobs.get(assignment.source_sha256)
+
+    def build_bundle(self, submission, source: bytes):
         """The sandbox input: ``source/`` (instructor files), ``submission/`` (student files)
         and ``job.json`` (assignment and the authoritative roll number, for rubric checks)."""
-        assignment = session.get(Assignment, (submission.course, submission.assignment))
         info = {"course": submission.course, "assignment": submission.assignment,
                 "roll_number": submission.roll_number}
-        return merge_archives({"source": self.blobs.get(assignment.source_sha256),
-                               "submission": self.blobs.get(submission.sha256)},
+        return merge_archives({"source": source, "submission": self.blobs.get(submission.sha256)},
                               self.max_unpacked_bytes,
                               files={JOB_INFO: json.dumps(info).encode()})
 
@@ -63,44 +81,82 @@ class GradingService:
             lease_lost = threading.Event()  # cancelled or taken over: stop the sandbox
             with Heartbeat(lambda: self._renew(submission_id, owner), self.lease_seconds / 3,
                            on_lost=lease_lost.set):
-                run = self._run(session, submission, lease_lost)
-            self.metrics.gradings.labels(outcome=run.outcome.value).inc()
+                source, run = self._run(session, submission, lease_lost)
+            values = self.outcome_values(submission, run, source)
+            outcome = values["result"]["outcome"]  # "error" if the result was rejected
+            self.metrics.gradings.labels(outcome=outcome).inc()
             self.metrics.grading_duration.observe(run.duration)
-            values = self.outcome_values(submission, run)
             log.info("grading finished: %s", values["status"],
-                     extra=dict(extra, outcome=run.outcome.value))
+                     extra=dict(extra, outcome=outcome))
             row = self._finish(session, submission_id, owner, values)
         if row is not None and row.status == Status.GRADED:
             self.export(row)
         return row
 
     def _run(self, session, submission, cancelled):
+        """``(source archive, RunResult)``; the source is what the result is checked against."""
+        source = None
         try:
-            return self.runner.run(self.build_bundle(session, submission), cancelled=cancelled)
+            source = self.source_of(session, submission)
+            return source, self.runner.run(self.build_bundle(submission, source),
+                                           cancelled=cancelled)
         except Exception as err:  # infrastructure failure (docker down...), not the student's
             log.exception("runner failed", extra={"submission_id": submission.id})
-            from .runners import RunResult
-
-            return RunResult(Outcome.INFRASTRUCTURE, None, {},
-                             f"grading infrastructure error: {type(err).__name__}")
+            return source, RunResult(Outcome.INFRASTRUCTURE, None, {},
+                                     f"grading infrastructure error: {type(err).__name__}")
 
     def _renew(self, submission_id, owner):
         with self.sessions() as session:
             return queue.heartbeat(session, submission_id, owner, self.lease_seconds)
 
     def _finish(self, session, submission_id, owner, values):
+        """Write the outcome under ``owner``'s lease. A final outcome replaces the row's
+        stamp (``None`` unless graded); the replaced stamp is kept in
+        ``superseded_stamps`` in the same transaction."""
+        if values["status"] in FINISHED:
+            values = {"stamp": null(), **values}  # SQL NULL (None would be JSON null)
+            self._keep_superseded_stamp(session, submission_id, owner, values)
         if not queue.finish(session, submission_id, owner, **values):
             log.warning("result discarded: lease lost", extra={"submission_id": submission_id})
             return None
         return session.get(Submission, submission_id, populate_existing=True)
 
-    def outcome_values(self, submission, run):
-        """The column values recording ``run`` (graded, ungradable, or back to the queue)."""
+    @staticmethod
+    def _keep_superseded_stamp(session, submission_id, owner, values):
+        """Copy the row's current stamp (if any) to ``superseded_stamps``, guarded by the
+        same lease as the write that replaces it (``queue.finish`` commits both; the row
+        is locked on PostgreSQL, and SQLite serialises writers)."""
+        record = values["result"] if values["status"] == Status.GRADED else {}
+        held = and_(Submission.id == submission_id, Submission.lease_owner == owner,
+                    Submission.status == Status.RUNNING, Submission.stamp.is_not(None))
+        current = select(
+            Submission.id, Submission.graded_at, Submission.stamp,
+            literal(values["graded_at"], SupersededStamp.superseded_at.type),
+            literal(str(values["status"]), SupersededStamp.superseded_by_status.type),
+            literal(record.get("score"), SupersededStamp.superseded_by_score.type),
+            literal(record.get("max_score"), SupersededStamp.superseded_by_max_score.type),
+        ).where(held).with_for_update()
+        session.execute(insert(SupersededStamp).from_select(
+            ["submission_id", "graded_at", "stamp", "superseded_at", "superseded_by_status",
+             "superseded_by_score", "superseded_by_max_score"], current))
+
+    def outcome_values(self, submission, run, source):
+        """The column values recording ``run`` (graded, ungradable, or back to the queue).
+
+        A successful run is graded only if its result matches the tests of ``source``
+        (the assignment's stored source archive, see :mod:`.result_check`); otherwise
+        it is ungradable, and nothing is signed or exported.
+        """
         now = utcnow()
         if run.outcome is Outcome.SUCCESS:
-            record = self.build_record(submission, run, now)
-            return {"status": Status.GRADED, "graded_at": now, "result": record,
-                    "stamp": self.signer.sign(record), "exported_at": None}
+            checked, problem = self.check(submission, run, source)
+            if checked is not None:
+                record = self.build_record(submission, run, checked, now)
+                return {"status": Status.GRADED, "graded_at": now, "result": record,
+                        "stamp": self.signer.sign(record), "exported_at": None}
+            log.warning("sandbox result rejected: %s", problem,
+                        extra={"submission_id": submission.id})
+            run = RunResult(Outcome.ERROR, None, run.sandbox, problem, run.duration)
         result = {"outcome": run.outcome.value, "message": run.message, "sandbox": run.sandbox}
         if run.outcome is not Outcome.INFRASTRUCTURE:
             return {"status": Status.UNGRADABLE, "graded_at": now, "result": result}
@@ -108,11 +164,23 @@ class GradingService:
             return {"status": Status.QUEUED, "result": result}
         return {"status": Status.FAILED, "graded_at": now, "result": result}
 
-    def build_record(self, submission, run, graded_at):
-        """The signed record: identity, hashes, per-test points, sandbox facts, timestamps."""
-        tests = [{**{k: t[k] for k in ("notebook", "grade_id", "points", "max_points",
-                                       "passed", "message")},
-                  "manual": bool(t.get("manual"))} for t in run.result["tests"]]
+    def check(self, submission, run, source):
+        """``(Checked, None)`` for a result that matches the assignment's tests, else
+        ``(None, reason)``."""
+        try:
+            expected = result_check.expected_tests(source, submission.assignment,
+                                                   rubric_for=self.rubric_for)
+        except result_check.SourceError as err:
+            return None, f"the assignment's source cannot be checked: {err}"
+        try:
+            return result_check.checked_result(run.result, expected), None
+        except result_check.ResultMismatch as err:
+            return None, f"the sandbox result does not match the assignment's tests: {err}"
+
+    def build_record(self, submission, run, checked, graded_at):
+        """The signed record: identity, hashes, the roll-number config, per-test points and
+        totals as the service recomputed them (``checked``), metrics, sandbox facts,
+        timestamps."""
         return {
             "submission_id": submission.id,
             "roll_number": submission.roll_number,
@@ -120,10 +188,12 @@ class GradingService:
             "submission_sha256": submission.sha256,
             "course": submission.course,
             "assignment": submission.assignment,
-            "tests": tests,
-            "notebooks": run.result.get("notebooks", {}),
-            "score": run.result["score"],
-            "max_score": run.result["max_score"],
+            "roll_config": roll_config(submission.roll_number),
+            "tests": checked.tests,
+            "notebooks": checked.notebooks,
+            "score": checked.score,
+            "max_score": checked.max_score,
+            "metrics": checked.metrics,
             "outcome": run.outcome.value,
             "late": bool(submission.late),
             "submitted_at": isoformat(submission.submitted_at),
@@ -176,3 +246,14 @@ class GradingService:
         for submission in pending:
             self.export(submission)
         return len(pending)
+
+
+def roll_config(roll_number):
+    """The configuration derived from the authoritative roll number
+    (``dlcourse.roll.derive_config``), or None when it is missing or invalid."""
+    from dlcourse.roll import derive_config
+
+    try:
+        return derive_config(roll_number)
+    except (TypeError, ValueError):
+        return None

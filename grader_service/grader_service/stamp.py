@@ -1,6 +1,14 @@
 """Signed result stamps: canonical JSON signed with Ed25519, verifiable offline.
 
 A stamp is ``{"record": {...}, "signature": base64, "key_id": sha256(public key), "algorithm": "Ed25519"}``.
+
+The record (``grading.GradingService.build_record``) holds only what the service has
+checked or decided itself: identity and roll number, the submission's hash, the
+``roll_config`` derived from that roll number, per-test points validated against the
+assignment's source with totals recomputed (``result_check``), the checker's
+``metrics``, timestamps and the grader version. A valid signature says the service
+issued the record, not that it is still current: a regrade supersedes it (see
+``db.SupersededStamp`` and ``dl-grader verify``).
 """
 
 import base64

@@ -44,6 +44,7 @@ _TABLE = [
     ("GET", "/api/submissions/{sid}/report", None,  (200, 404, 200, 404, 401, 401)),
     ("POST", "/api/submissions/{sid}/cancel", None, (200, 404, 200, 404, 401, 401)),
     ("POST", "/api/submissions/{done}/regrade", None, (403, 404, 202, 404, 401, 401)),
+    ("GET", "/api/submissions/{done}/stamps", None, (403, 404, 200, 404, 401, 401)),
     ("PUT", "/api/submissions/{sid}/feedback", "feedback", (403, 404, 200, 404, 401, 401)),
     ("GET", "/api/submissions/{done}/feedback", None, (200, 404, 200, 404, 401, 401)),
 ]

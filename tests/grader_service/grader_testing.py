@@ -1,8 +1,12 @@
 """Constants and helpers shared by the grading-service tests (fixtures live in conftest)."""
 
+import io
+import json
 import os
+import tarfile
 
 from grader_service.auth import Identity
+from grader_service.result_check import expected_tests
 from grader_service.tarsafe import pack_directory
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
@@ -42,3 +46,47 @@ def stored_submissions(app, columns="id, username, roll_number, status"):
     with app.extensions["grader_engine"].connect() as conn:
         return [tuple(row) for row in conn.execute(
             text(f"SELECT {columns} FROM submissions ORDER BY submitted_at"))]
+
+
+def honest_result(expected, points=None, metrics=None):
+    """A sandbox result that matches ``expected`` (a ``result_check.Expected``):
+    ``points`` maps grade_id -> points (default: full marks on every automatic test);
+    manual items always get 0."""
+    tests = []
+    for test in expected.tests:
+        got = 0.0 if test.manual else (test.max_points if points is None
+                                       else float(points.get(test.grade_id, 0.0)))
+        tests.append({"notebook": test.notebook, "grade_id": test.grade_id, "points": got,
+                      "max_points": test.max_points, "passed": got == test.max_points,
+                      "message": "passed" if got == test.max_points else "failed",
+                      "manual": test.manual})
+    notebooks = {name: {"score": sum(t["points"] for t in tests if t["notebook"] == name),
+                        "max_score": sum(t["max_points"] for t in tests
+                                         if t["notebook"] == name),
+                        "problem": None} for name in expected.notebooks}
+    result = {"notebooks": notebooks, "tests": tests,
+              "score": sum(t["points"] for t in tests),
+              "max_score": sum(t["max_points"] for t in tests)}
+    if metrics is not None:
+        result["metrics"] = metrics
+    return result
+
+
+def ps0_result(**points):
+    """An honest result for the ps0 fixture (tests ``test_add`` 2 points and
+    ``test_add_floats`` 1 point): ``points`` per grade_id, the others 0."""
+    return honest_result(expected_tests(fixture_tar("source"), "ps0"), points)
+
+
+def expected_of_bundle(bundle):
+    """The tests a sandbox input bundle must be graded on (its ``source/`` and job.json)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(bundle)) as tar, \
+            tarfile.open(fileobj=out, mode="w") as source:
+        job = json.load(tar.extractfile("job.json"))
+        for member in tar:
+            if member.isfile() and member.name.startswith("source/"):
+                payload = tar.extractfile(member)
+                member.name = member.name[len("source/"):]
+                source.addfile(member, payload)
+    return expected_tests(out.getvalue(), job["assignment"])

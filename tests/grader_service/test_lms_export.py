@@ -13,7 +13,7 @@ import threading
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
-from grader_testing import CALLERS, auth
+from grader_testing import CALLERS, auth, ps0_result
 from werkzeug.serving import make_server
 
 from grader_service.app import create_app
@@ -224,19 +224,20 @@ def _grade_one(app, actions):
 
 
 class _FixedRunner:
-    """Grades every submission ``score`` out of 3 without running anything."""
+    """Grades every submission out of 3 without running anything: ``points`` per ps0
+    test (default 1 point, from ``test_add_floats``)."""
 
     name = "fixed"
 
-    def __init__(self, score=1.0):
-        self.score = score
+    def __init__(self, **points):
+        self.points = points or {"test_add_floats": 1.0}
 
     def run(self, bundle, cancelled=None):
         from grader_service.metrics import Outcome
         from grader_service.runners import RunResult
 
-        return RunResult(Outcome.SUCCESS, {"tests": [], "score": self.score, "max_score": 3.0},
-                         {"runner": "fixed"}, "", 0.01)
+        return RunResult(Outcome.SUCCESS, ps0_result(**self.points), {"runner": "fixed"}, "",
+                         0.01)
 
 
 def test_the_service_publishes_its_tool_key(lms_app, tmp_path):
@@ -287,7 +288,7 @@ def test_push_sends_latest_grades_to_an_lms_configured_later(lms_app, actions_fa
     service = get_workers(lms_app).service
     csv_only, service.exporters = service.exporters, service.exporters[:1]
     _grade_one(lms_app, actions)  # alice's first submission: 1 point
-    service.runner = _FixedRunner(score=2.0)
+    service.runner = _FixedRunner(test_add=2.0)
     actions.submit(variant="student_wrong")
     get_workers(lms_app).run_once()  # alice's second: 2 points, the one that counts
     assert platform.received_scores == [] and canvas.grade_puts == []

@@ -1,4 +1,5 @@
-"""Submissions: submit (server-side identity, time and policy), list, read, collect, cancel, regrade."""
+"""Submissions: submit (server-side identity, time and policy), list, read, collect, cancel,
+regrade, stamp history."""
 
 import logging
 import uuid
@@ -9,7 +10,7 @@ from sqlalchemy import select
 from .. import queue
 from ..auth import Role
 from ..blobs import get_blobs
-from ..db import Status, Submission, get_db, isoformat, utcnow
+from ..db import Status, Submission, SupersededStamp, get_db, isoformat, utcnow
 from ..intake import IntakeUnavailable, get_intake
 from ..metrics import Rejection, get_metrics
 from ..policy import PolicyRefusal
@@ -115,3 +116,16 @@ def regrade_submission(submission_id):
         abort(409, f"submission {row.id} is {row.status}; only a finished one can be regraded")
     get_workers().notify()
     return jsonify({"submission_id": row.id, "status": Status.QUEUED.value}), 202
+
+
+@bp.get("/api/submissions/<submission_id>/stamps")
+def stamp_history(submission_id):
+    """The current stamp and every earlier one a regrade replaced (instructor), oldest
+    first, each with when and by what it was superseded."""
+    _, row = visible_submission(submission_id, instructor_only=True)
+    earlier = get_db().scalars(select(SupersededStamp)
+                               .where(SupersededStamp.submission_id == row.id)
+                               .order_by(SupersededStamp.superseded_at, SupersededStamp.id))
+    return jsonify({"submission_id": row.id, "status": row.status,
+                    "graded_at": isoformat(row.graded_at), "current": row.stamp,
+                    "superseded": [stamp.to_json() for stamp in earlier]})
