@@ -180,3 +180,97 @@ def test_two_identities_on_a_read_only_root(sandbox_image, make_bundle):
     run = runner(sandbox_image).run(make_bundle(solution, tests, name="who"))
     assert run.outcome is Outcome.SUCCESS, run.message
     assert all(t["passed"] for t in run.result["tests"]), run.result["tests"]
+
+
+def secret_lines(notebook):
+    """Lines only the instructor has: solution code and hidden tests (stripped, >= 12 chars)."""
+    lines = set()
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        inside = bool(meta.get("solution"))
+        for line in cell.source.splitlines():
+            marker = line.strip()
+            if marker in ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"):
+                inside = True
+            elif marker in ("### END SOLUTION", "### END HIDDEN TESTS"):
+                inside = bool(meta.get("solution")) and marker == "### END HIDDEN TESTS"
+            elif inside and len(marker) >= 12:
+                lines.add(marker)
+    return lines
+
+
+LEAK_SCAN = '''
+import hashlib, os
+def _digest(line):
+    return hashlib.sha256(line.strip().encode()).hexdigest()
+found, scanned = [], 0
+for top in ("/home", "/tmp", "/srv", "/var", "/etc", "/root", "/run", "/mnt", "/opt/grading"):
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            try:
+                if os.path.getsize(path) > 4 << 20:
+                    continue
+                with open(path, "rb") as fh:
+                    text = fh.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            scanned += 1
+            hits = [l for l in text.splitlines() if _digest(l) in SECRETS]
+            if hits:
+                found.append(path)
+for pid1 in ("/proc/1/environ", "/proc/1/cwd", "/proc/1/root/home/grader"):
+    try:
+        os.listdir(pid1) if not pid1.endswith("environ") else open(pid1).read()
+        found.append(pid1)
+    except OSError:
+        pass
+'''
+
+
+def test_student_view_holds_no_solution_or_hidden_test(sandbox_image, tmp_path):
+    """The student's process, scanning every file it can read, finds no line of the
+    instructor's solutions or hidden tests (the source travels as a grading copy and
+    stays in the checker's 0700 home), except the one it was handed as a control."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    import nbformat
+
+    from grader_service.grading_copy import grading_copy
+    from grader_service.sandbox_protocol import JOB_INFO
+    from grader_service.tarsafe import merge_archives, pack_directory
+
+    folder = Path(__file__).resolve().parents[2] / "course/nbgrader/source/m02_mlp_scratch_1"
+    source = nbformat.read(str(folder / "mlp_scratch_part1.ipynb"), as_version=4)
+    secrets = secret_lines(source)
+    assert len(secrets) > 10  # positive control: there is something to find
+    digests = sorted(hashlib.sha256(s.encode()).hexdigest() for s in secrets)
+    student = nbformat.from_dict(json.loads(json.dumps(source)))
+    for cell in student.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            cell.source = "pass"
+        elif meta.get("grade"):
+            cell.source = "# tests run when graded"
+    student.cells.append(nbformat.v4.new_code_cell(f"SECRETS = set({digests!r})\n" + LEAK_SCAN))
+    source.cells.append(nbformat.v4.new_code_cell(
+        "assert scanned > 20, scanned\n"
+        "assert [p.rsplit('/', 2)[-2:] for p in found] == [['decoy', 'known.txt']], found",
+        metadata={"nbgrader": {"grade": True, "solution": False, "grade_id": "leak_scan",
+                               "points": 1, "schema_version": 3}}))
+    for part, nb in (("source", source), ("submission", student)):
+        (tmp_path / part).mkdir()
+        nbformat.write(nb, str(tmp_path / part / "leak.ipynb"))
+    # positive control: the one secret line the student was given must be found
+    (tmp_path / "submission" / "decoy").mkdir()
+    (tmp_path / "submission" / "decoy" / "known.txt").write_text(min(secrets) + "\n")
+    bundle = merge_archives({"source": pack_directory(str(tmp_path / "source")),
+                             "submission": pack_directory(str(tmp_path / "submission"))},
+                            10**8, files={JOB_INFO: json.dumps({"assignment": "leak"}).encode()},
+                            rewrite={"source": grading_copy})
+    run = runner(sandbox_image).run(bundle)
+    assert run.outcome is Outcome.SUCCESS, run.message
+    scan = by_id(run.result)["leak_scan"]
+    assert scan["passed"], scan["message"]

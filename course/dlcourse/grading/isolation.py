@@ -262,7 +262,8 @@ class StudentHost:
                 if message["op"] == "setup":
                     return CallResult(True, {"cell_errors": [str(e) for e in reply["cell_errors"]]})
                 return CallResult(True, decode(reply.get("result")))
-            except (WireError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            except (WireError, ValueError, KeyError, TypeError, AttributeError,
+                    RecursionError) as exc:
                 return CallResult(False, error=f"{what}: invalid answer ({exc})")
 
     def _ensure(self):
