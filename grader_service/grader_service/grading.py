@@ -20,6 +20,7 @@ from .db import (
     utcnow,
 )
 from .exporters import DeliveryRefused
+from .grading_copy import grading_copy
 from .heartbeat import Heartbeat
 from .metrics import ExportOutcome, Outcome
 from .runners import RunResult
@@ -54,13 +55,15 @@ class GradingService:
         return self.blobs.get(assignment.source_sha256)
 
     def build_bundle(self, submission, source: bytes):
-        """The sandbox input: ``source/`` (instructor files), ``submission/`` (student files)
-        and ``job.json`` (assignment and the authoritative roll number, for rubric checks)."""
+        """The sandbox input: ``source/`` (the instructor's files as a grading copy: test
+        cells and hidden tests, no solutions), ``submission/`` (the student's files) and
+        ``job.json`` (assignment and the authoritative roll number, for rubric checks)."""
         info = {"course": submission.course, "assignment": submission.assignment,
                 "roll_number": submission.roll_number}
         return merge_archives({"source": source, "submission": self.blobs.get(submission.sha256)},
                               self.max_unpacked_bytes,
-                              files={JOB_INFO: json.dumps(info).encode()})
+                              files={JOB_INFO: json.dumps(info).encode()},
+                              rewrite={"source": grading_copy})
 
     def grade(self, submission_id, owner):
         """Run the job ``owner`` has leased and record its outcome; return the row or None.

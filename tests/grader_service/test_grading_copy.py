@@ -45,3 +45,19 @@ def test_merge_archives_rewrites_only_the_source_part():
     assert b"return a + b" in files["submission/ps0.ipynb"]
     assert files["source/data.txt"] == (SOURCE / "data.txt").read_bytes()
     assert len(files["source/ps0.ipynb"]) == len(strip_solutions((SOURCE / "ps0.ipynb").read_bytes()))
+
+
+def test_the_service_sends_the_sandbox_a_grading_copy(app, actions, released):
+    from grader_service.db import Submission
+    from grader_service.worker import get_workers
+
+    sid = actions.submit(variant="student_right").json["submission_id"]
+    service = get_workers(app).service
+    with service.sessions() as session:
+        submission = session.get(Submission, sid)
+        bundle = service.build_bundle(submission, service.source_of(session, submission))
+    with tarfile.open(fileobj=io.BytesIO(bundle)) as tar:
+        files = {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}
+    assert b"return a + b" not in files["source/ps0.ipynb"]
+    assert b"assert add(-1, 1) == 0" in files["source/ps0.ipynb"]  # hidden tests kept
+    assert b"return a + b" in files["submission/ps0.ipynb"]  # the student's own answer
