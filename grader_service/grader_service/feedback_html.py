@@ -1,9 +1,10 @@
 """The automatic HTML report of one submission.
 
 It shows only what the signed record holds: per-test points, pass/fail and the message
-the sandbox kept. Hidden test source never reaches the record (the sandbox strips hidden
-cells and withholds messages quoting them, see ``autograde/steps/redact.py``), and
-everything shown is HTML-escaped.
+the sandbox's checker wrote. Hidden test source never reaches the record (a failure on a
+hidden line reads only "a hidden test failed", see ``autograde/steps/test_cells.py``;
+``autograde/steps/redact.py`` withholds anything quoting hidden code), and everything
+shown is HTML-escaped.
 """
 
 from html import escape
