@@ -70,8 +70,9 @@ HONEST_LIMITS = SandboxLimits(memory="1g", cpus=1.0, pids=256, timeout=150, cell
 # ----------------------------------------------------------------------------------
 ADDLAB = "sec_addlab"
 ADDLAB_NOTEBOOK = "addlab.ipynb"
-#: The instructor's locked cell. In test-cell grading only its imports run in the
-#: checker; ROLL_NUMBER is the job's. CONFIG and reference_add are the notebook's.
+#: The instructor's locked cell. In test-cell grading it runs in the checker too (the
+#: instructor's copy, with the job's ROLL_NUMBER): CONFIG and reference_add are the
+#: checker's own; the student's process runs the same copy.
 ADDLAB_SETUP = '''import os
 
 import numpy as np

@@ -194,10 +194,23 @@ PROBE_LIB = code('''
 
 
 def probe_addlab(body):
-    """addlab notebook whose ``add`` raises the probe's report (honest part: 0)."""
+    """addlab notebook whose ``add`` is right exactly when the probe found nothing.
+
+    Test cells run in the checker and their messages hold no student text, so a report
+    cannot come back through them (by design): the probe's verdict is ``add``'s
+    correctness instead (honest part: :data:`ADDLAB_ADD_POINTS`, or 0 if it found
+    anything). If a report ever reaches the result, the channel is open again.
+    """
     return addlab_notebook(PROBE_LIB + "\n" + code(body) + code('''
+        _SEEN = []
+
+
         def add(a, b):
-            raise RuntimeError(_report(_probe()))
+            if not _SEEN:
+                _SEEN.append(_probe())
+            if not any(_SEEN[0].get(key) for key in ("found", "opened")):
+                return a + b
+            raise RuntimeError(_report(_SEEN[0]))
 
 
         def my_seed():
@@ -300,11 +313,22 @@ def attack(name, kind, notebook, honest=0.0, **options):
     CASES.append(Case(name, kind, notebook, honest, **options))
 
 
+#: Points a probe notebook earns when its probe found nothing (see ``probe_addlab``).
+PROBE_HONEST = {"addlab": ADDLAB_ADD_POINTS, "m02": 0.0}
+
+
 def expect_probe(allowed=(), key="found"):
-    """Check: the probe reported back, and found nothing (beyond ``allowed``)."""
+    """Check: the probe reported back, and found nothing (beyond ``allowed``). On the
+    test-cell lab no report can come back: there ``add`` scoring its points says the
+    probe found nothing."""
 
     def check(view):
         report = view.probe()
+        if "test_add" in view.tests():  # the test-cell lab
+            worked_if(report is not None, f"a student's text reached the result: {report}")
+            worked_if(view.tests()["test_add"]["points"] == 0,
+                      f"the probe found something: {view.describe()}")
+            return None
         assert report is not None, f"the probe's report did not come back: {view.describe()}"
         got = report.get(key)
         extra = [item for item in got if (item[0] if isinstance(item, list) else item)
@@ -427,7 +451,7 @@ READ_CHECKER = '''
 '''
 for kind, build in (("addlab", probe_addlab), ("m02", probe_m02)):
     attack("ba_read_checker_files", kind, lambda build=build: build(READ_CHECKER),
-           check=all_of(expect_probe(), expect_probe(key="opened")))
+           honest=PROBE_HONEST[kind], check=all_of(expect_probe(), expect_probe(key="opened")))
 
 FIND_HIDDEN = '''
     def _probe():
@@ -451,7 +475,7 @@ FIND_HIDDEN = '''
 '''
 for kind, build in (("addlab", probe_addlab), ("m02", probe_m02)):
     attack("bb_find_hidden_tests", kind, lambda build=build: build(FIND_HIDDEN),
-           check=expect_probe())
+           honest=PROBE_HONEST[kind], check=expect_probe())
 
 SERVICE_DATA = '''
     def _probe():
@@ -477,7 +501,7 @@ SERVICE_DATA = '''
 '''
 for kind, build in (("addlab", probe_addlab), ("m02", probe_m02)):
     attack("bc_service_data_and_credentials", kind, lambda build=build: build(SERVICE_DATA),
-           check=expect_probe())
+           honest=PROBE_HONEST[kind], check=expect_probe())
 
 LEAK_BY_CRASH = '''
     def _leak():
@@ -687,7 +711,7 @@ PTRACE = '''
 '''
 for kind, build in (("addlab", probe_addlab), ("m02", probe_m02)):
     attack("dd_ptrace_and_proc_mem", kind, lambda build=build: build(PTRACE),
-           check=expect_probe())
+           honest=PROBE_HONEST[kind], check=expect_probe())
 
 # -- e: monkeypatching --------------------------------------------------------------
 PATCH_NUMPY_BUILTINS = code('''
@@ -881,11 +905,7 @@ WIRE_TRICKS = code('''
     def bce_loss(probs, y):
         return 0.5
 ''')
-attack("ed_wire_tricks", "addlab", lambda: addlab_notebook(WIRE_TRICKS), batch="solo",
-       weakness="wire.decode runs np.load on the student's bytes: a forged .npy header "
-                "(shape 4e12) raises MemoryError, which StudentHost._request does not "
-                "catch: in a variable description (describe) it crashes the autograder, no "
-                "result (ERROR instead of 0 points with a reason)")
+attack("ed_wire_tricks", "addlab", lambda: addlab_notebook(WIRE_TRICKS), batch="solo")
 attack("ed_wire_tricks", "m02", lambda: lab_notebook(M02, append=[WIRE_TRICKS]), batch="solo")
 
 FORGED_DESCRIPTIONS = code('''
@@ -961,13 +981,16 @@ FORGED_ROLL_SETUP = ADDLAB_SETUP.replace(
     'ROLL_NUMBER = os.environ.get("ROLL_NUMBER")',
     f'os.environ["ROLL_NUMBER"] = "{OTHER_ROLL}"  # a friend\'s notebook\n'
     'ROLL_NUMBER = os.environ.get("ROLL_NUMBER")')
-attack("ga_forged_roll_number", "addlab",
+# a friend's configuration in the answer cell: the checker's CONFIG is the real one
+FORGED_ROLL_ANSWER = (f'os.environ["ROLL_NUMBER"] = "{OTHER_ROLL}"  # a friend\'s notebook\n'
+                      f'CONFIG = derive_config("{OTHER_ROLL}")\n\n' + ADDLAB_HONEST)
+attack("ga_forged_roll_number", "addlab", lambda: addlab_notebook(FORGED_ROLL_ANSWER),
+       honest=ADDLAB_ADD_POINTS, exact=True)
+# the same forgery in the locked setup cell: the grader runs the instructor's cell instead,
+# so the (generic) answer is right for the student's own roll number
+attack("gc_edited_locked_cell", "addlab",
        lambda: addlab_notebook(ADDLAB_HONEST, setup=FORGED_ROLL_SETUP),
-       honest=ADDLAB_ADD_POINTS, exact=True,
-       weakness="test cells take every name the instructor's locked cells define (CONFIG = "
-                "derive_config(ROLL_NUMBER)) from the student's process: only imports and "
-                "ROLL_NUMBER are the checker's, so CONFIG of another roll number passes "
-                "test_seed")
+       honest=ADDLAB_MAX, exact=True)
 
 
 def m01_forged_roll():
@@ -997,10 +1020,7 @@ FORGED_HELPER_SETUP = ADDLAB_SETUP.replace("return a + b", "return int(a) + int(
 attack("gb_forged_instructor_helper", "addlab", lambda: addlab_notebook(
     "def add(a, b):\n    return int(a) + int(b)\n\n\ndef my_seed():\n    return CONFIG['seed']\n",
     setup=FORGED_HELPER_SETUP),
-    honest=ADDLAB_MAX - ADDLAB_TESTS["test_add_more"][0], exact=True,
-    weakness="a function of the instructor's locked cell (reference_add) used by a hidden "
-             "test is the student's: redefined to agree with a wrong add, test_add_more "
-             "passes")
+    honest=ADDLAB_MAX - ADDLAB_TESTS["test_add_more"][0], exact=True)
 
 # -- h: notebook structure ----------------------------------------------------------
 
@@ -1098,7 +1118,7 @@ RUNTIME_LINKS = '''
         return {"found": found, "opened": opened}
 '''
 attack("ia_links_at_run_time", "addlab", lambda: probe_addlab(RUNTIME_LINKS),
-       check=all_of(expect_probe(), expect_probe(key="opened")))
+       honest=ADDLAB_ADD_POINTS, check=all_of(expect_probe(), expect_probe(key="opened")))
 attack("ia_links_at_run_time", "m02", lambda: probe_m02(RUNTIME_LINKS),
        check=all_of(expect_probe(), expect_probe(key="opened")))
 
@@ -1110,7 +1130,7 @@ DATA_FILE = '''
 '''
 attack("ib_submitted_instructor_data", "addlab",
        lambda: probe_addlab(f"DATA = {ADDLAB_DATA.decode()!r}\n" + code(DATA_FILE)),
-       files={"data.txt": b"forged\n"}, check=expect_probe())
+       files={"data.txt": b"forged\n"}, honest=ADDLAB_ADD_POINTS, check=expect_probe())
 
 # -- j: hidden-test inputs ----------------------------------------------------------
 HIDDEN_INPUTS = code('''
@@ -1145,11 +1165,7 @@ def no_hidden_arguments(view):
 
 attack("ja_hidden_test_inputs", "addlab", lambda: addlab_notebook(HIDDEN_INPUTS),
        honest=ADDLAB_MAX - ADDLAB_TESTS["test_add_more"][0], exact=True,
-       check=no_hidden_arguments,
-       weakness="the student's function sees every argument of the hidden tests (add(-17, "
-                "73331)) and a later VISIBLE test line reports its exception text: the "
-                "hidden inputs come back encoded in the message (redaction only matches "
-                "hidden source text)")
+       check=no_hidden_arguments)
 
 # -- k: network ---------------------------------------------------------------------
 NETWORK = '''
@@ -1192,7 +1208,7 @@ NETWORK = '''
 '''
 for kind, build in (("addlab", probe_addlab), ("m02", probe_m02)):
     attack("ka_network_and_dns", kind, lambda build=build: build(NETWORK),
-           check=expect_probe())
+           honest=PROBE_HONEST[kind], check=expect_probe())
 
 # -- l: the rubric's blocked modules ------------------------------------------------
 DELEGATE = code('''
@@ -1261,15 +1277,10 @@ NESTED_VALUE = code('''
     def dense_forward(x, W, b):
         return add(x, W)
 ''')
-NESTED_VALUE_WEAKNESS = (
-    "the reply size cap (characters per line) does not bound what the checker decodes: "
-    "6 MB of nested one-element lists become ~3 million Python lists (json.loads, then "
-    "wire.decode copies them again) in the checker, which the memory limit kills: the run "
-    "ends OOM, no result, instead of 0 points for a value that is not the answer")
 attack("me_wire_bomb_nested_value", "addlab", lambda: addlab_notebook(NESTED_VALUE),
-       batch="solo", weakness=NESTED_VALUE_WEAKNESS)
+       batch="solo")
 attack("me_wire_bomb_nested_value", "m02", lambda: lab_notebook(M02, append=[NESTED_VALUE]),
-       batch="solo", weakness=NESTED_VALUE_WEAKNESS)
+       batch="solo")
 
 ENDLESS_LINE = code('''
     import os
@@ -1318,11 +1329,7 @@ PROBLEM_BOMB = code('''
     json.dumps = _bomb
 ''')
 attack("md_could_not_start_text_bomb", "addlab",
-       lambda: addlab_notebook(WRONG_ADDLAB, PROBLEM_BOMB), batch="solo",
-       weakness="a cell's error text containing 'could not start' becomes the notebook's "
-                "problem uncapped (test_cells.RunTestCells), and ExplainUnrunTests copies it "
-                "into every test's message: megabytes of student text overflow the output "
-                "cap, ERROR instead of a graded 0")
+       lambda: addlab_notebook(WRONG_ADDLAB, PROBLEM_BOMB), batch="solo")
 
 # -- n: resources -------------------------------------------------------------------
 FORK_BOMB = code('''
@@ -1490,22 +1497,13 @@ PIPE_HOLDER = code('''
 
     subprocess.Popen(["sleep", "1000"], start_new_session=True)
 ''')
-PIPE_HOLDER_WEAKNESS = (
-    "StudentHost.close() closes the child's stdout/stderr while the pump and drain threads "
-    "are blocked reading them, and only then reaps the strays: a process outside the "
-    "child's process group that still holds the pipes (setsid + inherited fds) means no "
-    "EOF, close() blocks on the reader's lock forever, and the whole sandbox hangs until "
-    "the wall-clock limit (TIMEOUT, a worker blocked for SANDBOX_TIMEOUT) instead of a "
-    "graded result")
 PIPE_HOLDER_LIMITS = SandboxLimits(memory="512m", pids=128, timeout=20, cell_timeout=10)
 attack("ng_session_child_keeps_pipes", "addlab",
        lambda: addlab_notebook(ADDLAB_HONEST, PIPE_HOLDER), honest=ADDLAB_MAX, batch="solo",
-       limits=PIPE_HOLDER_LIMITS,
-       weakness=PIPE_HOLDER_WEAKNESS)
+       limits=PIPE_HOLDER_LIMITS)
 attack("ng_session_child_keeps_pipes", "m02",
        lambda: lab_notebook(M02, keep=None, append=[PIPE_HOLDER]), honest=M02.max_points,
-       batch="solo", limits=PIPE_HOLDER_LIMITS,
-       weakness=PIPE_HOLDER_WEAKNESS)
+       batch="solo", limits=PIPE_HOLDER_LIMITS)
 
 
 # -- o: links in the submitted archive ----------------------------------------------

@@ -36,6 +36,9 @@ from dlcourse.grading.wire import WireError, decode, encode
 #: Longest answer line read from the child (a larger one ends the child).
 MAX_REPLY_CHARS = 64 * 1024 * 1024
 TOO_LONG = object()
+#: Most lists and dicts one answer may hold (each costs the checker memory to parse).
+MAX_CONTAINERS = 200_000
+TOO_NESTED = object()
 #: How much of the child's own output (stderr) is kept, in 4 KiB chunks.
 STDERR_TAIL_CHUNKS = 4
 
@@ -45,11 +48,16 @@ INHERITED_ENV = frozenset({"PATH", "LANG", "LC_ALL", "VIRTUAL_ENV", "KERAS_HOME"
 
 @dataclass
 class CallResult:
-    """Outcome of one call: ``ok`` and ``value``, or ``ok=False`` and ``error``."""
+    """Outcome of one call: ``ok`` and ``value``, or ``ok=False`` and ``error``.
+
+    ``raised`` is true when the child answered with an error of its own (the student's
+    code raised): then ``error`` holds text the student's code chose.
+    """
 
     ok: bool
     value: object = None
     error: str = ""
+    raised: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,8 +97,8 @@ def _encode_arg(value):
 def _exit_reason(code):
     """Why the notebook's process ended, in words a student can act on."""
     if code == -signal.SIGKILL:
-        return ("the notebook's process was killed (SIGKILL), most likely by the memory "
-                "limit")
+        return ("the notebook's process was killed (SIGKILL): it reached the memory limit, "
+                "or killed itself")
     return f"the notebook's process crashed (exit {code})"
 
 
@@ -149,19 +157,24 @@ class StudentHost:
         proc, tail = self._proc, self._stderr
 
         def pump():
-            while True:
-                line = proc.stdout.readline(MAX_REPLY_CHARS)
-                if not line:
-                    break
-                if len(line) >= MAX_REPLY_CHARS and not line.endswith("\n"):
-                    lines.put(TOO_LONG)  # a flood: never buffered whole in the checker
-                    break
-                lines.put(line)
+            with proc.stdout:
+                while True:
+                    line = proc.stdout.readline(MAX_REPLY_CHARS)
+                    if not line:
+                        break
+                    if len(line) >= MAX_REPLY_CHARS and not line.endswith("\n"):
+                        lines.put(TOO_LONG)  # a flood: never buffered whole in the checker
+                        break
+                    if line.count("[") + line.count("{") > MAX_CONTAINERS:
+                        lines.put(TOO_NESTED)  # a wire bomb: never parsed here
+                        break
+                    lines.put(line)
             lines.put(None)  # EOF: the child died
 
         def drain():  # the child's prints: only the tail is kept, nothing touches a disk
-            for chunk in iter(lambda: proc.stderr.buffer.read1(4096), b""):
-                tail.append(chunk)
+            with proc.stderr:
+                for chunk in iter(lambda: proc.stderr.buffer.read1(4096), b""):
+                    tail.append(chunk)
 
         for target in (pump, drain):
             threading.Thread(target=target, daemon=True).start()
@@ -207,12 +220,13 @@ class StudentHost:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self._proc.pid, signal.SIGKILL)
             self._proc.wait()
-            for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
-                with contextlib.suppress(OSError):
-                    stream.close()
-            self._proc = None
             if self.identity is not None and self.identity.reap is not None:
-                self.identity.reap()
+                self.identity.reap()  # first: a detached child may still hold the pipes
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
+            # stdout/stderr: their reader threads close them at end of file (closing them
+            # here would wait for a reader blocked on a pipe a stray still holds open)
+            self._proc = None
         self._stderr = None
         if self._home is not None:
             self._home.cleanup()
@@ -243,10 +257,11 @@ class StudentHost:
                 self.close()
                 return CallResult(False, error=f"{what}: no answer within {timeout:g} s "
                                   "(time limit)")
-            if line is TOO_LONG:
+            if line is TOO_LONG or line is TOO_NESTED:
                 self.close()
-                return CallResult(False, error=f"{what}: the answer is larger than "
-                                  f"{MAX_REPLY_CHARS} characters")
+                limit = (f"larger than {MAX_REPLY_CHARS} characters" if line is TOO_LONG
+                         else f"made of more than {MAX_CONTAINERS} lists and dicts")
+                return CallResult(False, error=f"{what}: the answer is {limit}")
             if line is None:
                 code = self._proc.wait()
                 tail = self._stderr_tail()
@@ -258,13 +273,19 @@ class StudentHost:
                 if type(reply) is not dict or reply.get("id") != msg_id:
                     continue  # not the answer to this request: never trusted
                 if not reply.get("ok"):
-                    return CallResult(False, error=f"{what}: {reply.get('error', 'failed')}")
+                    return CallResult(False, error=f"{what}: {reply.get('error', 'failed')}",
+                                      raised=True)
                 if message["op"] == "setup":
                     return CallResult(True, {"cell_errors": [str(e) for e in reply["cell_errors"]]})
                 return CallResult(True, decode(reply.get("result")))
-            except (WireError, ValueError, KeyError, TypeError, AttributeError,
-                    RecursionError) as exc:
-                return CallResult(False, error=f"{what}: invalid answer ({exc})")
+            except Exception as exc:  # noqa: BLE001 - whatever the child sent, it is its fault
+                return CallResult(False, error=f"{what}: invalid answer "
+                                  f"({type(exc).__name__})")
+
+    @property
+    def broken(self):
+        """Why the child can never run again (it could not start or replay), or None."""
+        return self._setup_failure.error if self._setup_failure is not None else None
 
     def _ensure(self):
         if self._setup_failure is not None:

@@ -42,12 +42,30 @@ def encode(value):
     raise WireError(f"cannot send a value of type {type(value).__name__} (plain data only)")
 
 
+def _load_array(raw):
+    """``np.load`` of ``raw`` once its header is known to describe no more data than
+    ``raw`` holds (a forged shape must not make the checker allocate gigabytes)."""
+    buf = io.BytesIO(raw)
+    try:
+        version = np.lib.format.read_magic(buf)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _fortran, dtype = read_header(buf)
+    except Exception as exc:  # noqa: BLE001 - any malformed header
+        raise WireError(f"not a NumPy array ({type(exc).__name__})") from None
+    if dtype.hasobject or dtype.kind not in NUMERIC_KINDS:
+        raise WireError(f"array of dtype {dtype} is not numeric")
+    if int(np.prod(shape, dtype=object)) * dtype.itemsize > len(raw) - buf.tell():
+        raise WireError(f"array header promises more data than was sent (shape {shape})")
+    return np.load(io.BytesIO(raw), allow_pickle=False)
+
+
 def decode(data):
     """JSON-parsed structure -> Python/NumPy data; arrays must be plain numeric."""
     if isinstance(data, dict):
         if set(data) == {ARRAY_KEY}:
             raw = base64.b64decode(data[ARRAY_KEY].encode("ascii"), validate=True)
-            arr = np.load(io.BytesIO(raw), allow_pickle=False)
+            arr = _load_array(raw)
             if type(arr) is not np.ndarray or arr.dtype.kind not in NUMERIC_KINDS:
                 raise WireError(f"array of dtype {arr.dtype} is not numeric")
             return arr

@@ -22,6 +22,13 @@ def is_solution_cell(cell):
     return bool(nbgrader_meta(cell).get("solution"))
 
 
+def is_locked_code_cell(cell):
+    """A read-only instructor code cell (setup, configuration): neither answer nor test."""
+    meta = nbgrader_meta(cell)
+    return (cell.get("cell_type") == "code" and bool(meta.get("locked"))
+            and not meta.get("solution") and not meta.get("grade"))
+
+
 def points(cell):
     try:
         return float(nbgrader_meta(cell).get("points", 0) or 0)

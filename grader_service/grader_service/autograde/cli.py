@@ -44,6 +44,9 @@ def private_directory(path):
     """Create ``path`` (mode 0700) for this uid, or refuse one that is not ours."""
     if path is None:
         return tempfile.mkdtemp(prefix="autograde-")
+    parent = os.stat(os.path.dirname(os.path.abspath(path)))
+    if parent.st_mode & 0o002 and not parent.st_mode & 0o1000:  # others could swap it
+        raise IdentityError(f"the parent of {path} is writable by anyone (not sticky)")
     os.makedirs(path, mode=0o700, exist_ok=True)
     info = os.lstat(path)
     if info.st_uid != os.getuid() or not os.path.isdir(path) or os.path.islink(path):

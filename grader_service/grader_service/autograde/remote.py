@@ -3,9 +3,10 @@
 nbgrader test cells run in the checker's own interpreter, never in the student's
 process. A name a test cell uses is looked up in three places, in this order:
 
-1. what the test cells themselves defined, and the instructor's imports (the
-   ``import`` statements of the source notebook's cells that are neither solution
-   nor test cells) plus ``ROLL_NUMBER`` from the grading service: the checker's own;
+1. what the test cells and the instructor's locked cells (run here too, in notebook
+   order) defined, the instructor's imports (the ``import`` statements of the source
+   notebook's cells that are neither solution nor test cells) and ``ROLL_NUMBER``
+   from the grading service: the checker's own;
 2. Python's builtins;
 3. the student's namespace, through :meth:`TestNamespace.refresh`: plain data
    (numbers, strings, lists, dicts, numeric arrays) is copied over as data, a
@@ -21,6 +22,7 @@ always true) ever enters the checker.
 
 import ast
 import builtins
+import os
 import sys
 import time
 
@@ -30,7 +32,21 @@ CHECKER_NAME = "__grading__"
 
 
 class StudentCodeError(Exception):
-    """The student's function raised, timed out, crashed, or returned non-data."""
+    """The student's function raised, timed out, crashed, or returned non-data.
+
+    Its text is the checker's own: when the student's code raised, only the name of a
+    built-in exception is kept (the message, and even the class name of a custom
+    exception, are the student's to choose and could carry anything out).
+    """
+
+
+def exception_name(text):
+    """The built-in exception a student error text starts with, else "an exception"."""
+    name = text.split(":", 1)[0].strip().rsplit(".", 1)[-1]
+    found = getattr(builtins, name, None)
+    if isinstance(found, type) and issubclass(found, BaseException):
+        return name
+    return "an exception"
 
 
 class RemoteFunction:
@@ -44,9 +60,12 @@ class RemoteFunction:
         kwargs = {k: Ref(v._name) if isinstance(v, RemoteFunction) else v
                   for k, v in kwargs.items()}
         result = self._host.call(self._name, *args, timeout=self._budget.left(), **kwargs)
-        if not result.ok:
-            raise StudentCodeError(result.error)
-        return result.value
+        if result.ok:
+            return result.value
+        if result.raised:  # "name(): <the student's text>": keep only the exception's name
+            raise StudentCodeError(f"{self._name}() raised "
+                                   f"{exception_name(result.error.partition('): ')[2])}")
+        raise StudentCodeError(result.error.split("; its last output:")[0])  # checker text
 
     def __repr__(self):
         return f"<student function {self._name}>"
@@ -55,10 +74,9 @@ class RemoteFunction:
 class OpaqueValue:
     """A student's value that is not plain data: any use fails with a clear message."""
 
-    def __init__(self, name, type_name):
-        object.__setattr__(self, "_what", f"{name} is a {type_name}, not plain data "
-                           "(numbers, strings, lists, dicts, NumPy arrays), so the "
-                           "tests cannot use it")
+    def __init__(self, name):
+        object.__setattr__(self, "_what", f"{name} is not plain data (numbers, strings, "
+                           "lists, dicts, NumPy arrays), so the tests cannot use it")
 
     def _fail(self, *args, **kwargs):
         raise StudentCodeError(object.__getattribute__(self, "_what"))
@@ -111,9 +129,30 @@ class TestNamespace:
                 exec(statement, self.globals)
             except Exception:  # noqa: BLE001 - a missing optional library: tests will say
                 continue
-        if roll_number is not None:
-            self.globals["ROLL_NUMBER"] = roll_number
+        self.roll_number = roll_number
+        self._pin_roll_number()
         self.student_names = set()
+
+    def _pin_roll_number(self):
+        """The authoritative roll number, whatever an instructor cell computed."""
+        if self.roll_number is not None:
+            self.globals["ROLL_NUMBER"] = self.roll_number
+            os.environ["ROLL_NUMBER"] = self.roll_number  # the checker's own environment
+
+    def run(self, code, budget):
+        """Run instructor code (a test or locked cell) against the student's current
+        values; exceptions propagate to the caller, who decides what they mean."""
+        problem = self.refresh(code, budget)
+        if problem:
+            raise StudentCodeError(f"not run: {problem}")
+        fetched = {name: id(self.globals[name]) for name in self.student_names}
+        try:
+            exec(code, self.globals)
+        finally:
+            for name, before in fetched.items():  # re-bound by the instructor: now ours
+                if name in self.globals and id(self.globals[name]) != before:
+                    self.student_names.discard(name)
+            self._pin_roll_number()
 
     def refresh(self, code, budget):
         """Copy in the student's current values of the names ``code`` needs.
@@ -146,4 +185,4 @@ class TestNamespace:
             return RemoteFunction(self.host, name, budget)
         if kind == "module" and info.get("module") in sys.modules:
             return sys.modules[info["module"]]
-        return OpaqueValue(name, str(info.get("module") or info.get("type") or "value")[:80])
+        return OpaqueValue(name)

@@ -20,7 +20,7 @@ from ..sandbox_protocol import (
     identity_args,
 )
 from .base import Runner, RunResult, parse_output, stop_when
-from .seccomp import sandbox_profile_json
+from .seccomp import profile_digest, sandbox_profile_json
 
 STDOUT, STDERR = 1, 2
 STDERR_TAIL = 16 * 1024
@@ -118,7 +118,7 @@ class DockerRunner(Runner):
             finally:
                 sock.close()
             if truncated:
-                container.kill()
+                _kill_quietly(container)
             exit_code = container.wait(timeout=30)["StatusCode"]
             info = self._info(container)
             outcome, result, message = parse_output(stdout, exit_code, truncated)
@@ -143,7 +143,7 @@ class DockerRunner(Runner):
             user=container.attrs["Config"]["User"],
             cap_drop=host["CapDrop"],
             cap_add=host["CapAdd"],
-            security_opt=[o if not o.startswith("seccomp=") else "seccomp=sandbox"
+            security_opt=[o if not o.startswith("seccomp=") else f"seccomp={profile_digest()}"
                           for o in host["SecurityOpt"]],
             identities={"checker_uid": CHECKER_UID, "student_uid": STUDENT_UID},
             oom_killed=container.attrs["State"]["OOMKilled"],
@@ -153,8 +153,9 @@ class DockerRunner(Runner):
 def _kill_quietly(container):
     """Stop a cancelled job's container (it may have just exited on its own)."""
     import docker
+    import requests
 
-    with contextlib.suppress(docker.errors.APIError):
+    with contextlib.suppress(docker.errors.APIError, requests.RequestException):
         container.kill()
 
 

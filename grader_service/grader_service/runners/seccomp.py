@@ -37,8 +37,9 @@ signal anyway). ``personality`` keeps Docker's five allowed values (no
 
 The seccomp profile is a second wall. The first is the uid split: a student process
 (uid 1000, no capabilities) cannot ptrace or read the memory of the checker (uid 1001)
-whatever the profile says; the profile also stops student processes from inspecting
-*each other* and shrinks the kernel surface they can reach.
+whatever the profile says; the profile also stops student processes from tracing each
+other (they can still open each other's ``/proc/<pid>/mem``: same uid, and all of them
+are the student's anyway) and shrinks the kernel surface they can reach.
 """
 
 import argparse
