@@ -317,6 +317,12 @@ def attack(name, kind, notebook, honest=0.0, **options):
 PROBE_HONEST = {"addlab": ADDLAB_ADD_POINTS, "m02": 0.0}
 
 
+def attack_both(name, body, **options):
+    """The same attack in the test-cell lab (``add``) and the m02 rubric lab."""
+    attack(name, "addlab", lambda: addlab_notebook(body), **options)
+    attack(name, "m02", lambda: lab_notebook(M02, append=[body]), **options)
+
+
 def expect_probe(allowed=(), key="found"):
     """Check: the probe reported back, and found nothing (beyond ``allowed``). On the
     test-cell lab no report can come back: there ``add`` scoring its points says the
@@ -597,8 +603,7 @@ EXITS = code('''
         import os
         os._exit(0)
 ''')
-attack("da_exit_from_graded_functions", "addlab", lambda: addlab_notebook(EXITS))
-attack("da_exit_from_graded_functions", "m02", lambda: lab_notebook(M02, append=[EXITS]))
+attack_both("da_exit_from_graded_functions", EXITS)
 
 MODE_SWITCH_CHEAT = code('''
     import sys
@@ -833,8 +838,7 @@ ALWAYS_TRUE = code('''
     def bce_loss(probs, y):
         return Anything()
 ''')
-attack("ec_always_true_objects", "addlab", lambda: addlab_notebook(ALWAYS_TRUE))
-attack("ec_always_true_objects", "m02", lambda: lab_notebook(M02, append=[ALWAYS_TRUE]))
+attack_both("ec_always_true_objects", ALWAYS_TRUE)
 
 #: The host answers through json.dumps: replace every answer by an exotic value.
 WIRE_TRICKS = code('''
@@ -905,8 +909,7 @@ WIRE_TRICKS = code('''
     def bce_loss(probs, y):
         return 0.5
 ''')
-attack("ed_wire_tricks", "addlab", lambda: addlab_notebook(WIRE_TRICKS), batch="solo")
-attack("ed_wire_tricks", "m02", lambda: lab_notebook(M02, append=[WIRE_TRICKS]), batch="solo")
+attack_both("ed_wire_tricks", WIRE_TRICKS, batch="solo")
 
 FORGED_DESCRIPTIONS = code('''
     import itertools
@@ -1250,10 +1253,7 @@ NESTED_REPLIES = code('''
 ''')
 # json.loads of such a reply raises RecursionError in the checker: it must become the
 # call's failure, never a crash of the autograder (in exec, describe, the rubric's setup)
-attack("ma_wire_bomb_nested_reply", "addlab", lambda: addlab_notebook(NESTED_REPLIES),
-       batch="solo")
-attack("ma_wire_bomb_nested_reply", "m02", lambda: lab_notebook(M02, append=[NESTED_REPLIES]),
-       batch="solo")
+attack_both("ma_wire_bomb_nested_reply", NESTED_REPLIES, batch="solo")
 
 HUGE_VALUE = code('''
     def add(a, b):
@@ -1263,10 +1263,7 @@ HUGE_VALUE = code('''
     def dense_forward(x, W, b):
         return [[0] * 1000 for _ in range(5000)]
 ''')
-attack("mb_wire_bomb_huge_value", "addlab", lambda: addlab_notebook(HUGE_VALUE),
-       batch="resources")
-attack("mb_wire_bomb_huge_value", "m02", lambda: lab_notebook(M02, append=[HUGE_VALUE]),
-       batch="resources")
+attack_both("mb_wire_bomb_huge_value", HUGE_VALUE, batch="resources")
 
 #: 6 MB of JSON that the checker decodes into 3 million lists (a few hundred MB).
 NESTED_VALUE = code('''
@@ -1277,10 +1274,7 @@ NESTED_VALUE = code('''
     def dense_forward(x, W, b):
         return add(x, W)
 ''')
-attack("me_wire_bomb_nested_value", "addlab", lambda: addlab_notebook(NESTED_VALUE),
-       batch="solo")
-attack("me_wire_bomb_nested_value", "m02", lambda: lab_notebook(M02, append=[NESTED_VALUE]),
-       batch="solo")
+attack_both("me_wire_bomb_nested_value", NESTED_VALUE, batch="solo")
 
 ENDLESS_LINE = code('''
     import os
@@ -1310,10 +1304,7 @@ ENDLESS_LINE = code('''
     def dense_forward(x, W, b):
         return add(x, W)
 ''')
-attack("mc_endless_reply_line", "addlab", lambda: addlab_notebook(ENDLESS_LINE),
-       batch="resources")
-attack("mc_endless_reply_line", "m02", lambda: lab_notebook(M02, append=[ENDLESS_LINE]),
-       batch="resources")
+attack_both("mc_endless_reply_line", ENDLESS_LINE, batch="resources")
 
 PROBLEM_BOMB = code('''
     import json
