@@ -43,8 +43,7 @@ def make_input(tmp_path, student_nb, info=True):
 
 
 def grade(tmp_path, student_nb, info=True):
-    return grade_directory(str(make_input(tmp_path, student_nb, info)), str(tmp_path / "work"),
-                           cell_timeout=120)
+    return grade_directory(str(make_input(tmp_path, student_nb, info)), cell_timeout=120)
 
 
 @pytest.fixture(scope="module")

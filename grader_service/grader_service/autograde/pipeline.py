@@ -50,8 +50,8 @@ def student_files(input_dir):
         for relpath in _walk(folder) if os.path.isdir(folder) else ():
             if keep(relpath):
                 with open(os.path.join(folder, relpath), "rb") as fh:
-                    files[relpath.replace(os.sep, "/")] = fh.read()
-                total += len(files[relpath.replace(os.sep, "/")])
+                    data = files[relpath.replace(os.sep, "/")] = fh.read()
+                total += len(data)
     if total > MAX_STUDENT_FILES_BYTES:
         raise ValueError(f"the submission's files exceed {MAX_STUDENT_FILES_BYTES} bytes")
     return files
@@ -67,13 +67,11 @@ def read_job_info(input_dir) -> dict:
     return info if isinstance(info, dict) else {}
 
 
-def grade_directory(input_dir, workdir=None, cell_timeout=60.0, identity=None,
-                    steps=DEFAULT_STEPS):
+def grade_directory(input_dir, cell_timeout=60.0, identity=None, steps=DEFAULT_STEPS):
     """Run every step on every source notebook and return the result dict.
 
     identity: the ``ChildIdentity`` the student's code runs as (None: this uid, for
-    development). ``workdir`` is accepted for compatibility and unused: the student's
-    process works in a directory of its own.
+    development); the student's process works in a directory of its own.
     """
     info = read_job_info(input_dir)
     files = student_files(input_dir)
