@@ -234,21 +234,14 @@ class Anything(dict):
 def build_model_spec():
     return Anything()
 '''),
-    Mutant("framework_metrics_swapped", FRAMEWORK, {"evaluation": 5}, "evaluate_binary", '''
-def evaluate_binary(y_true, scores, threshold=0.5):
-    from dlcourse.metrics import binary_report
-    r = binary_report(y_true, scores, threshold)
-    return {"accuracy": r["accuracy"], "precision": r["recall"], "recall": r["precision"],
-            "roc_auc": r["roc_auc"], "pr_auc": r["pr_auc"]}
-'''),
+    Mutant("framework_metrics_swapped", FRAMEWORK, {"evaluation": 5}, "evaluate_binary",
+           edits=(('"precision": float(tp / np.sum(flagged))',
+                   '"recall": float(tp / np.sum(flagged))'),
+                  ('"recall": float(tp / np.sum(positive))',
+                   '"precision": float(tp / np.sum(positive))'))),
     Mutant("framework_auc_from_hard_labels", FRAMEWORK, {"evaluation": 5}, "evaluate_binary",
-           '''
-def evaluate_binary(y_true, scores, threshold=0.5):
-    from dlcourse.metrics import binary_report
-    hard = (np.asarray(scores) >= threshold).astype(float)
-    r = binary_report(y_true, hard, 0.5)
-    return {k: r[k] for k in ("accuracy", "precision", "recall", "roc_auc", "pr_auc")}
-'''),
+           edits=(("scores = np.asarray(scores, dtype=np.float64)",
+                   "scores = (np.asarray(scores) >= threshold).astype(np.float64)"),)),
     Mutant("framework_hard_coded_metrics", FRAMEWORK, {"evaluation": 5}, "evaluate_binary", '''
 def evaluate_binary(y_true, scores, threshold=0.5):
     return {"accuracy": 2 / 3, "precision": 1.0, "recall": 0.5, "roc_auc": 1.0,
