@@ -18,6 +18,11 @@ The container starts as root with only :data:`SANDBOX_CAPABILITIES` (everything 
 dropped, ``no-new-privileges``); the autograder drops to the checker uid at once,
 keeping just those capabilities to start and stop student processes, which run with
 none. :func:`identity_args` are the autograder flags that ask for this separation.
+
+The student's process imports the **student build** of ``dlcourse`` (no reference
+implementation of any graded function, see ``dlcourse.builds``); the reference modules
+live only in :data:`REFERENCE_LIBRARY`, owned by the checker uid with mode 0700, and
+the checker adds them to its own ``dlcourse`` package once it has become the checker.
 """
 
 JOB_INFO = "job.json"
@@ -26,6 +31,8 @@ CHECKER_UID = 1001
 STUDENT_UID = 1000
 CHECKER_HOME = "/home/grader"
 STUDENT_HOME = "/home/student"
+#: The checker-only half of ``dlcourse`` in the sandbox image (``dlcourse.builds``).
+REFERENCE_LIBRARY = "/opt/checker/reference"
 #: Capabilities the sandbox container starts with (Docker ``cap_add`` / Kubernetes
 #: ``capabilities.add`` after dropping ALL): enough to switch to the two uids and to
 #: stop the student's processes; student processes end up with none.

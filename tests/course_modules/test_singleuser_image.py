@@ -91,3 +91,49 @@ def test_singleuser_image_has_no_solutions(docker_client):
     assert not leaks, leaks[:10]
     # Every assignment of the course is preloaded (release versions).
     assert released >= {p.name for p in SOURCE.iterdir() if p.is_dir()}, released
+
+
+def reference_report(run) -> dict:
+    """The leak PROBE's report, ``run(argv)`` executing it somewhere."""
+    from tests.leak_fingerprints import PROBE, probe_args
+
+    return json.loads(run(["python", "-c", PROBE, *probe_args()]).strip().splitlines()[-1])
+
+
+def test_reference_probe_finds_the_reference_in_the_full_build():
+    """Positive control: the repository's own environment holds the full library, so the
+    probe must see the reference modules and the files that define them."""
+    import subprocess
+    import sys
+
+    from tests.leak_fingerprints import reference_fingerprints
+
+    assert len(reference_fingerprints()) > 200
+    report = reference_report(lambda argv: subprocess.run(
+        [sys.executable, *argv[1:], ""], capture_output=True, text=True, check=True,
+        cwd="/", timeout=300).stdout)
+    assert "dlcourse.layers" in report["importable"], report
+    found = {path.rsplit("/", 2)[-2] + "/" + path.rsplit("/", 1)[-1] for path in report["found"]}
+    assert {"dlcourse/layers.py", "dlcourse/conv.py", "grading/checks.py"} <= found, found
+
+
+@pytest.mark.docker
+def test_singleuser_image_has_no_reference_implementations(docker_client):
+    """As the student (uid 1000), nothing of the reference half of dlcourse is importable
+    or readable: no module, and no file anywhere the course lives that holds a line of
+    a reference implementation."""
+    import docker
+
+    try:
+        docker_client.images.get(IMAGE)
+    except docker.errors.ImageNotFound:
+        (pytest.fail if IN_CI else pytest.skip)(f"image {IMAGE} is missing (run `make images`)")
+
+    def run(argv):
+        return docker_client.containers.run(IMAGE, argv, user="1000", network_disabled=True,
+                                            remove=True).decode()
+
+    report = reference_report(run)
+    assert report["scanned"] > 30, report
+    assert report["importable"] == [], report
+    assert report["found"] == [], report

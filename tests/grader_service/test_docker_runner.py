@@ -27,6 +27,7 @@ from grader_service.runners.seccomp import profile_digest
 from grader_service.sandbox_protocol import SANDBOX_CAPABILITIES
 from grader_service.stamp import verify_stamp
 from grader_service.worker import get_workers
+from tests.leak_fingerprints import reference_fingerprints
 
 MiB = 1024 * 1024
 
@@ -220,7 +221,23 @@ for top in ("/home", "/tmp", "/srv", "/var", "/etc", "/root", "/run", "/mnt", "/
             hits = [l for l in text.splitlines() if _digest(l) in SECRETS]
             if hits:
                 found.append(path)
-for pid1 in ("/proc/1/environ", "/proc/1/cwd", "/proc/1/root/home/grader"):
+import sys
+for entry in sys.path:  # the student build of dlcourse and the grading host
+    if os.path.isdir(entry):
+        for name in os.listdir(entry):
+            if name.startswith(("dlcourse", "grader_service")):
+                for dirpath, dirnames, filenames in os.walk(os.path.join(entry, name)):
+                    for name in filenames:
+                        path = os.path.join(dirpath, name)
+                        try:
+                            text = open(path, "rb").read().decode("utf-8", "replace")
+                        except OSError:
+                            continue
+                        scanned += 1
+                        if any(_digest(l) in SECRETS for l in text.splitlines()):
+                            found.append(path)
+for pid1 in ("/proc/1/environ", "/proc/1/cwd", "/proc/1/root/home/grader",
+             "/opt/checker", "/opt/checker/reference/dlcourse"):
     try:
         os.listdir(pid1) if not pid1.endswith("environ") else open(pid1).read()
         found.append(pid1)
@@ -232,7 +249,9 @@ for pid1 in ("/proc/1/environ", "/proc/1/cwd", "/proc/1/root/home/grader"):
 def test_student_view_holds_no_solution_or_hidden_test(sandbox_image, tmp_path):
     """The student's process, scanning every file it can read, finds no line of the
     instructor's solutions or hidden tests (the source travels as a grading copy and
-    stays in the checker's 0700 home), except the one it was handed as a control."""
+    stays in the checker's 0700 home) and no line of the course's reference
+    implementations (the checker's 0700 /opt/checker), except the two it was handed as
+    controls."""
     import hashlib
     import json
     from pathlib import Path
@@ -247,7 +266,9 @@ def test_student_view_holds_no_solution_or_hidden_test(sandbox_image, tmp_path):
     source = nbformat.read(str(folder / "mlp_scratch_part1.ipynb"), as_version=4)
     secrets = secret_lines(source)
     assert len(secrets) > 10  # positive control: there is something to find
-    digests = sorted(hashlib.sha256(s.encode()).hexdigest() for s in secrets)
+    reference = reference_fingerprints()
+    assert len(reference) > 200
+    digests = sorted({hashlib.sha256(s.encode()).hexdigest() for s in secrets | reference})
     student = nbformat.from_dict(json.loads(json.dumps(source)))
     for cell in student.cells:
         meta = cell.metadata.get("nbgrader", {})
@@ -258,7 +279,8 @@ def test_student_view_holds_no_solution_or_hidden_test(sandbox_image, tmp_path):
     student.cells.append(nbformat.v4.new_code_cell(f"SECRETS = set({digests!r})\n" + LEAK_SCAN))
     source.cells.append(nbformat.v4.new_code_cell(
         "assert scanned > 20, scanned\n"
-        "assert [p.rsplit('/', 2)[-2:] for p in found] == [['decoy', 'known.txt']], found",
+        "assert sorted(p.rsplit('/', 2)[-2:] for p in found) == "
+        "[['decoy', 'known.txt'], ['decoy', 'reference.txt']], found",
         metadata={"nbgrader": {"grade": True, "solution": False, "grade_id": "leak_scan",
                                "points": 1, "schema_version": 3}}))
     for part, nb in (("source", source), ("submission", student)):
@@ -267,6 +289,7 @@ def test_student_view_holds_no_solution_or_hidden_test(sandbox_image, tmp_path):
     # positive control: the one secret line the student was given must be found
     (tmp_path / "submission" / "decoy").mkdir()
     (tmp_path / "submission" / "decoy" / "known.txt").write_text(min(secrets) + "\n")
+    (tmp_path / "submission" / "decoy" / "reference.txt").write_text(min(reference) + "\n")
     bundle = merge_archives({"source": pack_directory(str(tmp_path / "source")),
                              "submission": pack_directory(str(tmp_path / "submission"))},
                             10**8, files={JOB_INFO: json.dumps({"assignment": "leak"}).encode()},

@@ -1226,11 +1226,33 @@ DELEGATE = code('''
 ''')
 
 
-attack("la_blocked_module_bypass", "m02", lambda: lab_notebook(M02, append=[DELEGATE]),
-       weakness="blocked_modules is a meta-path finder inside the student's own process: "
-                "removing it from sys.meta_path imports dlcourse.layers (the reference "
-                "implementation, installed in the sandbox and the single-user image), so a "
-                "notebook without a line of its own code scores")
+# Removing the in-process blocker used to import the reference: the student build
+# installed for the student uid has no reference module left to import.
+attack("la_blocked_module_bypass", "m02", lambda: lab_notebook(M02, append=[DELEGATE]))
+
+READ_REFERENCE = code('''
+    import os
+    import sys
+
+
+    def _reference_source():
+        for top in [*sys.path, "/opt", "/usr", "/home", "/srv", "/tmp"]:
+            for folder, _dirs, files in os.walk(top):
+                for name in ("layers.py", "checks.py"):
+                    path = os.path.join(folder, name)
+                    if "dlcourse" in folder and name in files and os.access(path, os.R_OK):
+                        return path
+        raise FileNotFoundError("no reference source of dlcourse is readable")
+
+
+    _namespace = {"__name__": "stolen"}
+    _path = _reference_source()
+    exec(compile(open(_path).read(), _path, "exec"), _namespace)
+    dense_forward = lambda x, W, b: _namespace["dense_forward"](x, W, b)[0]
+    sigmoid_grad = lambda x: _namespace["sigmoid_backward"](1.0, _namespace["sigmoid_forward"](x)[1])
+''')
+# Reading the reference's source by path (not importing it) finds none either.
+attack("lb_reference_source_read", "m02", lambda: lab_notebook(M02, append=[READ_REFERENCE]))
 
 # -- m: the wire --------------------------------------------------------------------
 NESTED_REPLIES = code('''

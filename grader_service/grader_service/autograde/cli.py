@@ -14,13 +14,17 @@ import os
 import sys
 import tempfile
 
-from ..sandbox_protocol import STUDENT_HOME
+from ..sandbox_protocol import REFERENCE_LIBRARY, STUDENT_HOME
 from ..tarsafe import UnsafeArchive, extract
 from .identities import Identities, IdentityError, become_checker, reap_strays
 from .pipeline import grade_directory
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_NO_ISOLATION = 0, 2, 3
 MAX_INPUT_BYTES = 512 * 1024 * 1024
+
+
+class SandboxIncomplete(RuntimeError):
+    """The image lacks what the checker needs (e.g. the reference half of dlcourse)."""
 
 
 def parse_args(argv):
@@ -35,6 +39,9 @@ def parse_args(argv):
     parser.add_argument("--student-uid", type=int, help="uid that runs the student's code")
     parser.add_argument("--student-home", default=STUDENT_HOME,
                         help="home directory of the student uid")
+    parser.add_argument("--reference-library", default=REFERENCE_LIBRARY,
+                        help="checker-only directory with the reference half of dlcourse "
+                        "(used when it exists)")
     parser.add_argument("--same-uid", action="store_true",
                         help="development only: run the student's code under this uid")
     return parser.parse_args(argv)
@@ -66,22 +73,33 @@ def setup_identities(args):
                             "development)")
     identities = Identities(args.checker_uid, args.student_uid, args.student_home)
     become_checker(identities)
-    preload_checker_modules()
+    preload_checker_modules(args.reference_library)
     return identities.student(reap=reap_strays)
 
 
-def preload_checker_modules():
-    """Import everything the checker runs before any student code exists."""
+def preload_checker_modules(reference_library=None):
+    """Import everything the checker runs before any student code exists.
+
+    ``reference_library``: the checker-only half of ``dlcourse`` (the sandbox image's
+    :data:`REFERENCE_LIBRARY`, readable by the checker uid alone), added to the student
+    build's packages first. The rubrics and their references must then import: a
+    sandbox that cannot reach them refuses to grade rather than grade by other rules.
+    """
     import nbformat  # noqa: F401
+
+    from dlcourse.builds import attach_reference
 
     from . import remote  # noqa: F401
     from .steps import test_cells  # noqa: F401
+    if reference_library:
+        attach_reference(reference_library)
     try:
         import dlcourse.grading.checks  # noqa: F401
         import dlcourse.grading.projects  # noqa: F401
         import dlcourse.grading.rubrics  # noqa: F401
-    except ImportError:  # a sandbox without the course's rubrics grades test cells only
-        pass
+    except ImportError as err:
+        raise SandboxIncomplete(f"the checker cannot import the course's reference ({err})") \
+            from err
 
 
 def main(argv=None):
@@ -93,6 +111,8 @@ def main(argv=None):
         scratch = private_directory(args.workdir)
     except (IdentityError, OSError) as err:
         return _emit(out, {"error": f"sandbox not isolated: {err}"}, EXIT_NO_ISOLATION)
+    except SandboxIncomplete as err:
+        return _emit(out, {"error": f"sandbox incomplete: {err}"}, EXIT_NO_ISOLATION)
     tempfile.tempdir = os.path.join(scratch, "tmp")  # never the shared /tmp
     os.makedirs(tempfile.tempdir, mode=0o700, exist_ok=True)
     input_dir = args.input
