@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 
 STUDENT_MODULES = (
     "dlcourse", "dlcourse.roll", "dlcourse.data", "dlcourse.artifacts", "dlcourse.plots",
-    "dlcourse.nets", "dlcourse.builds",
+    "dlcourse.nets", "dlcourse.history", "dlcourse.builds",
     "dlcourse.grading", "dlcourse.grading.host", "dlcourse.grading.wire",
     "dlcourse.grading.isolation",
 )

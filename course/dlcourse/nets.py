@@ -27,12 +27,13 @@ Importing this module imports torch.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils import skip_init
+
+from dlcourse.history import BestEpoch, History
 
 #: Probability clip of the binary cross-entropy (Keras' ``epsilon()``).
 BCE_EPSILON = 1e-7
@@ -333,23 +334,6 @@ class SmallCNN(Net):
 # ----------------------------------------------------------------------------
 # Training
 # ----------------------------------------------------------------------------
-@dataclass
-class History:
-    """Per-epoch records of a ``fit`` run (val_* empty without validation data)."""
-
-    loss: list = field(default_factory=list)
-    accuracy: list = field(default_factory=list)
-    val_loss: list = field(default_factory=list)
-    val_accuracy: list = field(default_factory=list)
-    best_epoch: int = -1  #: 0-based epoch whose weights were kept
-    stopped_early: bool = False
-
-    def as_dict(self):
-        """Plain dict of the lists, like Keras' ``History.history``."""
-        keys = ("loss", "accuracy", "val_loss", "val_accuracy")
-        return {k: list(getattr(self, k)) for k in keys if getattr(self, k)}
-
-
 def fit(model, X, y, X_val=None, y_val=None, *, optimizer="sgd", learning_rate=1e-2,
         batch_size=32, epochs=10, patience=None, shuffle=True, seed=0,
         restore_best=True, verbose=False):
@@ -368,7 +352,7 @@ def fit(model, X, y, X_val=None, y_val=None, *, optimizer="sgd", learning_rate=1
     opt = make_optimizer(model.net.parameters(), learning_rate)
     rng = np.random.Generator(np.random.PCG64(seed)) if shuffle else None
     history = History()
-    best_score, best_state, waited = np.inf, _snapshot(model), 0
+    best = BestEpoch(history, _snapshot(model), patience)
 
     with _deterministic():
         for epoch in range(epochs):
@@ -381,27 +365,16 @@ def fit(model, X, y, X_val=None, y_val=None, *, optimizer="sgd", learning_rate=1
                 loss.backward()
                 opt.step()
                 total += float(loss.detach()) * len(idx)
-            history.loss.append(total / len(X))
-            history.accuracy.append(float(np.mean(model.predict(X) == y)))
-            if X_val is not None:
-                val = model.evaluate(X_val, y_val)
-                history.val_loss.append(val["loss"])
-                history.val_accuracy.append(val["accuracy"])
-            score = history.val_loss[-1] if X_val is not None else history.loss[-1]
+            accuracy = float(np.mean(model.predict(X) == y))
+            val = model.evaluate(X_val, y_val) if X_val is not None else None
+            score = history.record(total / len(X), accuracy, val)
             if verbose:
-                print(f"epoch {epoch + 1:3d}/{epochs}  " + "  ".join(
-                    f"{k} {v[-1]:.4f}" for k, v in history.as_dict().items()))
-            if score < best_score:
-                best_score, best_state, waited = score, _snapshot(model), 0
-                history.best_epoch = epoch
-            else:
-                waited += 1
-                if patience is not None and waited >= patience:
-                    history.stopped_early = True
-                    break
+                history.print_epoch(epoch, epochs)
+            if best.update(epoch, score, lambda: _snapshot(model)):
+                break
 
     if restore_best:
-        model.net.load_state_dict(best_state)
+        model.net.load_state_dict(best.weights)
     return history
 
 

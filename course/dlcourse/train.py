@@ -9,28 +9,10 @@ curves can be laid on top of each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
+from dlcourse.history import BestEpoch, History
 from dlcourse.optim import get_optimizer
-
-
-@dataclass
-class History:
-    """Per-epoch records of a ``fit`` run (val_* empty without validation data)."""
-
-    loss: list = field(default_factory=list)
-    accuracy: list = field(default_factory=list)
-    val_loss: list = field(default_factory=list)
-    val_accuracy: list = field(default_factory=list)
-    best_epoch: int = -1  #: 0-based epoch whose weights were kept
-    stopped_early: bool = False
-
-    def as_dict(self):
-        """Plain dict of the lists, like Keras' ``History.history``."""
-        keys = ("loss", "accuracy", "val_loss", "val_accuracy")
-        return {k: list(getattr(self, k)) for k in keys if getattr(self, k)}
 
 
 def iterate_minibatches(n_samples, batch_size, rng=None):
@@ -58,7 +40,7 @@ def fit(model, X, y, X_val=None, y_val=None, *, optimizer="sgd", learning_rate=1
     }
     rng = np.random.Generator(np.random.PCG64(seed)) if shuffle else None
     history = History()
-    best_score, best_params, waited = np.inf, model.get_params(), 0
+    best = BestEpoch(history, model.get_params(), patience)
 
     for epoch in range(epochs):
         total = 0.0
@@ -67,25 +49,14 @@ def fit(model, X, y, X_val=None, y_val=None, *, optimizer="sgd", learning_rate=1
             total += loss * len(idx)
             for name, grad in grads.items():
                 model.params[name], configs[name] = update(model.params[name], grad, configs[name])
-        history.loss.append(total / len(X))
-        history.accuracy.append(float(np.mean(model.predict(X) == y)))
-        if X_val is not None:
-            val = model.evaluate(X_val, y_val)
-            history.val_loss.append(val["loss"])
-            history.val_accuracy.append(val["accuracy"])
-        score = history.val_loss[-1] if X_val is not None else history.loss[-1]
+        accuracy = float(np.mean(model.predict(X) == y))
+        val = model.evaluate(X_val, y_val) if X_val is not None else None
+        score = history.record(total / len(X), accuracy, val)
         if verbose:
-            print(f"epoch {epoch + 1:3d}/{epochs}  " + "  ".join(
-                f"{k} {v[-1]:.4f}" for k, v in history.as_dict().items()))
-        if score < best_score:
-            best_score, best_params, waited = score, model.get_params(), 0
-            history.best_epoch = epoch
-        else:
-            waited += 1
-            if patience is not None and waited >= patience:
-                history.stopped_early = True
-                break
+            history.print_epoch(epoch, epochs)
+        if best.update(epoch, score, model.get_params):
+            break
 
     if restore_best:
-        model.set_params(best_params)
+        model.set_params(best.weights)
     return history
