@@ -23,6 +23,8 @@ The student's process imports the **student build** of ``dlcourse`` (no referenc
 implementation of any graded function, see ``dlcourse.builds``); the reference modules
 live only in :data:`REFERENCE_LIBRARY`, owned by the checker uid with mode 0700, and
 the checker adds them to its own ``dlcourse`` package once it has become the checker.
+The frameworks are readable only through :data:`FRAMEWORK_GID`, which the student's
+process is given for labs that may use them.
 """
 
 JOB_INFO = "job.json"
@@ -33,6 +35,11 @@ CHECKER_HOME = "/home/grader"
 STUDENT_HOME = "/home/student"
 #: The checker-only half of ``dlcourse`` in the sandbox image (``dlcourse.builds``).
 REFERENCE_LIBRARY = "/opt/checker/reference"
+#: Group that may read the deep-learning frameworks (torch, tensorflow, keras) in the
+#: sandbox image: the checker always holds it; the student's process only for labs
+#: whose rubric allows frameworks (the from-scratch labs block them).
+FRAMEWORK_GID = 1002
+FRAMEWORK_PACKAGES = ("torch", "torchgen", "functorch", "tensorflow", "keras")
 #: Capabilities the sandbox container starts with (Docker ``cap_add`` / Kubernetes
 #: ``capabilities.add`` after dropping ALL): enough to switch to the two uids and to
 #: stop the student's processes; student processes end up with none.

@@ -168,9 +168,12 @@ def test_two_identities_on_a_read_only_root(sandbox_image, make_bundle):
         "pid1_closed = [closed(p) for p in ('/proc/1/environ', '/proc/1/fd/1', '/proc/1/mem')]\n"
         "try:\n    os.listdir('/home/grader')\n    grader_home_closed = False\n"
         "except PermissionError:\n    grader_home_closed = True\n"
+        "import torch\ntorch_sum = float(torch.ones(3).sum())\n"
     )
     tests = {
-        "student_uid": (1, "assert ids == [1000, 1000, 1000, 1000, []], ids"),
+        # the one supplementary group: the frameworks' (not blocked without a rubric)
+        "student_uid": (1, "assert ids == [1000, 1000, 1000, 1000, [1002]], ids"),
+        "frameworks_readable": (1, "assert torch_sum == 3.0"),
         "no_capabilities": (1, "assert all(int(v, 16) == 0 for k, v in caps.items() "
                                "if k != 'CapBnd'), caps"),
         "ro_root": (1, "assert ro_errno == 30, ro_errno  # EROFS"),

@@ -1254,6 +1254,36 @@ READ_REFERENCE = code('''
 # Reading the reference's source by path (not importing it) finds none either.
 attack("lb_reference_source_read", "m02", lambda: lab_notebook(M02, append=[READ_REFERENCE]))
 
+FRAMEWORK_ORACLE = code('''
+    import sys
+
+    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "_Blocker"]
+    import torch  # autograd answers every derivative the lab asks for
+
+
+    def _t(a):
+        return torch.as_tensor(a, dtype=torch.float64)
+
+
+    def dense_forward(x, W, b):
+        return (_t(x) @ _t(W) + _t(b)).numpy()
+
+
+    def sigmoid_grad(x):
+        v = _t(x).requires_grad_()
+        torch.sigmoid(v).sum().backward()
+        return v.grad.numpy()
+
+
+    def tanh_grad(x):
+        v = _t(x).requires_grad_()
+        torch.tanh(v).sum().backward()
+        return v.grad.numpy()
+''')
+# A from-scratch lab runs the student's code without the frameworks' group: torch
+# cannot be imported even with the in-process blocker gone.
+attack("lc_framework_oracle", "m02", lambda: lab_notebook(M02, append=[FRAMEWORK_ORACLE]))
+
 # -- m: the wire --------------------------------------------------------------------
 NESTED_REPLIES = code('''
     import json

@@ -62,7 +62,8 @@ class CallResult:
 
 @dataclass(frozen=True)
 class ChildIdentity:
-    """Who the child runs as: ``uid``/``gid`` (no supplementary groups) and its ``home``.
+    """Who the child runs as: ``uid``/``gid``, supplementary ``groups`` (none by
+    default) and its ``home``.
 
     ``reap`` (optional) is called after the child is killed, to stop anything it
     left behind outside its process group (daemons that called ``setsid``).
@@ -72,9 +73,10 @@ class ChildIdentity:
     gid: int
     home: str
     reap: object = None
+    groups: tuple = ()
 
     def popen_kwargs(self):
-        return {"user": self.uid, "group": self.gid, "extra_groups": []}
+        return {"user": self.uid, "group": self.gid, "extra_groups": list(self.groups)}
 
 
 @dataclass(frozen=True)

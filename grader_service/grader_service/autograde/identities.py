@@ -22,6 +22,8 @@ import dataclasses
 import os
 import signal
 
+from ..sandbox_protocol import FRAMEWORK_GID
+
 # <linux/capability.h> and <linux/prctl.h>
 CAP_KILL, CAP_SETGID, CAP_SETUID = 5, 6, 7
 KEPT_CAPABILITIES = (CAP_KILL, CAP_SETGID, CAP_SETUID)
@@ -80,18 +82,22 @@ def capability_sets(pid="self"):
 
 @dataclasses.dataclass(frozen=True)
 class Identities:
-    """The two uids (gid == uid) and the student's home directory."""
+    """The two uids (gid == uid), the student's home directory and the group that
+    may read the deep-learning frameworks (both hold it; a lab that blocks frameworks
+    starts the student's process without it)."""
 
     checker_uid: int
     student_uid: int
     student_home: str
+    framework_gid: int = FRAMEWORK_GID
 
     def student(self, reap=None):
         """The ``ChildIdentity`` student processes are started with."""
         from dlcourse.grading.isolation import ChildIdentity
 
         return ChildIdentity(uid=self.student_uid, gid=self.student_uid,
-                             home=self.student_home, reap=reap)
+                             home=self.student_home, reap=reap,
+                             groups=(self.framework_gid,))
 
 
 def become_checker(identities: Identities):
@@ -109,7 +115,7 @@ def become_checker(identities: Identities):
     _check(libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), "prctl(PR_SET_KEEPCAPS)")
     uid = identities.checker_uid
     try:
-        os.setgroups([])
+        os.setgroups([identities.framework_gid])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
     except OSError as err:

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: the deep-learning frameworks a from-scratch lab blocks
+FRAMEWORKS = ("torch", "tensorflow", "keras")
+
 
 @dataclass(frozen=True)
 class SubCheck:
@@ -62,6 +65,11 @@ class Rubric:
     name: str
     items: tuple[Item, ...]
     blocked_modules: tuple[str, ...] = ()
+
+    @property
+    def blocks_frameworks(self) -> bool:
+        """True for a from-scratch lab: the student's code may not use a framework."""
+        return bool(set(FRAMEWORKS) & set(self.blocked_modules))
 
     @property
     def max_score(self) -> float:
