@@ -80,13 +80,40 @@ def reference_digests() -> set[str]:
     return {digest(line) for line in reference_fingerprints()}
 
 
+#: Source of ``scan_tree(top, digests, found, wanted=None) -> files read``: every
+#: file under ``top`` (those whose path ``wanted`` accepts) with a line whose digest
+#: (or its first ``len`` of a digest in ``digests``) is in ``digests`` goes to ``found``.
+SCANNER = r'''
+import hashlib, os
+
+def scan_tree(top, digests, found, wanted=None):
+    size = len(next(iter(digests)))
+    read = 0
+    for folder, _dirs, files in os.walk(top):
+        for name in files:
+            path = os.path.join(folder, name)
+            if wanted is not None and not wanted(path):
+                continue
+            try:
+                if os.path.getsize(path) > 4 << 20:
+                    continue
+                with open(path, "rb") as fh:
+                    lines = fh.read().decode("utf-8", "replace").splitlines()
+            except OSError:
+                continue
+            read += 1
+            if any(hashlib.sha256(l.strip().encode()).hexdigest()[:size] in digests
+                   for l in lines):
+                found.append(path)
+    return read
+'''
+
 #: A script that reports, from inside an image, which reference modules are importable
 #: and which files hold a fingerprinted line. argv[1]: comma-separated digest prefixes;
 #: argv[2]: comma-separated module names; argv[3] (optional): the only folders to walk
 #: besides the course's packages on sys.path. Prints one JSON object.
-PROBE = r'''
-import hashlib, importlib.util, json, os, sys
-PREFIX = 20
+PROBE = SCANNER + r'''
+import importlib.util, json, sys
 digests, names = set(sys.argv[1].split(",")), sys.argv[2].split(",")
 report = {"importable": [], "found": [], "scanned": 0}
 for name in names:
@@ -95,41 +122,20 @@ for name in names:
             report["importable"].append(name)
     except (ImportError, ValueError):
         pass
-
-def scan(path):
-    try:
-        if os.path.getsize(path) > 4 << 20:
-            return
-        with open(path, "rb") as fh:
-            text = fh.read().decode("utf-8", "replace")
-    except OSError:
-        return
-    report["scanned"] += 1
-    for line in text.splitlines():
-        if hashlib.sha256(line.strip().encode()).hexdigest()[:PREFIX] in digests:
-            report["found"].append(path)
-            return
-
-def walk(top, only_course=False):
-    for folder, dirs, files in os.walk(top):
-        for name in files:
-            path = os.path.join(folder, name)
-            if not only_course or "dlcourse" in path:
-                scan(path)
-
 everything = ("/home", "/etc", "/srv", "/tmp", "/root", "/var/lib", "/opt/checker")
 course_paths = ("/opt", "/usr")
 if len(sys.argv) > 3:  # a host-side control names its own folders
     everything, course_paths = tuple(p for p in sys.argv[3].split(",") if p), ()
-for top in everything:
-    walk(top)
-for entry in sys.path:
+tops = list(everything)
+for entry in sys.path:  # the course's own packages, wherever they are installed
     if os.path.isdir(entry):
-        for name in os.listdir(entry):
-            if name.startswith(("dlcourse", "grader_service", "course_hub")):
-                walk(os.path.join(entry, name))
+        tops += [os.path.join(entry, name) for name in os.listdir(entry)
+                 if name.startswith(("dlcourse", "grader_service", "course_hub"))]
+for top in tops:
+    report["scanned"] += scan_tree(top, digests, report["found"])
 for top in course_paths:
-    walk(top, only_course=True)
+    report["scanned"] += scan_tree(top, digests, report["found"],
+                                   wanted=lambda path: "dlcourse" in path)
 print(json.dumps(report))
 '''
 PREFIX = 20

@@ -47,7 +47,7 @@ class GradingService:
         self.max_attempts = max_attempts
         self.export_retry = deliveries.RetryDelay(export_retry_seconds)
         # no course package, no result check: refuse to start rather than sign unchecked
-        self.rubric_for = result_check.require_course_package()
+        self.notebook_rubric = result_check.require_course_package()
 
     def source_of(self, session, submission) -> bytes:
         """The instructor's ``source/`` archive of the submission's assignment."""
@@ -172,7 +172,7 @@ class GradingService:
         ``(None, reason)``."""
         try:
             expected = result_check.expected_tests(source, submission.assignment,
-                                                   rubric_for=self.rubric_for)
+                                                   notebook_rubric=self.notebook_rubric)
         except result_check.SourceError as err:
             return None, f"the assignment's source cannot be checked: {err}"
         try:

@@ -9,7 +9,7 @@ unchecked.
 
 * :func:`expected_tests` reads the stored ``source/`` blob (notebooks parsed as JSON,
   nothing executed): a notebook with a course rubric
-  (``dlcourse.grading.rubrics.rubric_for``) is graded on the rubric's items
+  (``dlcourse.grading.rubrics.notebook_rubric``) is graded on the rubric's items
   (``rubric:<item id>``), any other notebook on its nbgrader test cells (the rules of
   :mod:`.autograde.cells`). Every source notebook is listed, submitted or not.
 * :func:`check_result` says why a result does not match (None when it does);
@@ -22,7 +22,6 @@ import json
 import math
 import posixpath
 import tarfile
-from pathlib import PurePath
 
 from .autograde.cells import grade_id, is_test_cell, points
 from .tarsafe import UnsafeArchive, inspect_archive
@@ -76,17 +75,17 @@ class Checked:
 
 
 def require_course_package():
-    """``rubric_for`` from the course package, or RuntimeError: without the rubrics the
-    service could not check rubric-graded results, so it must not start."""
+    """``notebook_rubric`` from the course package, or RuntimeError: without the rubrics
+    the service could not check rubric-graded results, so it must not start."""
     try:
-        from dlcourse.grading.rubrics import rubric_for
+        from dlcourse.grading.rubrics import notebook_rubric
         from dlcourse.roll import derive_config  # noqa: F401 (the record's roll_config)
     except ImportError as err:
         raise RuntimeError(
             "the grading service needs the course package 'dlcourse' (rubric metadata and "
             "roll-number configs) to check sandbox results before signing them; install "
             f"it next to dlcourse-grader ({err})") from err
-    return rubric_for
+    return notebook_rubric
 
 
 # ----------------------------------------------------------------------------
@@ -129,23 +128,23 @@ def nbgrader_tests(notebook: str, content: bytes) -> list:
     return tests
 
 
-def expected_tests(source_tar: bytes, assignment: str, rubric_for=None) -> Expected:
+def expected_tests(source_tar: bytes, assignment: str, notebook_rubric=None) -> Expected:
     """The tests a result of ``assignment`` must list, from the stored source archive.
 
-    ``rubric_for`` defaults to the course package's (see :func:`require_course_package`).
-    Raises :class:`SourceError` when the source cannot be read.
+    ``notebook_rubric`` defaults to the course package's (see
+    :func:`require_course_package`). Raises :class:`SourceError` when the source cannot
+    be read.
     """
-    rubric_for = rubric_for or require_course_package()
+    notebook_rubric = notebook_rubric or require_course_package()
     notebooks = source_notebooks(source_tar)
     tests = []
     for name, content in notebooks.items():
-        try:
-            _rubric, items = rubric_for(assignment, PurePath(name).stem)
-        except KeyError:
+        found = notebook_rubric(assignment, name)
+        if found is None:
             tests += nbgrader_tests(name, content)
             continue
         tests += [ExpectedTest(name, f"rubric:{item.id}", float(item.max_points),
-                               bool(item.manual)) for item in items]
+                               bool(item.manual)) for item in found[1]]
     return Expected(tuple(notebooks), tuple(tests))
 
 

@@ -27,7 +27,7 @@ from grader_service.runners.seccomp import profile_digest
 from grader_service.sandbox_protocol import SANDBOX_CAPABILITIES
 from grader_service.stamp import verify_stamp
 from grader_service.worker import get_workers
-from tests.leak_fingerprints import reference_fingerprints
+from tests.leak_fingerprints import SCANNER, reference_fingerprints
 
 MiB = 1024 * 1024
 
@@ -204,41 +204,16 @@ def secret_lines(notebook):
     return lines
 
 
-LEAK_SCAN = '''
-import hashlib, os
-def _digest(line):
-    return hashlib.sha256(line.strip().encode()).hexdigest()
-found, scanned = [], 0
-for top in ("/home", "/tmp", "/srv", "/var", "/etc", "/root", "/run", "/mnt", "/opt/grading"):
-    for dirpath, dirnames, filenames in os.walk(top):
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            try:
-                if os.path.getsize(path) > 4 << 20:
-                    continue
-                with open(path, "rb") as fh:
-                    text = fh.read().decode("utf-8", "replace")
-            except OSError:
-                continue
-            scanned += 1
-            hits = [l for l in text.splitlines() if _digest(l) in SECRETS]
-            if hits:
-                found.append(path)
+LEAK_SCAN = SCANNER + '''
 import sys
+found, scanned = [], 0
+tops = ["/home", "/tmp", "/srv", "/var", "/etc", "/root", "/run", "/mnt", "/opt/grading"]
 for entry in sys.path:  # the student build of dlcourse and the grading host
     if os.path.isdir(entry):
-        for name in os.listdir(entry):
-            if name.startswith(("dlcourse", "grader_service")):
-                for dirpath, dirnames, filenames in os.walk(os.path.join(entry, name)):
-                    for name in filenames:
-                        path = os.path.join(dirpath, name)
-                        try:
-                            text = open(path, "rb").read().decode("utf-8", "replace")
-                        except OSError:
-                            continue
-                        scanned += 1
-                        if any(_digest(l) in SECRETS for l in text.splitlines()):
-                            found.append(path)
+        tops += [os.path.join(entry, name) for name in os.listdir(entry)
+                 if name.startswith(("dlcourse", "grader_service"))]
+for top in tops:
+    scanned += scan_tree(top, SECRETS, found)
 for pid1 in ("/proc/1/environ", "/proc/1/cwd", "/proc/1/root/home/grader",
              "/opt/checker", "/opt/checker/reference/dlcourse"):
     try:

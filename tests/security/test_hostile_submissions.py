@@ -323,6 +323,16 @@ def attack_both(name, body, **options):
     attack(name, "m02", lambda: lab_notebook(M02, append=[body]), **options)
 
 
+WRONG_DENSE = "def dense_forward(x, W, b):\n    return x\n"
+
+
+def attack_wrong_answer(name, body):
+    """``body`` tries to make a wrong answer pass: ``add`` of the test-cell lab and
+    ``dense_forward`` of the m02 rubric lab are wrong, and must stay unrewarded."""
+    attack(name, "addlab", lambda: addlab_notebook(WRONG_ADDLAB, body))
+    attack(name, "m02", lambda: lab_notebook(M02, append=[WRONG_DENSE, body]))
+
+
 def expect_probe(allowed=(), key="found"):
     """Check: the probe reported back, and found nothing (beyond ``allowed``). On the
     test-cell lab no report can come back: there ``add`` scoring its points says the
@@ -633,7 +643,7 @@ def expect_problem(*words):
 attack("db_grading_mode_switch", "addlab",
        lambda: addlab_notebook(WRONG_ADDLAB, MODE_SWITCH_CHEAT, MODE_SWITCH_KILL))
 attack("db_grading_mode_switch", "m02", lambda: lab_notebook(
-    M02, replace={"dense_forward": "def dense_forward(x, W, b):\n    return x\n"},
+    M02, replace={"dense_forward": WRONG_DENSE},
     append=["def add(a, b):\n    return 0\n" + MODE_SWITCH_CHEAT, MODE_SWITCH_KILL]),
     check=expect_problem("could not run"))
 
@@ -746,17 +756,13 @@ PATCH_NUMPY_BUILTINS = code('''
     fake.allclose = lambda *a, **k: True
     sys.modules["numpy"] = fake
 ''')
-attack("ea_patch_numpy_and_builtins", "addlab",
-       lambda: addlab_notebook(WRONG_ADDLAB, PATCH_NUMPY_BUILTINS))
-attack("ea_patch_numpy_and_builtins", "m02", lambda: lab_notebook(M02, append=[
-    "def dense_forward(x, W, b):\n    return x\n", PATCH_NUMPY_BUILTINS]))
+attack_wrong_answer("ea_patch_numpy_and_builtins", PATCH_NUMPY_BUILTINS)
 
 PATCH_CHECKER = code('''
     import json
     import sys
     import types
 
-    import dlcourse.grading.checks as checks
     import dlcourse.grading.isolation as isolation
     import dlcourse.grading.wire as wire
     import grader_service.autograde.remote as remote
@@ -765,6 +771,10 @@ PATCH_CHECKER = code('''
     test_cells.run_test_cell = lambda *a, **k: (True, "passed")
     test_cells.verdict = lambda *a, **k: "passed"
     remote.TestNamespace.refresh = lambda *a, **k: None
+    try:  # the checks are the checker's alone now: not in the student build
+        import dlcourse.grading.checks as checks
+    except ImportError:
+        checks = types.SimpleNamespace(CHECKS={})
     checks.mismatch = lambda *a, **k: None
     for name in list(checks.CHECKS):
         checks.CHECKS[name] = lambda ctx, sub: (True, "matches the reference")
@@ -776,10 +786,7 @@ PATCH_CHECKER = code('''
     fake.encode = fake.decode = lambda v: v
     sys.modules["dlcourse.grading.wire"] = fake
 ''')
-attack("eb_patch_the_checker_modules", "addlab",
-       lambda: addlab_notebook(WRONG_ADDLAB, PATCH_CHECKER))
-attack("eb_patch_the_checker_modules", "m02", lambda: lab_notebook(M02, append=[
-    "def dense_forward(x, W, b):\n    return x\n", PATCH_CHECKER]))
+attack_wrong_answer("eb_patch_the_checker_modules", PATCH_CHECKER)
 
 ALWAYS_TRUE = code('''
     import numpy as np
@@ -975,9 +982,7 @@ HOOKS = code('''
     sys.setprofile(lambda *a: None)
     faulthandler.enable(file=sys.__stdout__)
 ''')
-attack("fa_kernel_hooks", "addlab", lambda: addlab_notebook(WRONG_ADDLAB, HOOKS))
-attack("fa_kernel_hooks", "m02", lambda: lab_notebook(M02, append=[
-    "def dense_forward(x, W, b):\n    return x\n", HOOKS]))
+attack_wrong_answer("fa_kernel_hooks", HOOKS)
 
 # -- g: identity --------------------------------------------------------------------
 FORGED_ROLL_SETUP = ADDLAB_SETUP.replace(
@@ -1058,7 +1063,7 @@ def add_fake_tests(nb):
 
 
 def edited_metadata_m02():
-    nb = lab_notebook(M02, append=["def dense_forward(x, W, b):\n    return x\n"])
+    nb = lab_notebook(M02, append=[WRONG_DENSE])
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader")
         if meta is None:

@@ -1,25 +1,12 @@
 """Read the instructor's source notebook and the student's notebook; list the tests."""
 
 import os
-from pathlib import PurePath
 
 import nbformat
 
 from ..cells import grade_id, hidden_lines, is_solution_cell, is_test_cell, points
 from ..job import TestResult
 from .base import Step
-
-
-def find_rubric(assignment: str, notebook: str):
-    """``(rubric, items)`` of the course rubric for ``assignment``/``notebook``, or None."""
-    if not assignment:
-        return None
-    from dlcourse.grading.rubrics import rubric_for
-
-    try:
-        return rubric_for(assignment, PurePath(notebook).stem)
-    except KeyError:
-        return None
 
 
 def rubric_tests(notebook, items):
@@ -41,7 +28,9 @@ class LoadNotebooks(Step):
 
     def __call__(self, job):
         job.source = nbformat.read(job.source_path, as_version=4)
-        job.rubric = find_rubric(job.assignment, job.name)
+        from dlcourse.grading.rubrics import notebook_rubric
+
+        job.rubric = notebook_rubric(job.assignment, job.name)
         for cell in job.source.cells:
             if is_test_cell(cell) and grade_id(cell):
                 job.tests.append(TestResult(job.name, grade_id(cell), points(cell)))
