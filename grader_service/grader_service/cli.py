@@ -4,6 +4,7 @@
 import argparse
 import json
 import os
+import re
 import sys
 
 
@@ -40,12 +41,34 @@ def cmd_keygen(args):
     return 0
 
 
+DEFAULT_URL = "http://127.0.0.1:5000"
+
+
+def service_url(args, environ=None):
+    """``--url`` (after the command or before it), else ``$GRADER_URL``, else
+    ``$GRADER_SERVICE_URL`` (set in every single-user server by the hub), else
+    http://127.0.0.1:5000."""
+    environ = os.environ if environ is None else environ
+    return (getattr(args, "url", None) or getattr(args, "global_url", None)
+            or environ.get("GRADER_URL") or environ.get("GRADER_SERVICE_URL") or DEFAULT_URL)
+
+
+def api_token(args, environ=None):
+    """``--token``, else ``$GRADER_API_TOKEN``, else ``$JUPYTERHUB_API_TOKEN`` (the token of
+    the user's own server, which the hub puts in every terminal's environment)."""
+    environ = os.environ if environ is None else environ
+    return (getattr(args, "token", None) or getattr(args, "global_token", None)
+            or environ.get("GRADER_API_TOKEN") or environ.get("JUPYTERHUB_API_TOKEN") or "")
+
+
 def _client(args):
     from .client import GraderClient
 
-    if not args.token:
-        raise SystemExit("no API token: pass --token or set $GRADER_API_TOKEN")
-    return GraderClient(args.url, args.token)
+    token = api_token(args)
+    if not token:
+        raise SystemExit("dl-grader: no API token: pass --token or set $GRADER_API_TOKEN "
+                         "(in a JupyterLab terminal $JUPYTERHUB_API_TOKEN is used)")
+    return GraderClient(service_url(args), token)
 
 
 def cmd_list(args):
@@ -119,7 +142,7 @@ def cmd_verify(args):
 
     if args.course:
         return _verify_course(args)
-    online = bool(args.token) and not args.offline
+    online = bool(api_token(args)) and not args.offline
     if not args.stamp or not (args.public_key or online):
         raise SystemExit("verify needs STAMP and --public-key (or an API token to ask the "
                          "service), or --course")
@@ -130,7 +153,7 @@ def cmd_verify(args):
         with open(args.public_key, "rb") as fh:
             key = fh.read()
     else:
-        key = _ask(client.public_key)
+        key = client.public_key()
     problem = explain_stamp(stamp, key)
     if problem:
         print(f"INVALID: {problem}", file=sys.stderr)
@@ -143,7 +166,7 @@ def cmd_verify(args):
     if client is None:
         print(f"OK: {summary} (signature only; not checked for a later regrade)")
         return 0
-    history = _ask(lambda: client.stamp_history(record["submission_id"]))
+    history = client.stamp_history(record["submission_id"])
     current = history.get("current") or {}
     if current.get("signature") == stamp["signature"]:
         print(f"OK: {summary}, the current grade")
@@ -163,18 +186,6 @@ def cmd_verify(args):
     print(f"NOT CURRENT: valid signature, but the service holds neither this stamp of "
           f"{summary} nor a record of it being superseded; {now}")
     return 3
-
-
-def _ask(call):
-    """``call()`` to the service, with an unreachable service as an :class:`ApiError`."""
-    import requests
-
-    from .client import ApiError
-
-    try:
-        return call()
-    except requests.RequestException as err:
-        raise ApiError(f"cannot reach the grading service: {err}") from err
 
 
 def _verify_course(args):
@@ -201,18 +212,24 @@ def _verify_course(args):
     return 1 if bad else 0
 
 
+URL_HELP = ("grading service base URL (default $GRADER_URL, else $GRADER_SERVICE_URL, else "
+            f"{DEFAULT_URL})")
+TOKEN_HELP = ("JupyterHub API token (default $GRADER_API_TOKEN, else $JUPYTERHUB_API_TOKEN: "
+              "your own in a JupyterLab terminal)")
+
+
 def _api_options(parser, course_required=True):
-    parser.add_argument("--url", default=os.environ.get("GRADER_URL", "http://127.0.0.1:5000"),
-                        help="service base URL (default $GRADER_URL or http://127.0.0.1:5000)")
-    parser.add_argument("--token", default=os.environ.get(
-        "GRADER_API_TOKEN", os.environ.get("JUPYTERHUB_API_TOKEN", "")),
-        help="JupyterHub API token of an instructor (default $GRADER_API_TOKEN)")
+    parser.add_argument("--url", help=URL_HELP)
+    parser.add_argument("--token", help=TOKEN_HELP)
     parser.add_argument("--course", required=course_required)
     parser.add_argument("--assignment", default="")
 
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="dl-grader", description=__doc__)
+    # also before the command (`dl-grader --url URL list ...`); after it wins
+    parser.add_argument("--url", dest="global_url", metavar="URL", help=URL_HELP)
+    parser.add_argument("--token", dest="global_token", metavar="TOKEN", help=TOKEN_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the HTTP service (several processes) and the "
@@ -271,17 +288,45 @@ def build_parser():
     return parser
 
 
+def connection_problem(err) -> str:
+    """A short reason for a failed connection: the innermost OS error's text (``Connection
+    refused``, ``Name or service not known``...), else the exception's class name."""
+    seen = set()
+    stack = [err]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen or current is None:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror
+        stack.extend([current.__cause__, current.__context__,
+                      *(a for a in getattr(current, "args", ()) if isinstance(a, BaseException)),
+                      getattr(current, "reason", None)])
+    text = str(err)
+    match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    if match:
+        return match.group(1).strip()
+    return "timed out" if "timed out" in text.lower() else type(err).__name__
+
+
 def main(argv=None):
+    import requests
+
+    from .client import ApiError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except Exception as err:
-        from .client import ApiError
-
-        if isinstance(err, ApiError):
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        raise
+    except ApiError as err:
+        print(f"dl-grader: error: {err}", file=sys.stderr)
+        return 2
+    except requests.RequestException as err:
+        url = service_url(args)
+        print(f"dl-grader: cannot reach the grading service at {url} "
+              f"({connection_problem(err)}); pass --url or set $GRADER_SERVICE_URL",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

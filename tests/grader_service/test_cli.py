@@ -67,3 +67,81 @@ def test_json_log_lines_carry_submission_ids():
     assert line["message"] == "grading finished: graded"
     assert line["submission_id"] == "abc123" and line["level"] == "INFO"
     assert line["time"].endswith("Z")
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_url_and_token_from_a_terminals_environment(service_url, released, monkeypatch, capsys):
+    """In a JupyterLab terminal the hub has set $GRADER_SERVICE_URL and the user's own
+    $JUPYTERHUB_API_TOKEN: `dl-grader list` needs neither --url nor --token."""
+    for name in ("GRADER_URL", "GRADER_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GRADER_SERVICE_URL", service_url)
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "prof-token")
+    assert main(["list", "--course", "ml101"]) == 0
+    assert "0 submission(s)" in capsys.readouterr().err
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "forged-token")
+    assert main(["list", "--course", "ml101"]) == 2
+    assert "HTTP 401" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_url_before_or_after_the_command(service_url, released, monkeypatch, where, capsys):
+    monkeypatch.setenv("GRADER_SERVICE_URL", f"http://127.0.0.1:{_free_port()}")  # overridden
+    url = ["--url", service_url, "--token", "prof-token"]
+    argv = [*url, "list", "--course", "ml101"] if where == "before" else ["list", "--course",
+                                                                         "ml101", *url]
+    assert main(argv) == 0
+    assert "0 submission(s)" in capsys.readouterr().err
+
+
+def test_default_url_when_nothing_is_set(monkeypatch):
+    from grader_service.cli import build_parser, service_url
+
+    args = build_parser().parse_args(["list", "--course", "ml101"])
+    assert service_url(args, {}) == "http://127.0.0.1:5000"
+    assert service_url(args, {"GRADER_SERVICE_URL": "http://grader:5000"}) == "http://grader:5000"
+
+
+@pytest.mark.parametrize("argv", [["list", "--course", "ml101"],
+                                  ["verify", "--course", "ml101"],
+                                  ["push", "--course", "ml101", "--assignment", "ps0"]])
+def test_unreachable_service_is_one_line_and_non_zero(monkeypatch, argv, capsys):
+    url = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    monkeypatch.setenv("GRADER_SERVICE_URL", url)
+    monkeypatch.delenv("GRADER_URL", raising=False)
+    assert main([*argv, "--token", "prof-token"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert lines == [f"dl-grader: cannot reach the grading service at {url} (Connection "
+                     "refused); pass --url or set $GRADER_SERVICE_URL"], captured.err
+    assert "Traceback" not in captured.err + captured.out
+
+
+def test_unknown_host_is_one_line(capsys):
+    code = main(["list", "--course", "ml101", "--token", "t",
+                 "--url", "http://no-such-host.invalid:5000"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "no-such-host.invalid:5000 (" in err
+
+
+def test_installed_command_prints_no_traceback(tmp_path):
+    """The console script itself (a subprocess), as a terminal runs it."""
+    import shutil
+    import subprocess
+    import sys
+
+    exe = shutil.which("dl-grader", path=os.path.dirname(sys.executable))
+    assert exe, "dl-grader is not installed beside this Python"
+    env = {"PATH": os.environ["PATH"], "GRADER_SERVICE_URL": f"http://127.0.0.1:{_free_port()}",
+           "JUPYTERHUB_API_TOKEN": "x"}
+    done = subprocess.run([exe, "list", "--course", "ml101"], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
