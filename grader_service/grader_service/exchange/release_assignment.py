@@ -11,6 +11,24 @@ from .exchange import GraderServiceExchange, quote
 SKIP = (".ipynb_checkpoints", "__pycache__")
 
 
+def gradebook_duedate(coursedir):
+    """The assignment's ``duedate`` in the course's gradebook as ISO 8601 UTC, or "".
+
+    nbgrader stores due dates as naive UTC. A missing SQLite gradebook is not created.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    url = coursedir.db_url
+    if url.startswith("sqlite:///") and not os.path.isfile(url[len("sqlite:///"):]):
+        return ""
+    with Gradebook(url, coursedir.course_id) as gb:
+        try:
+            duedate = gb.find_assignment(coursedir.assignment_id).duedate
+        except MissingEntry:
+            return ""
+    return duedate.isoformat() + "+00:00" if duedate else ""
+
+
 class ExchangeReleaseAssignment(GraderServiceExchange, ABCExchangeReleaseAssignment):
     """Release = POST both archives; a re-release replaces the previous one (``force`` is moot).
 
@@ -21,8 +39,11 @@ class ExchangeReleaseAssignment(GraderServiceExchange, ABCExchangeReleaseAssignm
 
     due_at = Unicode(
         "", help="""Due date, ISO 8601 (e.g. "2026-12-01T23:59:00+05:30"; naive means UTC).
-        Later submissions are flagged late. Example:
-        c.ExchangeReleaseAssignment.due_at = "2026-12-01T18:00:00Z" (added in 0.2)""",
+        Later submissions are flagged late. Empty (the default) sends the assignment's
+        due date from the gradebook (set in the formgrader or with `nbgrader db
+        assignment add --duedate`), if any. Example:
+        c.ExchangeReleaseAssignment.due_at = "2026-12-01T18:00:00Z" (added in 0.2;
+        gradebook fallback in 0.3)""",
     ).tag(config=True)
 
     allow_late = Bool(
@@ -36,8 +57,9 @@ class ExchangeReleaseAssignment(GraderServiceExchange, ABCExchangeReleaseAssignm
     def policy_form(self):
         """The release policy as the service's form fields."""
         form = {"allow_late": "true" if self.allow_late else "false"}
-        if self.due_at:
-            form["due_at"] = self.due_at
+        due_at = self.due_at or gradebook_duedate(self.coursedir)
+        if due_at:
+            form["due_at"] = due_at
         if self.max_submissions:
             form["max_submissions"] = str(self.max_submissions)
         return form
