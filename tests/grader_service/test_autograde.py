@@ -120,3 +120,20 @@ def test_timeout_kills_local_run(make_bundle):
     runner = LocalRunner(SandboxLimits(timeout=5, cell_timeout=60))
     run = runner.run(make_bundle("import time\ntime.sleep(60)", {"t": (1, "pass")}, name="slow"))
     assert run.outcome is Outcome.TIMEOUT
+
+
+def test_the_checker_starts_without_a_framework():
+    """Preloading the checker imports no deep-learning framework (about 2 s per grading
+    for PyTorch): labs that need one import it when they use it."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from grader_service.autograde.cli import preload_checker_modules\n"
+            "preload_checker_modules()\n"
+            "loaded = sorted({'torch', 'tensorflow', 'keras'} & set(sys.modules))\n"
+            "assert not loaded, loaded\n"
+            "import dlcourse.grading.projects\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr

@@ -23,7 +23,7 @@ import json
 
 import numpy as np
 
-from dlcourse import data, metrics, nets
+from dlcourse import data, metrics
 from dlcourse.artifacts import artifact_filename, verify_submission
 from dlcourse.grading.checks import mismatch, spec_differences
 from dlcourse.roll import SCHEMA, derive_config, normalize_roll_number
@@ -49,7 +49,10 @@ def experiment_split(roll):
 def _untrained(config, split):
     """Validation accuracy and loss of ``MLP.from_config(config)`` before any update: the
     notebook's model (``dlcourse.nets``, which the student's process also has), so that
-    both sides compute the same numbers."""
+    both sides compute the same numbers. PyTorch is imported here, not with the module:
+    every other lab's checker starts without it."""
+    from dlcourse import nets
+
     val = nets.MLP.from_config(config, input_dim=2).evaluate(split.X_val, split.y_val)
     return {"val_accuracy": float(val["accuracy"]), "val_loss": float(val["loss"])}
 
