@@ -55,6 +55,16 @@ def secrets_for(member_name: str) -> set:
     return secret_lines(nbformat.read(str(source), as_version=4))
 
 
+def require_singleuser_image(docker_client):
+    """FAIL when CI=true and the image is missing, else skip."""
+    import docker
+
+    try:
+        docker_client.images.get(IMAGE)
+    except docker.errors.ImageNotFound:
+        (pytest.fail if IN_CI else pytest.skip)(f"image {IMAGE} is missing (run `make images`)")
+
+
 def test_leak_scan_finds_solutions_in_a_source_notebook():
     path = next(p for p in notebooks() if p.name == "cnn_scratch.ipynb")
     assert len(leaks_in(path.name, path.read_text(), all_secrets())) > 10
@@ -65,12 +75,7 @@ def test_leak_scan_finds_solutions_in_a_source_notebook():
 
 @pytest.mark.docker
 def test_singleuser_image_has_no_solutions(docker_client):
-    import docker
-
-    try:
-        docker_client.images.get(IMAGE)
-    except docker.errors.ImageNotFound:
-        (pytest.fail if IN_CI else pytest.skip)(f"image {IMAGE} is missing (run `make images`)")
+    require_singleuser_image(docker_client)
     container = docker_client.containers.create(IMAGE, command="true", network_disabled=True)
     try:
         stream, _ = container.get_archive("/home/jovyan")
@@ -122,12 +127,7 @@ def test_singleuser_image_has_no_reference_implementations(docker_client):
     """As the student (uid 1000), nothing of the reference half of dlcourse is importable
     or readable: no module, and no file anywhere the course lives that holds a line of
     a reference implementation."""
-    import docker
-
-    try:
-        docker_client.images.get(IMAGE)
-    except docker.errors.ImageNotFound:
-        (pytest.fail if IN_CI else pytest.skip)(f"image {IMAGE} is missing (run `make images`)")
+    require_singleuser_image(docker_client)
 
     def run(argv):
         return docker_client.containers.run(IMAGE, argv, user="1000", network_disabled=True,
@@ -137,3 +137,33 @@ def test_singleuser_image_has_no_reference_implementations(docker_client):
     assert report["scanned"] > 30, report
     assert report["importable"] == [], report
     assert report["found"] == [], report
+
+
+#: Run as the student in the image: what a save into ~/course/ does (JSON report).
+PRELOADED_PROBE = """
+import json, os, pathlib
+course = pathlib.Path.home() / "course"
+notebook = next(course.glob("*/*.ipynb"))
+report = {"readme": (course / "README.md").read_text(), "denied": [], "writable": []}
+for target, mode in ((notebook, "a"), (notebook.with_name("copy.ipynb"), "w")):
+    try:
+        open(target, mode).close()
+        report["writable"].append(str(target))
+    except PermissionError:
+        report["denied"].append(str(target))
+report["writable"] += [str(p) for p in course.rglob("*") if os.access(p, os.W_OK)]
+print(json.dumps(report))
+"""
+
+
+@pytest.mark.docker
+def test_preloaded_course_is_read_only_and_says_to_fetch(docker_client):
+    """One editable copy per assignment: the fetched one. As uid 1000 nothing under
+    ~/course/ can be changed or added, and its README says where to work."""
+    require_singleuser_image(docker_client)
+    out = docker_client.containers.run(IMAGE, ["python", "-c", PRELOADED_PROBE], user="1000",
+                                       network_disabled=True, remove=True).decode()
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["writable"] == [], report["writable"][:5]
+    assert len(report["denied"]) == 2
+    assert "fetch the assignment from the Assignments tab" in report["readme"]
