@@ -42,8 +42,7 @@ class ExchangeReleaseAssignment(GraderServiceExchange, ABCExchangeReleaseAssignm
         Later submissions are flagged late. Empty (the default) sends the assignment's
         due date from the gradebook (set in the formgrader or with `nbgrader db
         assignment add --duedate`), if any. Example:
-        c.ExchangeReleaseAssignment.due_at = "2026-12-01T18:00:00Z" (added in 0.2;
-        gradebook fallback in 0.3)""",
+        c.ExchangeReleaseAssignment.due_at = "2026-12-01T18:00:00Z" (added in 0.2)""",
     ).tag(config=True)
 
     allow_late = Bool(
