@@ -151,7 +151,7 @@ for target, mode in ((notebook, "a"), (notebook.with_name("copy.ipynb"), "w")):
         report["writable"].append(str(target))
     except PermissionError:
         report["denied"].append(str(target))
-report["writable"] += [str(p) for p in course.rglob("*") if os.access(p, os.W_OK)]
+report["writable"] += [str(p) for p in [course, *course.rglob("*")] if os.access(p, os.W_OK)]
 print(json.dumps(report))
 """
 
