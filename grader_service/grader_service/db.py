@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     Integer,
     String,
+    Text,
     UniqueConstraint,
     create_engine,
     event,
@@ -198,6 +199,30 @@ class SupersededStamp(Base):
                               "max_score": self.superseded_by_max_score},
             "stamp": self.stamp,
         }
+
+
+class ManualGrade(Base):
+    """An instructor's points and comment for one manual item of a graded submission
+    (``notebook`` and ``grade_id`` as in the record's ``tests``), with who and when.
+
+    One row per item, replaced by a later grade of the same item. Once every manual
+    item of the record has a row, :mod:`.manual` re-signs the record with them (the
+    earlier stamp goes to ``superseded_stamps``); a regrade applies them again.
+    """
+
+    __tablename__ = "manual_grades"
+
+    submission_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    notebook: Mapped[str] = mapped_column(String(255), primary_key=True)
+    grade_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    points: Mapped[float] = mapped_column(Float)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    graded_by: Mapped[str] = mapped_column(String(255))
+    graded_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+
+    def to_json(self):
+        return {"points": self.points, "comment": self.comment, "graded_by": self.graded_by,
+                "graded_at": isoformat(self.graded_at)}
 
 
 def as_utc(value):

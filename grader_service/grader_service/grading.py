@@ -7,7 +7,7 @@ import threading
 
 from sqlalchemy import and_, insert, literal, null, select
 
-from . import __version__, deliveries, queue, result_check
+from . import __version__, deliveries, manual, queue, result_check
 from .blobs import BlobStore
 from .db import (
     FINISHED,
@@ -155,6 +155,7 @@ class GradingService:
             checked, problem = self.check(submission, run, source)
             if checked is not None:
                 record = self.build_record(submission, run, checked, now)
+                record = self.with_stored_manual(submission.id, record, now)
                 return {"status": Status.GRADED, "graded_at": now, "result": record,
                         "stamp": self.signer.sign(record), "exported_at": None}
             log.warning("sandbox result rejected: %s", problem,
@@ -179,6 +180,15 @@ class GradingService:
             return result_check.checked_result(run.result, expected), None
         except result_check.ResultMismatch as err:
             return None, f"the sandbox result does not match the assignment's tests: {err}"
+
+    def with_stored_manual(self, submission_id, record, now):
+        """A regrade keeps the instructor's manual grades: the record with them applied
+        when every manual item has one (see :mod:`.manual`), else as it is."""
+        if not manual.manual_tests(record):
+            return record
+        with self.sessions() as session:
+            grades = manual.stored_grades(session, submission_id)
+        return manual.with_manual(record, grades, now) or record
 
     def build_record(self, submission, run, checked, graded_at):
         """The signed record: identity, hashes, the roll-number config, per-test points and

@@ -2,7 +2,9 @@
 
 Path placeholders: ``{course}`` (ml101), ``{assignment}`` (ps0, released), ``{sid}`` (a
 queued submission of alice's), ``{done}`` (a finished submission of alice's that has
-released feedback). Bodies: ``release``, ``submission``, ``feedback`` or None.
+released feedback), ``{graded}`` (a graded submission of alice's with manual items) and
+``{item}`` (one of them). Bodies: ``release``, ``submission``, ``feedback``, ``manual``
+(JSON) or None.
 """
 
 import collections
@@ -51,6 +53,8 @@ _TABLE = [
 
 ROWS = [Row(method, path, body, dict(zip(CALLERS, codes, strict=True)))
         for method, path, body, codes in _TABLE]
+    ("GET", "/api/submissions/{graded}/manual", None, (403, 404, 200, 404, 401, 401)),
+    ("PUT", "/api/submissions/{graded}/manual/{item}", "manual", (403, 404, 200, 404, 401, 401)),
 
 
 def cases():

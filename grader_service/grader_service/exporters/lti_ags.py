@@ -39,6 +39,7 @@ from pylti1p3.names_roles import NamesRolesProvisioningService
 from pylti1p3.registration import Registration
 from pylti1p3.service_connector import ServiceConnector
 
+from ..manual import is_pending
 from ..stamp import load_or_create_key
 from . import DeliveryRefused, Exporter
 
@@ -101,8 +102,16 @@ def lti_timestamp(iso_text):
 
 def grading_progress(record):
     """``PendingManual`` while an instructor still has items to grade, else ``FullyGraded``."""
-    pending = any(test.get("manual") for test in record.get("tests", []))
-    return "PendingManual" if pending else "FullyGraded"
+    return "PendingManual" if is_pending(record) else "FullyGraded"
+
+
+def _manual_note(record):
+    """Who graded the manual items, for the score's comment ("" if none or pending)."""
+    graders = sorted({test["graded_by"] for test in record.get("tests", [])
+                      if test.get("manual") and "graded_by" in test})
+    if not graders or is_pending(record):
+        return ""
+    return ", manual items graded by " + ", ".join(graders)
 
 
 class LtiAgsExporter(Exporter):
@@ -222,8 +231,9 @@ class LtiAgsExporter(Exporter):
                 .set_activity_progress("Completed")
                 .set_grading_progress(grading_progress(record))
                 .set_timestamp(lti_timestamp(record["graded_at"]))
-                .set_comment(f"Autograded by the course grading service; "
-                             f"submission {record['submission_id']}"
+                .set_comment("Autograded by the course grading service"
+                             + _manual_note(record)
+                             + f"; submission {record['submission_id']}"
                              + (" (late)" if record.get("late") else "")))
 
     def export(self, record):
