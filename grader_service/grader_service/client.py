@@ -39,6 +39,16 @@ class GraderClient:
         """``{"current": stamp or None, "superseded": [...], ...}`` (instructor)."""
         return self._call("GET", f"/api/submissions/{_q(submission_id)}/stamps").json()
 
+    def manual_grades(self, submission_id):
+        """The submission's manual items, each with its grade or None (instructor)."""
+        return self._call("GET", f"/api/submissions/{_q(submission_id)}/manual").json()
+
+    def grade_manual(self, submission_id, test_id, points, comment=""):
+        """Set one manual item's points and comment; the reply says whether it changed
+        and whether the record was re-signed as the final grade."""
+        path = f"/api/submissions/{_q(submission_id)}/manual/{urllib.parse.quote(test_id)}"
+        return self._call("PUT", path, json={"points": points, "comment": comment}).json()
+
     def regrade(self, submission_id):
         return self._call("POST", f"/api/submissions/{_q(submission_id)}/regrade").json()
 
