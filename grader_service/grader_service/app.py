@@ -4,7 +4,7 @@ import os
 
 from flask import Flask
 
-from . import auth, blobs, db, errors, exporters, intake, metrics, stamp, worker
+from . import auth, blobs, db, errors, exporters, intake, metrics, results, stamp, worker
 from .api import BLUEPRINTS
 from .config import from_env
 from .prefix import PrefixMiddleware
@@ -23,5 +23,7 @@ def create_app(test_config=None):
         component.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    results.init_app(app)  # the browser page (hub OAuth), beside the API
+    app.register_blueprint(results.bp)
     app.wsgi_app = PrefixMiddleware(app.wsgi_app, app.config["SERVICE_PREFIX"])
     return app

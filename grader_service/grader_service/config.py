@@ -26,6 +26,22 @@ SETTINGS = {
                       "read:groups, admin:auth_state)."),
     "SERVICE_PREFIX": ("JUPYTERHUB_SERVICE_PREFIX", "/services/grader/", str,
                        "URL prefix the hub proxy forwards unchanged; stripped by the app."),
+    "OAUTH_CLIENT_ID": ("JUPYTERHUB_CLIENT_ID", "service-grader", str,
+                        "The results page's OAuth client id at the hub (the hub names a "
+                        "service's client service-<name>)."),
+    "OAUTH_CALLBACK_URL": ("JUPYTERHUB_OAUTH_CALLBACK_URL", "", str,
+                           "Where the hub sends a browser back after login; empty means "
+                           "$JUPYTERHUB_SERVICE_PREFIX/oauth_callback (the hub's default)."),
+    "HUB_BASE_URL": ("JUPYTERHUB_BASE_URL", "/", str,
+                     "The hub's public base URL path (the results page sends browsers to "
+                     "<base>hub/api/oauth2/authorize)."),
+    "SESSION_SECRET_FILE": ("GRADER_SESSION_SECRET_FILE", "", str,
+                            "Secret that signs the results page's session cookie; empty means "
+                            "$GRADER_DATA_DIR/session_secret, made on first start. Replicas "
+                            "must share it."),
+    "COOKIE_SECURE": ("GRADER_COOKIE_SECURE", False, as_bool,
+                      "Send the results page's session cookie over HTTPS only (set true "
+                      "when the hub is served over HTTPS)."),
     "IDENTITY_CACHE_SECONDS": ("GRADER_IDENTITY_CACHE_SECONDS", 30.0, float,
                                "How long a resolved token identity is reused."),
     "POLICY_CACHE_SECONDS": ("GRADER_POLICY_CACHE_SECONDS", 2.0, float,

@@ -30,6 +30,10 @@ _TABLE = [
     ("GET", "/health", None,                        (200, 200, 200, 200, 200, 200)),
     ("GET", "/metrics", None,                       (200, 200, 200, 200, 200, 200)),
     ("GET", "/api/public-key", None,                (200, 200, 200, 200, 200, 200)),
+    # the results page: a browser without a session is sent to the hub's login (302)
+    ("GET", "/", None,                              (200, 200, 200, 200, 302, 401)),
+    ("GET", "/results/{sid}", None,                 (200, 404, 200, 404, 302, 401)),
+    ("GET", "/oauth_callback", None,                (400, 400, 400, 400, 400, 400)),  # no code
     ("GET", "/api/lti/jwks", None,                  (404, 404, 404, 404, 404, 404)),  # public; no lti-ags here
     ("GET", "/api/courses", None,                   (200, 200, 200, 200, 401, 401)),
     ("GET", _C + "/assignments", None,              (200, 200, 200, 403, 401, 401)),

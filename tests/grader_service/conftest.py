@@ -72,6 +72,7 @@ def app(data_dir, database_url):
         "DATABASE_URL": database_url,
         "RUNNER": "local",
         "IDENTITY_PROVIDER": StaticIdentityProvider(CALLERS),
+        "HUB_API_TOKEN": "grader-service-token",  # the results page's OAuth client secret
         "MAX_UPLOAD_BYTES": 2 * 1024 * 1024,
         "MAX_UNPACKED_BYTES": 4 * 1024 * 1024,
         "SANDBOX_TIMEOUT": 120.0,
