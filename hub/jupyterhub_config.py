@@ -137,7 +137,11 @@ c.JupyterHub.services = [
         "name": "grader",
         "url": grader_url,
         "api_token": env("GRADER_SERVICE_API_TOKEN"),
-        "display": False,
+        # the results page (/services/grader/, "grader" in the hub's Services menu): users
+        # log in to it through the hub's OAuth, without a confirmation page
+        "display": True,
+        "oauth_no_confirm": True,
+        "oauth_client_allowed_scopes": ["access:services!service=grader"],
     }
 ]
 roles = [
@@ -146,6 +150,12 @@ roles = [
         "description": "Identify callers, read their course groups and roll number",
         "scopes": ["read:users", "read:users:groups", "read:groups", "admin:auth_state"],
         "services": ["grader"],
+    },
+    {
+        # Every user may open the grading service's results page (it shows each only
+        # their own results, and instructors their courses).
+        "name": "user",
+        "scopes": ["self", "access:services!service=grader"],
     },
     {
         # The token in each single-user server identifies its owner to the grading

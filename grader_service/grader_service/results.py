@@ -82,7 +82,10 @@ def get_hub_oauth():
         if not config["HUB_API_TOKEN"]:
             abort(503, "browser login is not configured: the service has no "
                        "JUPYTERHUB_API_TOKEN")
-        from jupyterhub.services.auth import HubOAuth
+        try:
+            from jupyterhub.services.auth import HubOAuth
+        except ImportError:
+            abort(503, "browser login needs the jupyterhub package beside the service")
 
         prefix = "/" + config["SERVICE_PREFIX"].strip("/") + "/"
         base = "/" + config["HUB_BASE_URL"].strip("/")
