@@ -280,12 +280,24 @@ def cmd_verify(args):
             grade = (f" {newer['score']}/{newer['max_score']}" if newer["score"] is not None
                      else "")
             print(f"SUPERSEDED: valid signature, but {summary} (graded {record.get('graded_at')}) "
-                  f"was replaced at {earlier['superseded_at']} by a regrade: {newer['status']}"
-                  f"{grade}; {now}")
+                  f"was replaced at {earlier['superseded_at']} by {_replaced_by(history, earlier)}: "
+                  f"{newer['status']}{grade}; {now}")
             return 3
     print(f"NOT CURRENT: valid signature, but the service holds neither this stamp of "
           f"{summary} nor a record of it being superseded; {now}")
     return 3
+
+
+def _replaced_by(history, earlier):
+    """"manual grades" when the stamp that replaced ``earlier`` added an instructor's
+    manual points to the same automatic result, else "a regrade"."""
+    stamps = [e["stamp"] for e in history["superseded"]] + [history.get("current")]
+    for later in filter(None, stamps):
+        record = later["record"]
+        if record.get("graded_at") == earlier["superseded_at"]:
+            manual = record.get("autograded_at") not in (None, record["graded_at"])
+            return "manual grades" if manual else "a regrade"
+    return "a regrade"
 
 
 def _verify_course(args):

@@ -194,6 +194,8 @@ def test_manual_grades_make_the_final_grade_everywhere(app, client, capstone, pl
         path.write_text(json.dumps(stamp))
         capsys.readouterr()
         assert main(["verify", str(path), *online]) == status
+        if status == 3:
+            assert "by manual grades: graded" in capsys.readouterr().out
     forged = copy.deepcopy(current)
     forged["record"]["tests"][0]["points"] = 4.0
     path.write_text(json.dumps(forged))
