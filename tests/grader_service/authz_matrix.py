@@ -53,12 +53,12 @@ _TABLE = [
     ("GET", "/api/submissions/{done}/stamps", None, (403, 404, 200, 404, 401, 401)),
     ("PUT", "/api/submissions/{sid}/feedback", "feedback", (403, 404, 200, 404, 401, 401)),
     ("GET", "/api/submissions/{done}/feedback", None, (200, 404, 200, 404, 401, 401)),
+    ("GET", "/api/submissions/{graded}/manual", None, (403, 404, 200, 404, 401, 401)),
+    ("PUT", "/api/submissions/{graded}/manual/{item}", "manual", (403, 404, 200, 404, 401, 401)),
 ]
 
 ROWS = [Row(method, path, body, dict(zip(CALLERS, codes, strict=True)))
         for method, path, body, codes in _TABLE]
-    ("GET", "/api/submissions/{graded}/manual", None, (403, 404, 200, 404, 401, 401)),
-    ("PUT", "/api/submissions/{graded}/manual/{item}", "manual", (403, 404, 200, 404, 401, 401)),
 
 
 def cases():
