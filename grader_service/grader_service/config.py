@@ -107,6 +107,14 @@ SETTINGS = {
                           "lti-ags: take each student's LMS user id (sub) and the course's "
                           "line items URL from their last LTI launch (hub auth_state), when "
                           "the hub logs in through LTI."),
+    "LTI_ISSUER": ("GRADER_LTI_ISSUER", "", str,
+                   "lti-ags: the LMS's issuer (`iss` of its launches; the hub's "
+                   "LTI13_ISSUER). Launches from any other issuer are never used."),
+    "LTI_CONTEXTS": ("GRADER_LTI_CONTEXTS", "", str,
+                     "lti-ags: `<deployment id>/<context id>=<course>` pairs, comma-"
+                     "separated (the hub's LTI13_CONTEXT_COURSES): the LMS courses whose "
+                     "launches may name a course's line items URL and a student's LMS "
+                     "user id. A launch from any other LMS course is ignored."),
     "LTI_LINEITEMS": ("GRADER_LTI_LINEITEMS", "", str,
                       "lti-ags: course=URL pairs, comma-separated: each course's LMS line "
                       "items URL (`lineitems` of a launch's AGS endpoint claim); not needed "

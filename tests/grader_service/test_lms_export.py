@@ -25,6 +25,7 @@ from grader_service.exporters.lti_ags import (
     AGS_ENDPOINT_CLAIM,
     HubLaunches,
     LtiAgsExporter,
+    parse_context_map,
     parse_course_map,
 )
 from grader_service.worker import get_workers
@@ -352,37 +353,108 @@ class _HubUsers:
         return [json.dumps({"name": name, "auth_state": self.users[name]}).encode()]
 
 
-def launched(course, sub, lineitems=None):
-    claims = {"sub": sub}
+LMS_ISSUER = "https://lms.example"
+LMS_CONTEXTS = {"1:dep/ctx-ml101": "ml101", "1:dep/ctx-dl999": "dl999"}
+DEPLOYMENT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
+CONTEXT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/context"
+
+
+def launched(course, sub, lineitems=None, context=None, deployment="1:dep", issuer=LMS_ISSUER,
+             label=None):
+    claims = {"sub": sub, "iss": issuer, DEPLOYMENT_CLAIM: deployment,
+              CONTEXT_CLAIM: {"id": context or f"ctx-{course}", "label": label or course}}
     if lineitems:
         claims[AGS_ENDPOINT_CLAIM] = {"lineitems": lineitems, "scope": []}
     return {"roll_number": "21CS001", "lti_course": course, "lti_claims": claims}
 
 
-def test_students_who_launched_from_the_lms_need_no_lti_settings(platform, ags):
+@pytest.fixture
+def hub_users():
+    """Serve ``_HubUsers``; yields a function that points ``ags`` at given users."""
+    servers = []
+
+    def serve(ags, users):
+        hub = _HubUsers(users)
+        server = make_server("127.0.0.1", 0, hub)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        ags.lineitems = {}
+        ags.issuer, ags.contexts = LMS_ISSUER, dict(LMS_CONTEXTS)
+        ags.launches = HubLaunches(f"http://127.0.0.1:{server.server_port}/hub/api",
+                                   "service-token")
+        return hub
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+
+
+def test_students_who_launched_from_the_lms_need_no_lti_settings(platform, ags,
+                                                                  hub_users):
     """No GRADER_LTI_LINEITEMS: alice's launch names the course's line items and her LMS
     id; bob last launched another course, so only his LMS id comes from it; carol never
     launched and the course has no membership lookup, so the LMS refuses her hub name."""
     platform.contexts["ctx-ml101"].update({"lms-sub-a": "21CS001", "lms-sub-b": "21CS002"})
-    hub = _HubUsers({
+    hub = hub_users(ags, {
         "alice": launched("ml101", "lms-sub-a", platform.lineitems_url("ctx-ml101")),
         "bob": launched("dl999", "lms-sub-b", "http://elsewhere.invalid/line_items"),
         "carol": {"roll_number": "21CS003"},
     })
-    server = make_server("127.0.0.1", 0, hub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        ags.lineitems = {}
-        ags.launches = HubLaunches(f"http://127.0.0.1:{server.server_port}/hub/api",
-                                   "service-token")
-        with pytest.raises(DeliveryRefused, match="no line items URL"):
-            ags.export(record("s0", username="bob", roll="21CS002"))  # nobody launched ml101 yet
-        assert ags.export(record("s1", username="alice")) is True
-        assert ags.export(record("s2", username="bob", roll="21CS002", score=3.0)) is True
-        with pytest.raises(DeliveryRefused, match="422"):  # "carol" is nobody at the LMS
-            ags.export(record("s3", username="carol", roll="21CS003"))
-    finally:
-        server.shutdown()
+    with pytest.raises(DeliveryRefused, match="no line items URL"):
+        ags.export(record("s0", username="bob", roll="21CS002"))  # nobody launched ml101 yet
+    assert ags.export(record("s1", username="alice")) is True
+    assert ags.export(record("s2", username="bob", roll="21CS002", score=3.0)) is True
+    with pytest.raises(DeliveryRefused, match="422"):  # "carol" is nobody at the LMS
+        ags.export(record("s3", username="carol", roll="21CS003"))
     assert platform.scores_for("lms-sub-a")["ps0"]["scoreGiven"] == 2.0
     assert platform.scores_for("lms-sub-b")["ps0"]["scoreGiven"] == 3.0
     assert hub.calls == 3  # each student's launch is fetched once and reused
+
+
+ROGUE_LINEITEMS = "http://rogue.invalid/api/lti/contexts/sandbox/line_items"
+
+
+@pytest.mark.parametrize("rogue", [
+    pytest.param({"context": "ctx-sandbox", "label": "ctx-ml101"}, id="label-is-the-real-id"),
+    pytest.param({"context": "ctx-sandbox", "label": "ml101"}, id="label-is-the-course"),
+    pytest.param({"deployment": "9:teacher-installed"}, id="unknown-deployment"),
+    pytest.param({"issuer": "https://other-lms.example"}, id="other-issuer"),
+])
+def test_a_launch_from_another_lms_course_never_names_the_line_items(platform, ags, hub_users,
+                                                                     rogue):
+    """Mallory's last launch is from a course she made (even if the hub had taken it
+    for ml101): its line items are not learnt, her grade and everyone's stays with the
+    configured course; her LMS id is not taken from it either."""
+    platform.contexts["ctx-ml101"].update({"lms-sub-a": "21CS001"})
+    hub_users(ags, {
+        "mallory": launched("ml101", "lms-sub-m", ROGUE_LINEITEMS, **rogue),
+        "alice": launched("ml101", "lms-sub-a", platform.lineitems_url("ctx-ml101")),
+    })
+    assert ags.last_launch(record("s0", username="mallory")) == (None, {})
+    with pytest.raises(DeliveryRefused, match="no line items URL"):
+        ags.export(record("s0", username="mallory"))
+    assert "ml101" not in ags.lineitems
+    assert ags.export(record("s1", username="alice")) is True
+    assert ags.lineitems["ml101"] == platform.lineitems_url("ctx-ml101")
+    assert platform.scores_for("lms-sub-a")["ps0"]["scoreGiven"] == 2.0
+
+
+def test_launches_are_ignored_without_a_configured_context_mapping(platform, ags, hub_users):
+    hub_users(ags, {"alice": launched("ml101", "lms-sub-a", platform.lineitems_url("ctx-ml101"))})
+    ags.contexts = {}
+    with pytest.raises(DeliveryRefused, match="GRADER_LTI_CONTEXTS"):
+        ags.export(record("s1", username="alice"))
+
+
+@pytest.mark.parametrize("text, mapping", [
+    ("", {}),
+    ("1:dep/ctx-1=dl101, 2/x/y=ml101", {"1:dep/ctx-1": "dl101", "2/x/y": "ml101"}),
+])
+def test_context_map_setting(text, mapping):
+    assert parse_context_map(text) == mapping
+
+
+@pytest.mark.parametrize("text", ["ctx-1=dl101", "1:dep/ctx-1", "1:dep/ctx-1="])
+def test_context_map_setting_needs_deployment_context_and_course(text):
+    with pytest.raises(ValueError, match="deployment id"):
+        parse_context_map(text)

@@ -15,7 +15,12 @@ Where the course's line items are and who the student is at the LMS comes, in or
 
 - from the student's last LTI launch, when the hub logs in through LTI
   (``auth_state["lti_claims"]``, read from the hub API): ``sub`` is the LMS user id and
-  the AGS endpoint claim names the course's ``lineitems``; nothing to configure;
+  the AGS endpoint claim names the course's ``lineitems``. Only a launch from a
+  configured LMS course counts: its (issuer, deployment id, context id) must be one of
+  ``GRADER_LTI_CONTEXTS`` (with ``GRADER_LTI_ISSUER``; the hub's own mapping), and the
+  line items are learnt only from a launch of the record's course. A launch from any
+  other LMS course (e.g. a sandbox course a student made and labelled like the real
+  one) is ignored, so grades cannot be routed to it;
 - from ``GRADER_LTI_LINEITEMS`` (course=URL) and ``GRADER_LTI_MEMBERSHIPS``: the user id
   is looked up by roll number (``lis_person_sourcedid``) in the course's Names and Role
   Provisioning Services membership list, whichever way students log in to the hub;
@@ -46,6 +51,8 @@ from . import DeliveryRefused, Exporter
 SCOPES = ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
           "https://purl.imsglobal.org/spec/lti-ags/scope/score"]
 AGS_ENDPOINT_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+DEPLOYMENT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
+CONTEXT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/context"
 #: a new access token well before the usual one-hour lifetime runs out
 TOKEN_REFRESH_SECONDS = 45 * 60
 #: how long a course's membership list is reused (a roll number not in it refetches it)
@@ -90,6 +97,33 @@ def parse_course_map(text):
     return mapping
 
 
+def parse_context_map(text):
+    """``"<deployment id>/<context id>=<course>, ..."`` (the hub's ``LTI13_CONTEXT_COURSES``)
+    -> ``{"<deployment id>/<context id>": "<course>"}``."""
+    mapping = {}
+    for item in text.replace("\n", ",").split(","):
+        if not item.strip():
+            continue
+        key, sep, course = item.strip().rpartition("=")
+        if not sep or "/" not in key.strip() or not course.strip():
+            raise ValueError(f"expected <deployment id>/<context id>=<course>, "
+                             f"got {item.strip()!r}")
+        mapping[key.strip()] = course.strip()
+    return mapping
+
+
+def launch_context_key(claims):
+    """``"<deployment id>/<context id>"`` of a launch's claims, or ``None``."""
+    deployment = claims.get(DEPLOYMENT_CLAIM)
+    context = claims.get(CONTEXT_CLAIM)
+    context_id = context.get("id") if isinstance(context, dict) else None
+    if not isinstance(deployment, str) or not isinstance(context_id, str):
+        return None
+    if not deployment or not context_id:
+        return None
+    return f"{deployment}/{context_id}"
+
+
 def generate_rsa_key():
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -120,7 +154,8 @@ class LtiAgsExporter(Exporter):
     name = "lti-ags"
 
     def __init__(self, client_id, token_url, private_key, lineitems, user_id="{username}",
-                 token_audience="", memberships=None, launches=None):
+                 token_audience="", memberships=None, launches=None, issuer="",
+                 contexts=None):
         pem = private_key.private_bytes(serialization.Encoding.PEM,
                                         serialization.PrivateFormat.PKCS8,
                                         serialization.NoEncryption()).decode()
@@ -134,6 +169,8 @@ class LtiAgsExporter(Exporter):
         self.lineitems = dict(lineitems)  # configured, or learnt from launches
         self.memberships = dict(memberships or {})
         self.launches = launches  # HubLaunches, or None
+        self.issuer = issuer  # the LMS whose launches count
+        self.contexts = dict(contexts or {})  # "<deployment>/<context id>" -> course
         self.user_id = user_id
         self._members = {}  # course -> (fetched at, {roll number: LMS user id})
         self._lock = threading.Lock()
@@ -157,7 +194,9 @@ class LtiAgsExporter(Exporter):
                    token_audience=config["LTI_TOKEN_AUDIENCE"],
                    memberships=parse_course_map(config["LTI_MEMBERSHIPS"]),
                    launches=HubLaunches(config["HUB_API_URL"], config["HUB_API_TOKEN"])
-                   if config["LTI_FROM_LAUNCHES"] else None)
+                   if config["LTI_FROM_LAUNCHES"] else None,
+                   issuer=config["LTI_ISSUER"],
+                   contexts=parse_context_map(config["LTI_CONTEXTS"]))
 
     def jwks(self):
         """The tool's public key set (``{"keys": [...]}``) for the LMS registration."""
@@ -171,22 +210,35 @@ class LtiAgsExporter(Exporter):
                 self._connector_born = time.monotonic()
             return self._connector
 
+    def launch_course(self, claims):
+        """The course a launch came from by the configured mapping (issuer, deployment
+        id, context id), or ``None`` for a launch from any other LMS course."""
+        if not self.issuer or claims.get("iss") != self.issuer:
+            return None
+        key = launch_context_key(claims)
+        return self.contexts.get(key) if key else None
+
     def last_launch(self, record):
-        """The student's last launch ``(course, claims)``; learns the course's line items
-        URL from it when it was a launch of this course."""
+        """The student's last launch ``(course, claims)`` if it came from a configured
+        LMS course (else ``(None, {})``: nothing of it is used); learns the course's line
+        items URL from it when it was a launch of the record's course."""
         if self.launches is None:
             return None, {}
         course, claims = self.launches.last_launch(record["username"])
+        bound = self.launch_course(claims)
+        if bound is None or bound != course:
+            return None, {}
         lineitems = (claims.get(AGS_ENDPOINT_CLAIM) or {}).get("lineitems")
-        if course == record["course"] and lineitems:
-            self.lineitems.setdefault(course, lineitems)
-        return course, claims
+        if bound == record["course"] and lineitems:
+            self.lineitems.setdefault(bound, lineitems)
+        return bound, claims
 
     def _service(self, course):
         """An AGS client for ``course``."""
         if course not in self.lineitems:
             raise LookupError(f"no line items URL for course {course!r}: set "
-                              "GRADER_LTI_LINEITEMS, or let students launch it from the LMS")
+                              "GRADER_LTI_LINEITEMS, or GRADER_LTI_ISSUER and "
+                              "GRADER_LTI_CONTEXTS and let students launch it from the LMS")
         return AssignmentsGradesService(self._connection(), {"scope": SCOPES,
                                                              "lineitems": self.lineitems[course]})
 
