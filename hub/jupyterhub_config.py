@@ -15,17 +15,20 @@ HUB_AUTHENTICATOR picks the login: "oidc" (default) or "lti13". It then requires
          LTI13_CLIENT_ID              the hub's client id(s) in the LMS, comma-separated
          LTI13_AUTHORIZE_URL          the LMS's OIDC authorization endpoint
          LTI13_JWKS_URL               the LMS's public keys (JWKS)
+         LTI13_DEPLOYMENT_IDS         the LMS deployment id(s) of the tool, comma-separated
+                                      (launches from any other deployment are refused)
          LTI13_CONTEXT_COURSES        LMS course -> our course id, comma-separated
-                                      "<context id or label>=<course id>" pairs, e.g.
-                                      "DL101-2026=dl101,4f1c9a=dl101"
+                                      "<deployment id>/<context id>=<course id>" pairs,
+                                      e.g. "1:3f2a9c/4dde05e8ca19=dl101" (the context
+                                      id, never the label: any course owner sets labels)
 
 Optional: COURSE_IDS (comma-separated, default "dl101"), ROLL_NUMBER_CLAIM,
 OIDC_SCOPES, OIDC_LOGIN_SERVICE, LTI13_ROLL_NUMBER_CLAIM (default
 "[https://purl.imsglobal.org/spec/lti/claim/lis].person_sourcedid", the SIS id; dots
 reach nested claims, a [bracketed] key is literal), LTI13_USERNAME_CLAIM (id_token
-claim that names the hub user, default "email"; "custom_x" reads x from the LTI custom
-claim), LTI13_DEPLOYMENT_IDS (the LMS deployment ids launches may come from,
-comma-separated; empty = any), SINGLEUSER_MEM_LIMIT, SINGLEUSER_CPU_LIMIT, USER_CONTAINER_PREFIX,
+claim whose value, hashed with the issuer, names the hub user: default "sub", the LMS's
+stable user id; "custom_x" reads x from the LTI custom claim; email and names are
+refused, users can change them), SINGLEUSER_MEM_LIMIT, SINGLEUSER_CPU_LIMIT, USER_CONTAINER_PREFIX,
 HUB_OPS_API_TOKEN (an admin service token for ops scripts and tests),
 HUB_CULL_IDLE_SECONDS (stop servers idle this long; default 3600, 0 = never).
 The LMS registers the hub as a tool with login URL <hub>/hub/lti13/oauth_login and
@@ -91,17 +94,34 @@ elif login == "lti13":
     c.CourseLTI13Authenticator.client_id = {x.strip() for x in env("LTI13_CLIENT_ID").split(",")}
     c.CourseLTI13Authenticator.authorize_url = env("LTI13_AUTHORIZE_URL")
     c.CourseLTI13Authenticator.jwks_endpoint = env("LTI13_JWKS_URL")
+    from course_hub.lti import EDITABLE_CLAIMS
+
+    deployment_ids = {x.strip() for x in env("LTI13_DEPLOYMENT_IDS").split(",") if x.strip()}
+    if not deployment_ids:
+        raise SystemExit("jupyterhub_config: LTI13_DEPLOYMENT_IDS names no deployment: give "
+                         "the LMS deployment id(s) of this tool (empty no longer means any)")
     context_courses = pairs(env("LTI13_CONTEXT_COURSES"))
     unknown = set(context_courses.values()) - set(course_ids)
     if unknown:
         raise SystemExit(f"jupyterhub_config: LTI13_CONTEXT_COURSES names courses not in "
                          f"COURSE_IDS: {sorted(unknown)}")
+    unscoped = sorted(k for k in context_courses
+                      if not any(k.startswith(f"{d}/") and k != f"{d}/" for d in deployment_ids))
+    if unscoped:
+        raise SystemExit(f"jupyterhub_config: LTI13_CONTEXT_COURSES keys must be "
+                         f"<deployment id>/<context id> with a deployment from "
+                         f"LTI13_DEPLOYMENT_IDS, not {unscoped} (context labels are no longer "
+                         f"accepted: any LMS course owner can set them)")
     c.CourseLTI13Authenticator.context_courses = context_courses
+    c.CourseLTI13Authenticator.deployment_ids = deployment_ids
     if "LTI13_ROLL_NUMBER_CLAIM" in os.environ:
         c.CourseLTI13Authenticator.roll_number_claim = env("LTI13_ROLL_NUMBER_CLAIM")
-    c.CourseLTI13Authenticator.username_key = env("LTI13_USERNAME_CLAIM", "email")
-    c.CourseLTI13Authenticator.deployment_ids = {
-        x.strip() for x in env("LTI13_DEPLOYMENT_IDS", "").split(",") if x.strip()}
+    username_claim = env("LTI13_USERNAME_CLAIM", "sub").strip() or "sub"
+    if username_claim in EDITABLE_CLAIMS:
+        raise SystemExit(f"jupyterhub_config: LTI13_USERNAME_CLAIM={username_claim!r} cannot "
+                         f"name hub accounts (users can change or duplicate it in the LMS); "
+                         f"use sub (the default) or a custom_<name> claim with a stable id")
+    c.CourseLTI13Authenticator.username_key = username_claim
 else:
     raise SystemExit(f"jupyterhub_config: HUB_AUTHENTICATOR must be oidc or lti13, "
                      f"not {login!r}")

@@ -8,9 +8,17 @@ audience, expiry, nonce). :class:`CourseLTI13Authenticator` then applies the cou
 - the roll number comes from a launch claim (default: the SIS id,
   ``lis.person_sourcedid``), checked exactly like the OIDC login's
   (:mod:`course_hub.claims`), and is stored as ``auth_state["roll_number"]``;
-- the launch's context (the LMS course) maps to one of our course ids, its roles
-  to ``formgrade-<course>`` (Instructor, TeachingAssistant) or ``nbgrader-<course>``
-  (Learner); the hub groups follow (``manage_groups``);
+- the hub user is named after the launch's ``sub`` (the LMS's stable, opaque user
+  id), scoped by the issuer: ``lti-`` + a hash of both (:func:`lti_username`). Never
+  after ``email`` or a name, which users can change or duplicate in many LMSs: a
+  launch carrying another student's email must not log into that student's account;
+- the launch maps to one of our course ids only by (issuer, deployment id, context id):
+  the issuer is the configured one, the deployment one of ``deployment_ids`` (required:
+  with none the hub does not start), and ``"<deployment id>/<context id>"`` a key of
+  ``context_courses``. Never by the context's ``label`` or ``title``, which any LMS
+  course owner can set: a student's sandbox course labelled like ours stays a
+  stranger. Its roles map to ``formgrade-<course>`` (Instructor, TeachingAssistant) or
+  ``nbgrader-<course>`` (Learner); the hub groups follow (``manage_groups``);
 - every id_token claim is kept in ``auth_state["lti_claims"]`` (``sub``, the AGS
   endpoint claim...), with the course it was for in ``auth_state["lti_course"]``: the
   grading service returns grades to the LMS with them;
@@ -25,6 +33,7 @@ that says why. A launch only speaks for its own context: groups of other courses
 (from earlier launches) are kept, this course's groups are replaced.
 """
 
+import hashlib
 import threading
 from collections.abc import Iterable
 
@@ -36,7 +45,7 @@ from ltiauthenticator.lti13.error import InvalidAudienceError, TokenError
 from ltiauthenticator.lti13.handlers import LTI13CallbackHandler, LTI13LoginInitHandler
 from ltiauthenticator.lti13.validator import LTI13LaunchValidator
 from tornado import web
-from traitlets import Dict, Int, Set, Unicode, default
+from traitlets import Dict, Int, Set, TraitError, Unicode, default, validate
 
 from .claims import RollNumberClaim
 from .roles import course_groups, instructor_group, student_group
@@ -76,20 +85,52 @@ UNKNOWN_DEPLOYMENT_MESSAGE = (
     "This launch came from an LMS installation ({deployment!r}) that is not registered "
     "with this course hub. Please tell the course staff which LMS you launched from."
 )
+NOT_CONFIGURED_MESSAGE = (
+    "This course hub's LMS login is not configured completely, so it lets nobody in. "
+    "Please tell the course staff."
+)
+MISSING_USER_ID_MESSAGE = (
+    "The LMS did not say who you are (the {claim!r} claim of the launch), so this course "
+    "hub cannot let you in. Please contact the course staff."
+)
+#: claims a user can change or duplicate in many LMSs: never a hub account's key
+EDITABLE_CLAIMS = frozenset({"email", "name", "given_name", "family_name", "middle_name",
+                             "nickname", "preferred_username", "picture", "locale"})
 REPLAYED_LAUNCH_MESSAGE = (
     "This LMS launch was already used. Please start again from the course page in the LMS."
 )
 
 
-def course_for_context(context: dict | None, context_courses: dict[str, str]) -> str:
-    """Our course id for the launch's context claim (its ``id`` first, then ``label``)."""
-    if not isinstance(context, dict) or not (context.get("id") or context.get("label")):
+def context_key(deployment: str, context_id: str) -> str:
+    """The ``context_courses`` key of an LMS course: ``"<deployment id>/<context id>"``."""
+    return f"{deployment}/{context_id}"
+
+
+def course_for_context(context: dict | None, deployment: str,
+                       context_courses: dict[str, str]) -> str:
+    """Our course id for the launch's context claim, by its deployment and context
+    ``id`` only; the ``label`` and ``title`` (editable by any LMS course owner) are shown
+    in the refusal, never matched."""
+    context_id = context.get("id") if isinstance(context, dict) else None
+    if not isinstance(context_id, str) or not context_id:
         raise web.HTTPError(403, MISSING_CONTEXT_MESSAGE)
-    for key in (context.get("id"), context.get("label")):
-        if key and key in context_courses:
-            return context_courses[key]
-    shown = context.get("label") or context.get("title") or context.get("id")
-    raise web.HTTPError(403, UNMAPPED_CONTEXT_MESSAGE.format(course=str(shown)[:80]))
+    course = context_courses.get(context_key(deployment, context_id))
+    if course is None:
+        shown = context.get("label") or context.get("title") or context_id
+        raise web.HTTPError(403, UNMAPPED_CONTEXT_MESSAGE.format(course=str(shown)[:80]))
+    return course
+
+
+def lti_username(issuer: str, user_id: str, claim: str = "sub") -> str:
+    """The hub username of the LMS user ``user_id`` (the value of ``claim``) at
+    ``issuer``: ``lti-`` and 20 hex digits of a SHA-256 over the three.
+
+    Stable for as long as the LMS keeps the id, the same whatever case or characters
+    the id has (JupyterHub lower-cases names, which could merge two ``sub`` values),
+    and never equal for two issuers.
+    """
+    digest = hashlib.sha256(f"{issuer}\n{claim}\n{user_id}".encode()).hexdigest()
+    return f"lti-{digest[:20]}"
 
 
 def groups_for_roles(roles, course_id: str, instructor_roles: Iterable[str] = INSTRUCTOR_ROLES,
@@ -187,7 +228,7 @@ class CourseLTI13Authenticator(RollNumberClaim, LTI13Authenticator):
     """LTI 1.3 authenticator that requires a roll number and a course role.
 
     Configure it like ``LTI13Authenticator`` (``issuer``, ``client_id``,
-    ``authorize_url``, ``jwks_endpoint``) plus ``context_courses``, with
+    ``authorize_url``, ``jwks_endpoint``) plus ``deployment_ids`` and ``context_courses``, with
     ``enable_auth_state = True`` and ``JUPYTERHUB_CRYPT_KEY`` set.
     """
 
@@ -199,11 +240,14 @@ class CourseLTI13Authenticator(RollNumberClaim, LTI13Authenticator):
         key_trait=Unicode(),
         value_trait=Unicode(),
         config=True,
-        help="""Which course of ours an LMS course is: LTI context ``id`` or ``label`` ->
-        course id. Launches from any other context are refused.
+        help="""Which course of ours an LMS course is:
+        ``"<deployment id>/<context id>"`` -> course id, the deployment one of
+        ``deployment_ids`` and the context id the launch's ``context.id`` (stable, set by
+        the LMS). Launches from any other context are refused. Context labels are not
+        accepted (since 0.3.0): any LMS course owner can give a course any label.
 
-        Example: ``c.CourseLTI13Authenticator.context_courses = {"DL101-2026": "dl101"}``.
-        Added in 0.2.0.
+        Example: ``c.CourseLTI13Authenticator.context_courses = {"1:3f2a9c/4dde05e8ca19":
+        "dl101"}``. Added in 0.2.0, keyed by deployment and context id since 0.3.0.
         """,
     ).tag(allow_config=True)
 
@@ -211,7 +255,8 @@ class CourseLTI13Authenticator(RollNumberClaim, LTI13Authenticator):
         Unicode(),
         config=True,
         help="""LMS deployment ids (the launch's ``deployment_id`` claim) that may log in;
-        empty accepts every deployment of the registered client id.
+        required: without any the hub does not start (since 0.3.0; before, empty
+        accepted every deployment, including one a course owner installed themselves).
 
         Example: ``c.CourseLTI13Authenticator.deployment_ids = {"1:3f2a9c"}``.
         Added in 0.2.0.
@@ -253,6 +298,55 @@ class CourseLTI13Authenticator(RollNumberClaim, LTI13Authenticator):
         """,
     )
 
+    @default("username_key")
+    def _username_key_default(self):
+        return "sub"
+
+    @validate("username_key")
+    def _stable_username_key(self, proposal):
+        key = proposal["value"]
+        if key in EDITABLE_CLAIMS or not key:
+            raise TraitError(
+                f"username_key {key!r} cannot name hub accounts: users can change or "
+                f"duplicate it in the LMS, and a launch carrying someone else's would log "
+                f"into their account. Use 'sub' (the default) or a custom claim "
+                f"('custom_<name>') the LMS fills with a stable id.")
+        return key
+
+    def get_username(self, token: dict) -> str:
+        """``lti-<hash>`` of the issuer and the launch's ``username_key`` claim (``sub``;
+        ``custom_<x>`` reads ``x`` from the LTI custom claim). No fallback to another
+        claim: a launch without it is refused."""
+        key = self.username_key
+        data = token
+        if key.startswith("custom_"):
+            data, key = token.get(LTI_CLAIM + "custom") or {}, key[len("custom_"):]
+        value = data.get(key) if isinstance(data, dict) else None
+        if not isinstance(value, str | int) or not str(value).strip():
+            raise web.HTTPError(403, MISSING_USER_ID_MESSAGE.format(claim=self.username_key))
+        return lti_username(str(token.get("iss")), str(value), self.username_key)
+
+    def configuration_problems(self) -> list[str]:
+        """What keeps this authenticator from mapping launches safely (empty: nothing)."""
+        problems = []
+        if not self.deployment_ids:
+            problems.append("no deployment_ids (LTI13_DEPLOYMENT_IDS): name the LMS "
+                            "deployment(s) of this tool; an empty list no longer means any")
+        for key in sorted(self.context_courses):
+            if not any(key.startswith(f"{d}/") and len(key) > len(d) + 1
+                       for d in self.deployment_ids):
+                problems.append(f"context_courses key {key!r} is not "
+                                f"'<deployment id>/<context id>' with a deployment id from "
+                                f"deployment_ids (context labels are no longer accepted)")
+        return problems
+
+    def check_allow_config(self):
+        """At hub start: refuse to run with an incomplete launch mapping."""
+        super().check_allow_config()
+        problems = self.configuration_problems()
+        if problems:
+            raise ValueError("CourseLTI13Authenticator: " + "; ".join(problems))
+
     @default("roll_number_claim")
     def _roll_number_claim_default(self):
         return f"[{LIS_CLAIM}].person_sourcedid"
@@ -274,14 +368,19 @@ class CourseLTI13Authenticator(RollNumberClaim, LTI13Authenticator):
 
     async def authenticate(self, handler, data=None):
         """Turn a verified launch into a user with roll number, course groups and claims."""
-        auth_model = await super().authenticate(handler, data)
         claims = data or {}
+        problems = self.configuration_problems()
+        if problems:
+            self.log.error("LTI launch refused, configuration: %s", "; ".join(problems))
+            raise web.HTTPError(500, NOT_CONFIGURED_MESSAGE)
         deployment = claims.get(DEPLOYMENT_CLAIM)
-        if self.deployment_ids and deployment not in self.deployment_ids:
+        if claims.get("iss") != self.issuer or deployment not in self.deployment_ids:
             raise web.HTTPError(403, UNKNOWN_DEPLOYMENT_MESSAGE.format(
                 deployment=str(deployment)[:80]))
+        auth_model = await super().authenticate(handler, claims)
         roll_number = self.roll_number_from_claims(claims)
-        course_id = course_for_context(claims.get(CONTEXT_CLAIM), self.context_courses)
+        course_id = course_for_context(claims.get(CONTEXT_CLAIM), deployment,
+                                       self.context_courses)
         launched = groups_for_roles(claims.get(ROLES_CLAIM), course_id,
                                     self.instructor_roles, self.learner_roles)
         name = self.normalize_username(auth_model["name"])

@@ -93,7 +93,8 @@ def lti_hub(lms, hub_port, tmp_path_factory):
         "LTI13_CLIENT_ID": lms.tool.client_id,
         "LTI13_AUTHORIZE_URL": lms.authorize_url,
         "LTI13_JWKS_URL": lms.jwks_url,
-        "LTI13_CONTEXT_COURSES": f"{COURSE_CONTEXT.label}=dl101",
+        "LTI13_CONTEXT_COURSES": (f"{lms.tool.deployment_id}/{COURSE_CONTEXT.id}=dl101,"
+                                  f"2:another-term/{COURSE_CONTEXT.id}=dl101"),
         "LTI13_DEPLOYMENT_IDS": f"{lms.tool.deployment_id}, 2:another-term",
         "JUPYTERHUB_CRYPT_KEY": Fernet.generate_key().decode(),
         "HUB_CONNECT_HOST": "127.0.0.1",

@@ -16,7 +16,12 @@ import pytest
 import requests
 
 from course_hub.claims import INVALID_CLAIM_MESSAGE, MISSING_CLAIM_MESSAGE
-from course_hub.lti import AGS_ENDPOINT_CLAIM, DEPLOYMENT_CLAIM, REPLAYED_LAUNCH_MESSAGE
+from course_hub.lti import (
+    AGS_ENDPOINT_CLAIM,
+    DEPLOYMENT_CLAIM,
+    REPLAYED_LAUNCH_MESSAGE,
+    lti_username,
+)
 from course_hub.spawner_hooks import single_user_environment
 from tests.fake_lms.launch import (
     INSTRUCTOR,
@@ -24,6 +29,7 @@ from tests.fake_lms.launch import (
     REMOVE,
     TEACHING_ASSISTANT,
     Launch,
+    LmsContext,
     LmsUser,
     new_signing_key,
 )
@@ -75,8 +81,8 @@ def new_user(sourcedid="CS21B001"):
                    sourcedid=sourcedid)
 
 
-def hub_name(user: LmsUser) -> str:
-    return user.email  # LTI13_USERNAME_CLAIM defaults to "email"
+def hub_name(lms, user: LmsUser) -> str:
+    return lti_username(lms.issuer, user.sub)  # LTI13_USERNAME_CLAIM defaults to "sub"
 
 
 def test_learner_launch_logs_in_with_roll_number_from_the_sis_id(lms, lti_hub):
@@ -84,7 +90,7 @@ def test_learner_launch_logs_in_with_roll_number_from_the_sis_id(lms, lti_hub):
     answer = launch(lms, Launch(student, COURSE_CONTEXT, [LEARNER]))
     assert answer.status_code == 302, answer.text
     assert answer.headers["Location"] == "/hub/home"
-    model = lti_hub.user(hub_name(student))
+    model = lti_hub.user(hub_name(lms, student))
     assert model["groups"] == ["nbgrader-dl101"]
     auth_state = model["auth_state"]
     assert auth_state["roll_number"] == "CS21B007" and auth_state["lti_course"] == "dl101"
@@ -100,7 +106,7 @@ def test_instructor_launch_joins_the_formgrade_group(lms, lti_hub, roles):
     teacher = new_user(sourcedid="FAC0001")
     answer = launch(lms, Launch(teacher, COURSE_CONTEXT, roles))
     assert answer.status_code == 302, answer.text
-    groups = set(lti_hub.user(hub_name(teacher))["groups"])
+    groups = set(lti_hub.user(hub_name(lms, teacher))["groups"])
     assert "formgrade-dl101" in groups
     assert ("nbgrader-dl101" in groups) == (LEARNER in roles)
 
@@ -109,7 +115,7 @@ def test_a_later_launch_updates_the_role_in_that_course(lms, lti_hub):
     person = new_user()
     assert launch(lms, Launch(person, COURSE_CONTEXT, [LEARNER])).status_code == 302
     assert launch(lms, Launch(person, COURSE_CONTEXT, [INSTRUCTOR])).status_code == 302
-    assert lti_hub.user(hub_name(person))["groups"] == ["formgrade-dl101"]
+    assert lti_hub.user(hub_name(lms, person))["groups"] == ["formgrade-dl101"]
 
 
 @pytest.mark.parametrize("sourcedid, message", [
@@ -122,7 +128,7 @@ def test_launch_without_valid_roll_number_is_refused(lms, lti_hub, sourcedid, me
     answer = launch(lms, Launch(student, COURSE_CONTEXT, [LEARNER]))
     assert answer.status_code == 403
     assert message.split("(")[0] in answer.text.replace("&#39;", "'")
-    assert lti_hub.user(hub_name(student)) is None
+    assert lti_hub.user(hub_name(lms, student)) is None
 
 
 def test_launch_from_an_unmapped_course_is_refused(lms, lti_hub):
@@ -130,7 +136,7 @@ def test_launch_from_an_unmapped_course_is_refused(lms, lti_hub):
     answer = launch(lms, Launch(student, OTHER_CONTEXT, [LEARNER]))
     assert answer.status_code == 403
     assert "is not connected to this course hub" in answer.text
-    assert lti_hub.user(hub_name(student)) is None
+    assert lti_hub.user(hub_name(lms, student)) is None
 
 
 def test_launch_from_an_unregistered_deployment_is_refused(lms, lti_hub):
@@ -139,7 +145,7 @@ def test_launch_from_an_unregistered_deployment_is_refused(lms, lti_hub):
                                 claims={DEPLOYMENT_CLAIM: "7:someone-elses-lms"}))
     assert answer.status_code == 403
     assert "not registered with this course hub" in answer.text
-    assert lti_hub.user(hub_name(student)) is None
+    assert lti_hub.user(hub_name(lms, student)) is None
     other_term = launch(lms, Launch(new_user(), COURSE_CONTEXT, [LEARNER],
                                     claims={DEPLOYMENT_CLAIM: "2:another-term"}))
     assert other_term.status_code == 302  # every listed deployment is accepted
@@ -151,7 +157,7 @@ def test_launch_without_a_course_role_is_refused(lms, lti_hub):
         "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Instructor"]))
     assert answer.status_code == 403
     assert "gives no access" in answer.text
-    assert lti_hub.user(hub_name(guest)) is None
+    assert lti_hub.user(hub_name(lms, guest)) is None
 
 
 @pytest.mark.parametrize("forgery", [
@@ -168,7 +174,7 @@ def test_forged_id_token_is_refused(lms, lti_hub, forgery):
     student = new_user()
     answer = launch(lms, Launch(student, COURSE_CONTEXT, [LEARNER], **forgery))
     assert answer.status_code in (400, 401), answer.text
-    assert lti_hub.user(hub_name(student)) is None
+    assert lti_hub.user(hub_name(lms, student)) is None
 
 
 def test_replayed_id_token_is_refused_even_with_its_cookies(lms, lti_hub):
@@ -188,7 +194,7 @@ def test_replayed_id_token_is_refused_even_with_its_cookies(lms, lti_hub):
 def test_spawn_environment_has_the_roll_number_from_the_launch(lms, lti_hub):
     student = new_user(sourcedid="EE21B045")
     assert launch(lms, Launch(student, COURSE_CONTEXT, [LEARNER])).status_code == 302
-    model = lti_hub.user(hub_name(student))
+    model = lti_hub.user(hub_name(lms, student))
     env = single_user_environment(model["auth_state"], model["groups"], "dl101", "http://g")
     assert env["ROLL_NUMBER"] == "EE21B045"
     assert env["NBGRADER_ROLE"] == "student"
@@ -198,7 +204,7 @@ def test_spawned_server_starts_with_the_roll_number(lms, lti_hub):
     """The hub's own auth_state_hook (from jupyterhub_config.py) on a real local spawn."""
     teacher = new_user(sourcedid="FAC0002")
     assert launch(lms, Launch(teacher, COURSE_CONTEXT, [INSTRUCTOR])).status_code == 302
-    name = hub_name(teacher)
+    name = hub_name(lms, teacher)
     r = lti_hub.api("POST", f"/users/{name}/server")
     assert r.status_code in (201, 202), r.text
     try:
@@ -227,7 +233,7 @@ def test_learner_launches_in_a_real_browser(lms, lti_hub, browser):
     page = browser.new_page()
     page.goto(lms.launch_url(Launch(student, COURSE_CONTEXT, [LEARNER])), timeout=60_000)
     page.wait_for_url("**/hub/home", timeout=60_000)
-    assert lti_hub.user(hub_name(student))["auth_state"]["roll_number"] == "ME21B010"
+    assert lti_hub.user(hub_name(lms, student))["auth_state"]["roll_number"] == "ME21B010"
 
 
 def test_browser_shows_why_a_launch_without_roll_number_is_refused(lms, lti_hub, browser):
@@ -235,7 +241,7 @@ def test_browser_shows_why_a_launch_without_roll_number_is_refused(lms, lti_hub,
     page = browser.new_page()
     page.goto(lms.launch_url(Launch(student, COURSE_CONTEXT, [LEARNER])), timeout=60_000)
     page.wait_for_selector("text=did not include a roll number", timeout=60_000)
-    assert lti_hub.user(hub_name(student)) is None
+    assert lti_hub.user(hub_name(lms, student)) is None
 
 
 @pytest.mark.parametrize("scheme, cross_site", [("https", True), ("http", False)])
@@ -278,3 +284,55 @@ def test_many_launches_fetch_the_platform_key_set_at_most_once(lms, lti_hub):
                                     [LEARNER]))
         assert answer.status_code == 302, answer.text
     assert lms.jwks_requests == before
+
+
+# -- a determined student: look-alike courses, other deployments, someone else's email ----
+
+
+@pytest.mark.parametrize("rogue", [
+    pytest.param(Launch(None, LmsContext("ctx-sandbox-1", COURSE_CONTEXT.id, "Sandbox"),
+                        [INSTRUCTOR]), id="label-is-the-real-context-id"),
+    pytest.param(Launch(None, LmsContext("ctx-sandbox-2", "dl101", "dl101"), [INSTRUCTOR]),
+                 id="label-is-the-course-id"),
+    pytest.param(Launch(None, LmsContext("ctx-sandbox-3", COURSE_CONTEXT.label,
+                                         COURSE_CONTEXT.title), [INSTRUCTOR]),
+                 id="label-and-title-copied"),
+    pytest.param(Launch(None, COURSE_CONTEXT, [INSTRUCTOR],
+                        claims={DEPLOYMENT_CLAIM: "9:installed-in-a-sandbox"}),
+                 id="unknown-deployment"),
+    pytest.param(Launch(None, COURSE_CONTEXT, [INSTRUCTOR],
+                        claims={"iss": "https://other-lms.example"}), id="other-issuer"),
+])
+def test_a_rogue_lms_course_never_makes_a_student_instructor(lms, lti_hub, rogue):
+    """A student's own LMS course, set up to look like ours, launched as Instructor."""
+    student = new_user()
+    assert launch(lms, Launch(student, COURSE_CONTEXT, [LEARNER])).status_code == 302
+    rogue.user = student
+    answer = launch(lms, rogue)
+    assert answer.status_code in (400, 401, 403), answer.text
+    assert lti_hub.user(hub_name(lms, student))["groups"] == ["nbgrader-dl101"]
+    stranger = new_user()  # and nobody is created by one
+    rogue = Launch(stranger, rogue.context, rogue.roles, claims=rogue.claims)
+    assert launch(lms, rogue).status_code in (400, 401, 403)
+    assert lti_hub.user(hub_name(lms, stranger)) is None
+
+
+def test_a_launch_with_another_students_email_gets_its_own_account(lms, lti_hub):
+    victim = new_user(sourcedid="CS21B050")
+    assert launch(lms, Launch(victim, COURSE_CONTEXT, [LEARNER])).status_code == 302
+    impostor = LmsUser(sub=uuid.uuid4().hex[:12], email=victim.email, name=victim.name,
+                       sourcedid="CS21B066")
+    assert launch(lms, Launch(impostor, COURSE_CONTEXT, [LEARNER])).status_code == 302
+    assert hub_name(lms, impostor) != hub_name(lms, victim)
+    assert lti_hub.user(hub_name(lms, victim))["auth_state"]["roll_number"] == "CS21B050"
+    assert lti_hub.user(hub_name(lms, impostor))["auth_state"]["roll_number"] == "CS21B066"
+
+
+def test_a_changed_email_keeps_the_account(lms, lti_hub):
+    student = new_user(sourcedid="CS21B051")
+    assert launch(lms, Launch(student, COURSE_CONTEXT, [LEARNER])).status_code == 302
+    student.email = "asha.new@univ.example"
+    assert launch(lms, Launch(student, COURSE_CONTEXT, [LEARNER])).status_code == 302
+    model = lti_hub.user(hub_name(lms, student))
+    assert model["auth_state"]["lti_claims"]["email"] == "asha.new@univ.example"
+    assert model["auth_state"]["roll_number"] == "CS21B051"

@@ -11,12 +11,14 @@ from traitlets.config import Config
 from course_hub.claims import lookup_claim, parse_claim_path
 from course_hub.lti import (
     CONTEXT_CLAIM,
+    DEPLOYMENT_CLAIM,
     LIS_CLAIM,
     ROLES_CLAIM,
     CourseLTI13Authenticator,
     course_for_context,
     groups_after_launch,
     groups_for_roles,
+    lti_username,
 )
 from tests.fake_lms.launch import INSTRUCTOR, LEARNER, TEACHING_ASSISTANT
 
@@ -54,27 +56,36 @@ def test_a_malformed_roll_number_claim_setting_fails_at_configuration():
     assert CourseLTI13Authenticator().roll_number_claim == LIS_PATH
 
 
-COURSES = {"ctx-1": "dl101", "DL101-2026": "dl101", "ML202": "ml202"}
+ISSUER = "https://lms.example"
+DEPLOYMENT = "1:3f2a9c"
+COURSES = {"1:3f2a9c/ctx-1": "dl101", "1:3f2a9c/ctx-2": "ml202", "2:b7/ctx-1": "ml202"}
 
 
-@pytest.mark.parametrize("context, course", [
-    ({"id": "ctx-1", "label": "whatever"}, "dl101"),
-    ({"id": "ctx-9", "label": "ML202"}, "ml202"),
-    ({"id": "ctx-1", "label": "ML202"}, "dl101"),  # the id wins over the label
+@pytest.mark.parametrize("context, deployment, course", [
+    ({"id": "ctx-1", "label": "whatever"}, DEPLOYMENT, "dl101"),
+    ({"id": "ctx-2", "label": "DL101"}, DEPLOYMENT, "ml202"),
+    ({"id": "ctx-1"}, "2:b7", "ml202"),  # context ids are unique per deployment only
 ])
-def test_context_maps_to_course(context, course):
-    assert course_for_context(context, COURSES) == course
+def test_context_maps_to_course_by_deployment_and_id(context, deployment, course):
+    assert course_for_context(context, deployment, COURSES) == course
 
 
-@pytest.mark.parametrize("context, fragment", [
-    (None, "did not say which course"),
-    ({}, "did not say which course"),
-    ("ctx-1", "did not say which course"),
-    ({"id": "ctx-9", "label": "PHY204", "title": "Optics"}, "'PHY204' is not connected"),
+@pytest.mark.parametrize("context, deployment, fragment", [
+    (None, DEPLOYMENT, "did not say which course"),
+    ({}, DEPLOYMENT, "did not say which course"),
+    ("ctx-1", DEPLOYMENT, "did not say which course"),
+    ({"label": "ctx-1"}, DEPLOYMENT, "did not say which course"),
+    ({"id": "ctx-9", "label": "PHY204", "title": "Optics"}, DEPLOYMENT,
+     "'PHY204' is not connected"),
+    # a sandbox course whose owner labelled it like ours: the label is never matched
+    ({"id": "sandbox", "label": "ctx-1"}, DEPLOYMENT, "'ctx-1' is not connected"),
+    ({"id": "sandbox", "label": "1:3f2a9c/ctx-1"}, DEPLOYMENT, "is not connected"),
+    ({"id": "sandbox", "label": "dl101"}, DEPLOYMENT, "'dl101' is not connected"),
+    ({"id": "ctx-1"}, "9:other", "is not connected"),  # same id, another deployment
 ])
-def test_unknown_or_missing_context_is_refused(context, fragment):
+def test_unknown_or_missing_context_is_refused(context, deployment, fragment):
     with pytest.raises(web.HTTPError) as info:
-        course_for_context(context, COURSES)
+        course_for_context(context, deployment, COURSES)
     assert info.value.status_code == 403
     assert fragment in info.value.log_message
 
@@ -109,7 +120,8 @@ def test_a_launch_replaces_only_its_own_course_groups():
 
 
 def launch_claims(**overrides):
-    claims = {"sub": "u-1", "email": "Asha@Univ.example",
+    claims = {"iss": ISSUER, DEPLOYMENT_CLAIM: DEPLOYMENT,
+              "sub": "u-1", "email": "Asha@Univ.example",
               LIS_CLAIM: {"person_sourcedid": "cs21b001"},
               CONTEXT_CLAIM: {"id": "ctx-1", "label": "DL101-2026"},
               ROLES_CLAIM: [LEARNER]}
@@ -128,13 +140,14 @@ def authenticate(authenticator, claims, existing_groups=None):
 @pytest.fixture
 def authenticator():
     return CourseLTI13Authenticator(config=Config(
-        {"CourseLTI13Authenticator": {"context_courses": COURSES}}))
+        {"CourseLTI13Authenticator": {"context_courses": COURSES, "issuer": ISSUER,
+                                      "deployment_ids": {DEPLOYMENT, "2:b7"}}}))
 
 
 def test_authenticate_builds_the_auth_model(authenticator):
     claims = launch_claims()
     model = authenticate(authenticator, claims, existing_groups=["nbgrader-ml202"])
-    assert model == {"name": "asha@univ.example",
+    assert model == {"name": lti_username(ISSUER, "u-1"),
                      "groups": ["nbgrader-dl101", "nbgrader-ml202"],
                      "auth_state": {"roll_number": "CS21B001", "lti_course": "dl101",
                                     "lti_claims": claims}}
@@ -174,7 +187,11 @@ HUB_ENV = {"JUPYTERHUB_CRYPT_KEY": "x", "HUB_CONNECT_HOST": "h", "SINGLEUSER_IMA
            "LTI13_ISSUER": "https://lms.example", "LTI13_CLIENT_ID": "c1, c2",
            "LTI13_AUTHORIZE_URL": "https://lms.example/auth",
            "LTI13_JWKS_URL": "https://lms.example/jwks",
-           "LTI13_CONTEXT_COURSES": "DL101-2026=dl101, ctx=1=dl101"}
+           "LTI13_DEPLOYMENT_IDS": "1:3f2a9c, 2:b7",
+           "LTI13_CONTEXT_COURSES": "1:3f2a9c/4dde05=dl101, 2:b7/ctx=1=dl101"}
+
+
+REMOVE_ENV = object()
 
 
 def load_hub_config(monkeypatch, **env):
@@ -184,23 +201,102 @@ def load_hub_config(monkeypatch, **env):
 
     monkeypatch.delenv("OIDC_AUTHORIZE_URL", raising=False)
     for name, value in {**HUB_ENV, **env}.items():
-        monkeypatch.setenv(name, value)
+        if value is REMOVE_ENV:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     return PyFileConfigLoader("jupyterhub_config.py", path=str(REPO / "hub")).load_config()
 
 
 def test_hub_config_for_lti13(monkeypatch):
     lti = load_hub_config(monkeypatch).CourseLTI13Authenticator
     assert lti.client_id == {"c1", "c2"}
-    assert lti.context_courses == {"DL101-2026": "dl101", "ctx=1": "dl101"}
+    assert lti.context_courses == {"1:3f2a9c/4dde05": "dl101", "2:b7/ctx=1": "dl101"}
+    assert lti.deployment_ids == {"1:3f2a9c", "2:b7"}
+    assert lti.username_key == "sub"
     assert "roll_number_claim" not in lti  # the class default: the SIS id
 
 
 @pytest.mark.parametrize("env, fragment", [
-    ({"LTI13_CONTEXT_COURSES": "DL101-2026=ml999"}, "not in COURSE_IDS"),
+    ({"LTI13_CONTEXT_COURSES": "1:3f2a9c/4dde05=ml999"}, "not in COURSE_IDS"),
     ({"LTI13_CONTEXT_COURSES": "DL101-2026"}, "key=value"),
+    ({"LTI13_CONTEXT_COURSES": "DL101-2026=dl101"}, "labels are no longer accepted"),
+    ({"LTI13_CONTEXT_COURSES": "9:x/4dde05=dl101"}, "<deployment id>/<context id>"),
+    ({"LTI13_DEPLOYMENT_IDS": " , "}, "names no deployment"),
+    ({"LTI13_DEPLOYMENT_IDS": REMOVE_ENV}, "LTI13_DEPLOYMENT_IDS is required"),
+    ({"LTI13_USERNAME_CLAIM": "email"}, "cannot name hub accounts"),
     ({"HUB_AUTHENTICATOR": "saml"}, "oidc or lti13"),
     ({"HUB_AUTHENTICATOR": "oidc"}, "OIDC_AUTHORIZE_URL is required"),
 ])
 def test_hub_config_refuses_unusable_login_settings(monkeypatch, env, fragment):
     with pytest.raises(SystemExit, match=fragment):
         load_hub_config(monkeypatch, **env)
+
+
+def test_usernames_are_the_issuers_sub_hashed():
+    name = lti_username(ISSUER, "u-1")
+    assert name.startswith("lti-") and len(name) == 24 and name == name.lower()
+    assert name == lti_username(ISSUER, "u-1")
+    assert name != lti_username("https://other-lms.example", "u-1")  # scoped by issuer
+    assert lti_username(ISSUER, "AbC") != lti_username(ISSUER, "abc")  # case kept apart
+
+
+@pytest.mark.parametrize("change", [
+    {"email": "someone.else@univ.example"},  # a duplicated email
+    {"email": "new.address@univ.example"},  # a changed email
+    {"name": "Other Student", "given_name": "Other"},
+])
+def test_the_username_follows_sub_never_email_or_names(authenticator, change):
+    assert (authenticate(authenticator, launch_claims(**change))["name"]
+            == lti_username(ISSUER, "u-1"))
+    other = authenticate(authenticator, launch_claims(sub="u-2", **change))["name"]
+    assert other == lti_username(ISSUER, "u-2") != lti_username(ISSUER, "u-1")
+
+
+def test_a_launch_without_sub_is_refused_not_named_by_email(authenticator):
+    claims = launch_claims()
+    del claims["sub"]
+    with pytest.raises(web.HTTPError) as info:
+        authenticate(authenticator, claims)
+    assert info.value.status_code == 403 and "did not say who you are" in info.value.log_message
+
+
+def test_a_custom_username_claim_is_read_from_the_custom_claim(authenticator):
+    authenticator.username_key = "custom_uid"
+    claims = launch_claims(**{"https://purl.imsglobal.org/spec/lti/claim/custom": {"uid": 42}})
+    assert authenticate(authenticator, claims)["name"] == lti_username(ISSUER, "42", "custom_uid")
+
+
+@pytest.mark.parametrize("key", ["email", "name", "preferred_username", "given_name", ""])
+def test_editable_claims_cannot_name_accounts(key):
+    with pytest.raises(TraitError, match="cannot name hub accounts"):
+        CourseLTI13Authenticator(username_key=key)
+    assert CourseLTI13Authenticator().username_key == "sub"
+
+
+@pytest.mark.parametrize("claims, status, fragment", [
+    ({DEPLOYMENT_CLAIM: "9:installed-by-a-teacher"}, 403, "not registered"),
+    ({DEPLOYMENT_CLAIM: None}, 403, "not registered"),
+    ({"iss": "https://other-lms.example"}, 403, "not registered"),
+])
+def test_launches_from_other_deployments_or_issuers_are_refused(authenticator, claims, status,
+                                                                fragment):
+    with pytest.raises(web.HTTPError) as info:
+        authenticate(authenticator, launch_claims(**claims))
+    assert info.value.status_code == status and fragment in info.value.log_message
+
+
+def test_without_deployment_ids_nobody_gets_in_and_the_hub_does_not_start():
+    bare = CourseLTI13Authenticator(config=Config({"CourseLTI13Authenticator": {
+        "context_courses": COURSES, "issuer": ISSUER}}))
+    with pytest.raises(ValueError, match="no deployment_ids"):
+        bare.check_allow_config()
+    with pytest.raises(web.HTTPError) as info:
+        authenticate(bare, launch_claims())
+    assert info.value.status_code == 500 and "not configured" in info.value.log_message
+
+
+def test_label_keys_from_before_stop_the_hub(authenticator):
+    authenticator.context_courses = {"DL101-2026": "dl101"}
+    with pytest.raises(ValueError, match="labels are no longer accepted"):
+        authenticator.check_allow_config()
