@@ -143,10 +143,10 @@ def test_hub_environment_follows_the_chosen_login(tmp_path):
     lti = rendered_hub_environment(
         tmp_path, dlcourse_login="lti13", dlcourse_course_ids=["dl101", "ml101"],
         dlcourse_lti13_issuer="https://lms.example.edu", dlcourse_lti13_client_id="10000",
-        dlcourse_lti13_context_courses={"DL101-2026": "dl101", "ML 7": "ml101"},
+        dlcourse_lti13_context_courses={"1:3f2a9c/4dde05": "dl101", "2:b7/ML 7": "ml101"},
         dlcourse_lti13_deployment_ids=["1:3f2a9c", "2:b7"])
     assert lti["HUB_AUTHENTICATOR"] == "lti13" and lti["LTI13_CLIENT_ID"] == "10000"
-    assert lti["LTI13_CONTEXT_COURSES"] == "DL101-2026=dl101,ML 7=ml101"
+    assert lti["LTI13_CONTEXT_COURSES"] == "1:3f2a9c/4dde05=dl101,2:b7/ML 7=ml101"
     assert lti["LTI13_DEPLOYMENT_IDS"] == "1:3f2a9c,2:b7"
     assert lti["COURSE_IDS"] == "dl101,ml101" and lti["JUPYTERHUB_CRYPT_KEY"]
     assert not [k for k in lti if k.startswith("OIDC_")]
