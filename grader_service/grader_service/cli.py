@@ -1,5 +1,5 @@
 """``dl-grader``: serve the service, create a signing key, and the instructor commands
-(list, regrade, export, push, push-manual, verify) that talk to a running service with an API token."""
+(list, regrade, export, push, pull-results, push-manual, verify) that talk to a running service with an API token."""
 
 import argparse
 import json
@@ -229,6 +229,47 @@ def cmd_push_manual(args):
     return 1 if counts["failed"] else 0
 
 
+def instructor_coursedir(course_dir="", course=""):
+    """nbgrader's ``CourseDirectory`` from the nbgrader config (as ``nbgrader`` itself
+    loads it: Jupyter's config path, then the current directory), with ``course_dir``
+    as its root if given."""
+    from nbgrader.apps.baseapp import NbGrader
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    app = NbGrader()
+    app.load_config_file()
+    config = Config(app.config)
+    if course_dir:
+        config.CourseDirectory.root = os.path.abspath(course_dir)
+    if course:
+        config.CourseDirectory.course_id = course
+    return CourseDirectory(config=config)
+
+
+def cmd_pull_results(args):
+    """Write the service's latest graded results into the nbgrader course directory:
+    ``autograded/<student>/<assignment>/`` and the gradebook (see pull_results.py)."""
+    from .pull_results import PullError, pull_results
+
+    coursedir = instructor_coursedir(args.course_dir, args.course)
+    course = args.course or coursedir.course_id
+    if not course:
+        raise SystemExit("pull-results needs --course (or $COURSE_ID)")
+    try:
+        report = pull_results(_client(args), course, args.assignment, coursedir)
+    except PullError as err:
+        raise SystemExit(f"dl-grader: {err}") from None
+    for line in report.lines:
+        print(line)
+    if report.not_graded:
+        print(f"not graded yet in the service (pull again later): "
+              f"{', '.join(report.not_graded)}")
+    print(f"{report.students} graded submission(s) of {course}/{args.assignment}: "
+          f"{report.changed} change(s) in {coursedir.root}", file=sys.stderr)
+    return 0
+
+
 def cmd_verify(args):
     """Verify one stamp file, or with ``--course`` every graded stamp of a course.
 
@@ -386,6 +427,18 @@ def build_parser():
                                         "(the exporters) again")
     _api_options(push)
     push.set_defaults(func=cmd_push)
+
+    pull = sub.add_parser(
+        "pull-results", help="write the service's automatic results into the nbgrader "
+                             "course directory (autograded/ and the gradebook) for the "
+                             "formgrader; runs no student code")
+    _api_options(pull, course_required=False)
+    pull.set_defaults(course=os.environ.get("COURSE_ID", ""))
+    pull.add_argument("assignment", help="assignment name (as in the formgrader)")
+    pull.add_argument("--course-dir", default="",
+                      help="the nbgrader course directory (default: CourseDirectory.root "
+                           "of the nbgrader config)")
+    pull.set_defaults(func=cmd_pull_results)
 
     push_manual = sub.add_parser(
         "push-manual", help="send the manual grades and comments of nbgrader's formgrader "

@@ -35,6 +35,10 @@ class GraderClient:
     def submission(self, submission_id):
         return self._call("GET", f"/api/submissions/{_q(submission_id)}").json()
 
+    def submission_files(self, submission_id):
+        """The submitted archive (tar.gz bytes), as the service stored it."""
+        return self._call("GET", f"/api/submissions/{_q(submission_id)}/files").content
+
     def stamp_history(self, submission_id):
         """``{"current": stamp or None, "superseded": [...], ...}`` (instructor)."""
         return self._call("GET", f"/api/submissions/{_q(submission_id)}/stamps").json()
