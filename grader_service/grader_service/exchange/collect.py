@@ -4,6 +4,7 @@ import os
 
 from nbgrader.exchange.abc import ExchangeCollect as ABCExchangeCollect
 from nbgrader.utils import parse_utc
+from traitlets import Bool
 
 from .exchange import GraderServiceExchange, quote
 
@@ -24,7 +25,19 @@ def pick_submission(submissions, before_duedate):
 class ExchangeCollect(GraderServiceExchange, ABCExchangeCollect):
     """Collect from the service; ``update`` and ``before_duedate`` keep nbgrader's meaning
     (the service's server-side late flag decides what was before the due date). Each
-    collected folder gets ``timestamp.txt`` and ``submission_id.txt``."""
+    collected folder gets ``timestamp.txt`` and ``submission_id.txt``.
+
+    Then, with ``pull_results`` (the default), the service's results of the collected
+    students are written to ``autograded/`` and the gradebook, as ``dl-grader
+    pull-results`` does (no student code runs): the formgrader's Manual Grading and
+    Generate Feedback work on them right after Collect."""
+
+    pull_results = Bool(
+        True,
+        help="""After collecting, write the grading service's results of the collected
+        students into autograded/ and the gradebook (`dl-grader pull-results`), so the
+        formgrader shows them. Example: c.ExchangeCollect.pull_results = False
+        (added in dlcourse-grader 0.3)""").tag(config=True)
 
     def init_src(self):
         wanted = self.coursedir.student_id
@@ -44,6 +57,32 @@ class ExchangeCollect(GraderServiceExchange, ABCExchangeCollect):
                              self.coursedir.assignment_id, self.course_id)
         for sub in self.src_records:
             self.collect_one(sub)
+        if self.pull_results and self.src_records:
+            self.pull_service_results({sub["username"] for sub in self.src_records})
+
+    def pull_service_results(self, students):
+        """``dl-grader pull-results`` for ``students``; a failure is a warning (the
+        collected files stay), with the command to run again."""
+        import requests
+
+        from ..client import ApiError, GraderClient
+        from ..pull_results import PullError, pull_results
+
+        assignment = self.coursedir.assignment_id
+        client = GraderClient(self.service_url, self.api_token, timeout=self.request_timeout)
+        try:
+            report = pull_results(client, self.course_id, assignment, self.coursedir,
+                                  students=students)
+        except (ApiError, PullError, requests.RequestException, OSError) as err:
+            self.log.warning("Collected, but the service's results were not pulled (%s); "
+                             "run `dl-grader pull-results %s`", err, assignment)
+            return
+        for line in report.lines:
+            self.log.info("%s", line)
+        if report.not_graded:
+            self.log.warning("Not graded yet in the grading service: %s; run `dl-grader "
+                             "pull-results %s` once they are", ", ".join(report.not_graded),
+                             assignment)
 
     def collect_one(self, sub):
         student, assignment = sub["username"], self.coursedir.assignment_id
