@@ -18,8 +18,8 @@ from nbconvert.preprocessors import Preprocessor
 
 MESSAGE = ("Autograding is disabled in this Jupyter server: submissions are graded by "
            "the course's grading service in its sandbox when they are submitted, never "
-           "here. See the results with `dl-grader list` or the service's result page; "
-           "use `dl-grader regrade` to grade again.")
+           "here. Collect (or `dl-grader pull-results <assignment>`) puts the service's "
+           "results in the formgrader; use `dl-grader regrade` to grade again.")
 
 
 class LocalAutogradeRefused(RuntimeError):
