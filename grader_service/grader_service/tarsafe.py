@@ -1,7 +1,14 @@
 """Safe tar handling shared by the service, the sandbox and the exchange client (stdlib only).
 
 Only regular files and directories with relative, non-escaping names are accepted;
-links, devices, FIFOs, absolute paths and ``..`` are rejected before anything is written.
+links, devices, FIFOs, absolute paths, ``..`` and file names that normalise to nothing
+(``.``) are rejected before anything is written.
+
+Extended headers are bounded before ``tarfile`` reads them: it reads a whole GNU long
+name (``L``/``K``) or pax (``x``) header into memory, so a 0.4 MB gzip holding a 400 MiB
+long name took 427 MiB to inspect. Here each such header may hold at most
+``MAX_EXTENDED_HEADER_BYTES``, an archive at most ``MAX_TOTAL_EXTENDED_HEADER_BYTES`` of
+them, and global pax headers (``g``, copied into every later member) are refused.
 Extraction writes files itself, so it does not depend on ``tarfile`` extraction filters
 (absent in the sandbox's Python 3.11.2).
 """
@@ -16,6 +23,12 @@ import shutil
 import tarfile
 
 DEFAULT_MAX_MEMBERS = 10_000
+#: one GNU long name/link or pax header (a path is at most 4 KiB on Linux)
+MAX_EXTENDED_HEADER_BYTES = 64 * 1024
+#: all of an archive's extended headers together
+MAX_TOTAL_EXTENDED_HEADER_BYTES = 1024 * 1024
+_EXTENDED_TYPES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE,
+                   tarfile.SOLARIS_XHDTYPE)
 
 
 class UnsafeArchive(ValueError):
@@ -26,6 +39,31 @@ class ArchiveTooLarge(UnsafeArchive):
     """The archive unpacks to more bytes or members than allowed."""
 
 
+class ExtendedHeaderTooLarge(UnsafeArchive):
+    """A long-name or pax header larger than any real file name needs."""
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """``TarInfo`` that checks an extended header's size before ``tarfile`` reads it."""
+
+    def _proc_member(self, tarfile_):
+        if self.type == tarfile.XGLTYPE:
+            raise UnsafeArchive("global pax headers are not accepted (e.g. from git "
+                                "archive); pack the files with tar or submit from JupyterLab")
+        if self.type in _EXTENDED_TYPES:
+            if self.size > MAX_EXTENDED_HEADER_BYTES:
+                raise ExtendedHeaderTooLarge(
+                    f"an extended (long name or pax) header of {self.size} bytes; at most "
+                    f"{MAX_EXTENDED_HEADER_BYTES} are accepted")
+            used = getattr(tarfile_, "_extended_header_bytes", 0) + self.size
+            if used > MAX_TOTAL_EXTENDED_HEADER_BYTES:
+                raise ExtendedHeaderTooLarge(
+                    f"more than {MAX_TOTAL_EXTENDED_HEADER_BYTES} bytes of extended (long "
+                    f"name or pax) headers")
+            tarfile_._extended_header_bytes = used
+        return super()._proc_member(tarfile_)
+
+
 def _open(data):
     """Open bytes (random access) or a binary stream (read once, e.g. stdin)."""
     if isinstance(data, bytes | bytearray):
@@ -33,7 +71,7 @@ def _open(data):
     else:
         fileobj, mode = data, "r|*"
     try:
-        return tarfile.open(fileobj=fileobj, mode=mode)
+        return tarfile.open(fileobj=fileobj, mode=mode, tarinfo=_BoundedTarInfo)
     except (tarfile.TarError, EOFError, OSError) as err:
         raise UnsafeArchive(f"not a readable tar archive: {err}") from err
 
@@ -48,7 +86,11 @@ def _check_member(member):
     parts = name.replace("\\", "/").split("/")
     if ".." in parts:
         raise UnsafeArchive(f"{name!r} escapes the archive root ('..')")
-    return posixpath.normpath(name.replace("\\", "/"))
+    normal = posixpath.normpath(name.replace("\\", "/"))
+    if not name.strip() or (member.isfile() and normal in (".", "")):
+        raise UnsafeArchive(f"a {'file' if member.isfile() else 'directory'} named {name!r}: "
+                            f"its name is empty once normalised")
+    return normal
 
 
 def inspect_archive(data, max_unpacked_bytes, max_members=DEFAULT_MAX_MEMBERS):
