@@ -293,6 +293,29 @@ def test_gradebook_csv_holds_the_rows(people, grader_url, stack):
     assert r.status_code == 403
 
 
+def test_students_read_their_own_results_page_in_the_browser(stack, browser):
+    """Chromium, as student2: the hub's Services menu lists the grading service; its
+    page (hub OAuth, no second login) shows student2's graded ps0 with the score the
+    service gave (2 of 3) and the failed item, and nothing of student1."""
+    from playwright.sync_api import expect
+
+    from tests.e2e.support import DEMO_PASSWORD, browser_login
+
+    page = browser.new_page()
+    browser_login(page, stack.config.hub_url, "student2", DEMO_PASSWORD)
+    page.goto(f"{stack.config.hub_url}/hub/home", timeout=60_000)
+    page.locator("a.dropdown-toggle", has_text="Services").click()
+    page.locator(".dropdown-menu a", has_text="grader").click()
+    expect(page.locator("h1", has_text="My results")).to_be_visible(timeout=60_000)
+    section = page.locator("section", has=page.locator("h2", has_text=f"{COURSE} / {ASSIGNMENT}"))
+    expect(section.locator("dd", has_text="2 / 3")).to_have_count(1)
+    expect(section.locator("tr", has_text="test_relu").locator("td", has_text="not passed")
+           ).to_have_count(1)
+    text = page.inner_text("body")
+    assert "student1" not in text and "CS21B001" not in text, text
+    page.screenshot(path=str(stack.config.state_dir / "student2-results.png"))
+
+
 def test_grades_reach_the_lms_through_lti_ags(fake_lms):
     """The grades of the two submissions above reach the (fake) LMS from the grading
     container: token by signed client assertion checked against the service's published
