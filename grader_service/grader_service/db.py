@@ -34,7 +34,10 @@ class Status(enum.StrEnum):
     """Life cycle of a submission.
 
     ``queued -> running -> graded | ungradable | failed``; ``queued``/``running`` may become
-    ``cancelled``; a regrade puts any finished submission back to ``queued``. ``failed``
+    ``cancelled``; a queued one becomes ``superseded`` when the same student submits the
+    same assignment again before it was claimed (only the newest is graded; the row, its
+    files and ``result.superseded_by`` stay). A regrade puts any finished submission back
+    to ``queued``. ``failed``
     means the grading infrastructure failed (retries exhausted), ``ungradable`` that the
     student's code could not be graded (timeout, out of memory, crash, garbage output).
     """
@@ -45,10 +48,12 @@ class Status(enum.StrEnum):
     UNGRADABLE = "ungradable"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"
 
 
 #: states a job never leaves on its own
-FINISHED = (Status.GRADED, Status.UNGRADABLE, Status.FAILED, Status.CANCELLED)
+FINISHED = (Status.GRADED, Status.UNGRADABLE, Status.FAILED, Status.CANCELLED,
+            Status.SUPERSEDED)
 
 
 class Base(DeclarativeBase):

@@ -7,6 +7,9 @@ everything that arrived since its last commit, applies the assignment's policy t
 database sync for many submissions. Each waiting request is then woken with its own
 outcome, so nothing is answered 202 before its row is committed.
 
+A student's newer submission supersedes their older *queued* one of the same assignment
+in the same transaction (``queue.supersede``; see queue.py for the fairness rules).
+
 The resubmission limit is enforced by the database too: ``submission_number`` is unique
 per (course, assignment, student), so two replicas accepting the same student's
 simultaneous submissions cannot both take the last allowed attempt; the loser of that
@@ -24,6 +27,7 @@ from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from .db import Assignment, Status, Submission
+from .queue import supersede
 from .policy import Decision, PolicyRefusal, decide
 
 log = logging.getLogger(__name__)
@@ -169,6 +173,7 @@ class Intake:
         with self.sessions() as session:
             latest = self._latest_numbers(session, batch)
             rows = []
+            newest = {}  # student key -> (number, id) of their newest row in this batch
             for item in batch:
                 previous = latest.get(item.student_key, 0)
                 try:
@@ -180,8 +185,12 @@ class Intake:
                 item.decision = decision
                 rows.append(dict(item.values, late=decision.late, status=Status.QUEUED,
                                  attempts=0, submission_number=decision.attempt))
+                if decision.attempt > 1:
+                    newest[item.student_key] = (decision.attempt, item.values["id"])
             if rows:
                 session.execute(insert(Submission.__table__), rows)
+            for (course, assignment, username), (number, sid) in newest.items():
+                supersede(session, course, assignment, username, number, sid)
             session.commit()
 
     @staticmethod

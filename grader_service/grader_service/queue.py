@@ -8,7 +8,20 @@ processes and replicas on SQLite and PostgreSQL alike:
 * :func:`heartbeat` renews the lease while the job runs;
 * :func:`finish` writes the outcome only while ``owner`` still holds the lease, so a
   job executed twice (at-least-once) is recorded exactly once;
-* :func:`cancel` and :func:`requeue` are the user-facing transitions.
+* :func:`cancel` and :func:`requeue` are the user-facing transitions;
+* :func:`supersede` retires a student's older queued submissions of an assignment when a
+  newer one is accepted (in the intake's transaction).
+
+**Fairness** (a deadline flood by one student must not delay the class): a student has
+at most one *queued* job per assignment, because a newer submission supersedes the
+queued older one (status ``superseded``, the row and its files kept, ``result`` naming
+the submission that replaced it: only the newest is graded, as the student would want);
+and the claim is round-robin by student: it takes the oldest queued job of the student
+with the fewest jobs claimed in the last ``FAIR_WINDOW`` (``started_at``), so a student
+who had a job graded a moment ago waits behind everyone who has not. One student's
+flood thus costs any other student at most one job. The choice is still one ``SELECT``
+of a candidate followed by one conditional ``UPDATE`` (retried if another worker won),
+so it behaves the same on SQLite and PostgreSQL without row locks.
 """
 
 import datetime
@@ -24,13 +37,28 @@ def _claimable(now):
                and_(Submission.status == Status.RUNNING, Submission.lease_expires_at < now))
 
 
+#: how far back a student's claimed jobs count against their turn (see the module docstring)
+FAIR_WINDOW = datetime.timedelta(hours=1)
+
+
+def _recent_claims(now):
+    """Correlated count of the candidate's student's jobs claimed within ``FAIR_WINDOW``."""
+    other = aliased(Submission)
+    return (select(func.count()).select_from(other)
+            .where(other.username == Submission.username,
+                   other.started_at >= now - FAIR_WINDOW)
+            .scalar_subquery())
+
+
 def claim_next(session, owner, lease_seconds):
-    """Lease the oldest claimable job to ``owner`` and return it, or None if there is none."""
+    """Lease the fairest claimable job to ``owner`` and return it, or None if there is none:
+    the oldest job of the student with the fewest recent claims (round-robin by student)."""
     while True:
         now = utcnow()
         candidate = session.scalars(
             select(Submission.id).where(_claimable(now))
-            .order_by(Submission.submitted_at).limit(1)).first()
+            .order_by(_recent_claims(now), Submission.submitted_at, Submission.id)
+            .limit(1)).first()
         if candidate is None:
             return None
         claimed = session.execute(
@@ -83,6 +111,23 @@ def cancel(session, submission_id):
         .execution_options(synchronize_session=False))
     session.commit()
     return done.rowcount == 1
+
+
+def supersede(session, course, assignment, username, newest_number, newest_id):
+    """Mark the student's queued submissions of the assignment older than ``newest_number``
+    ``superseded`` (one conditional update; the caller commits). Returns the count."""
+    done = session.execute(
+        update(Submission)
+        .where(Submission.course == course, Submission.assignment == assignment,
+               Submission.username == username, Submission.status == Status.QUEUED,
+               Submission.submission_number < newest_number)
+        .values(status=Status.SUPERSEDED, lease_owner=None, lease_expires_at=None,
+                result={"outcome": "superseded", "superseded_by": newest_id,
+                        "message": f"not graded: submission #{newest_number} of the same "
+                                   "assignment replaced it while it was still queued "
+                                   "(only the newest queued submission is graded)"})
+        .execution_options(synchronize_session=False))
+    return done.rowcount
 
 
 def requeue(session, *criteria):

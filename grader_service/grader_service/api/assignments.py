@@ -7,7 +7,7 @@ from sqlalchemy import select
 from .. import queue
 from ..auth import Role
 from ..blobs import get_blobs
-from ..db import Assignment, Submission, get_db, parse_timestamp, utcnow
+from ..db import Assignment, Status, Submission, get_db, parse_timestamp, utcnow
 from ..intake import get_intake
 from ..worker import get_workers
 from .access import ANY_MEMBER, NAME, authorize, get_assignment
@@ -90,11 +90,13 @@ def remove(course, assignment):
 
 @bp.post(ASSIGNMENT + "/regrade")
 def regrade_assignment(course, assignment):
-    """Queue every finished submission of the assignment again."""
+    """Queue every finished submission of the assignment again (not the superseded ones:
+    a newer submission of the same student replaced them; regrade one by its id)."""
     authorize(course, Role.INSTRUCTOR)
     get_assignment(course, assignment)
     count = queue.requeue(get_db(), Submission.course == course,
-                          Submission.assignment == assignment)
+                          Submission.assignment == assignment,
+                          Submission.status != Status.SUPERSEDED)
     get_workers().notify()
     return jsonify({"requeued": count}), 202
 
