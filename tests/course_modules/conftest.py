@@ -22,7 +22,8 @@ if importlib.util.find_spec("dlcourse") is None:  # a fresh clone without `pip i
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(REPO / "course"), os.environ.get("PYTHONPATH")) if p)
 
-from modules_testing import COURSE, TIMINGS, module_names  # noqa: E402
+from modules_testing import COURSE, TIMINGS, module_names, tier_shutdown  # noqa: E402
+from roll_coverage import COVERING_ROLLS, RANDOM_ROLL  # noqa: E402
 
 GENERATE = """
 import sys
@@ -54,13 +55,24 @@ def release_dir(tmp_path_factory):
     return root / "release"
 
 
+def pytest_report_header(config):
+    return (f"course roll numbers: {len(COVERING_ROLLS)} covering rolls; this session's random "
+            f"roll {RANDOM_ROLL} (replay: COURSE_ROLL={RANDOM_ROLL} pytest ...)")
+
+
+def pytest_sessionfinish(session):
+    tier_shutdown()
+
+
 def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(f"course roll numbers: random roll {RANDOM_ROLL} "
+                                f"(replay: COURSE_ROLL={RANDOM_ROLL})")
     if not TIMINGS:
         return
     terminalreporter.section("course modules: run times")
     notebooks = 0.0
     for name, seconds in TIMINGS.items():
         terminalreporter.write_line(f"{seconds:7.1f} s  {name}")
-        if name.startswith("m0"):
+        if name.startswith("m0") and "@" not in name:
             notebooks += seconds
     terminalreporter.write_line(f"{notebooks:7.1f} s  all solution notebooks together")

@@ -7,6 +7,7 @@ A mutant is data: "replace function X's definition with this source" (and/or
 from __future__ import annotations
 
 import ast
+import os
 import re
 import textwrap
 from dataclasses import dataclass, field
@@ -161,9 +162,12 @@ print("PLOT_AUDIT " + _json.dumps({"axes": _count, "problems": _problems}))
 
 
 def execute_notebook(path, roll=ROLL, timeout=600):
-    """Run a notebook headless in a fresh kernel -> (executed nb, plot audit dict, seconds)."""
+    """Run a notebook headless in a fresh kernel -> (executed nb, plot audit dict, seconds).
+
+    The kernel gets its environment (``ROLL_NUMBER`` etc.) when it starts; this process's
+    ``os.environ`` is left alone, so several notebooks may run at once (``tier_result``).
+    """
     import json
-    import os
     import tempfile
     import time
 
@@ -172,24 +176,51 @@ def execute_notebook(path, roll=ROLL, timeout=600):
 
     nb = nbformat.read(str(path), as_version=4)
     nb.cells.append(new_code_cell(PLOT_AUDIT))
-    artifacts = tempfile.TemporaryDirectory()  # submission_<roll>.json, not in source/
-    env = {"ROLL_NUMBER": roll, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
-           "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow",
-           "SUBMISSION_DIR": artifacts.name}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with tempfile.TemporaryDirectory() as artifacts:  # submission_<roll>.json, not in source/
+        env = {**os.environ, "ROLL_NUMBER": roll, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
+               "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow",
+               "SUBMISSION_DIR": artifacts}
         start = time.perf_counter()
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+                       resources={"metadata": {"path": str(path.parent)}}).execute(env=env)
         seconds = time.perf_counter() - start
-    finally:
-        artifacts.cleanup()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
     audit = json.loads(text.split("PLOT_AUDIT ", 1)[1])
     return nb, audit, seconds
+
+
+# ----------------------------------------------------------------------------
+# The roll-coverage tier runs its jobs (notebooks, gradings) two at a time
+# ----------------------------------------------------------------------------
+#: concurrent jobs of the roll-coverage tier (CI has 2 cores); COURSE_TIER_WORKERS=1: serial
+TIER_WORKERS = max(1, int(os.environ.get("COURSE_TIER_WORKERS", "2")))
+_TIER_JOBS: dict = {}
+_TIER_SUBMITTED: set = set()
+_TIER_POOL = None
+
+
+def tier_result(request, job):
+    """``job(**params)`` for the calling parametrized test, computed in a small pool.
+
+    The first test of a function submits the jobs of every *selected* test of that
+    function, in collection order, so the next job runs while a test waits for its own;
+    each test then waits only for its job. Exceptions re-raise in the test.
+    """
+    global _TIER_POOL
+    from concurrent.futures import ThreadPoolExecutor
+
+    name = request.node.originalname
+    if name not in _TIER_SUBMITTED:
+        _TIER_SUBMITTED.add(name)
+        if _TIER_POOL is None:
+            _TIER_POOL = ThreadPoolExecutor(TIER_WORKERS, thread_name_prefix="roll-tier")
+        for item in request.session.items:
+            if getattr(item, "originalname", None) == name:
+                _TIER_JOBS[item.nodeid] = _TIER_POOL.submit(job, **item.callspec.params)
+    return _TIER_JOBS.pop(request.node.nodeid).result()
+
+
+def tier_shutdown():
+    """Drop the jobs no test will wait for (after -x or Ctrl-C); called at session end."""
+    if _TIER_POOL is not None:
+        _TIER_POOL.shutdown(wait=True, cancel_futures=True)
