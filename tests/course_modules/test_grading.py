@@ -18,7 +18,8 @@ import zlib
 import numpy as np
 import pytest
 from course_mutants import MUTANTS, SLOW_ITEMS
-from modules_testing import GRADED, ROLL, ROLL_COMPARE, SOURCE, TIMINGS, write_mutant
+from modules_testing import GRADED, ROLL_COMPARE, SOURCE, TIMINGS, tier_result, write_mutant
+from roll_coverage import RANDOM_ROLL, ROLL, SECOND_ROLL, rolls_for
 
 from dlcourse.grading import grade_notebook, wire
 from dlcourse.grading.checks import CHECKS
@@ -91,6 +92,10 @@ def test_reference_solution_scores_full_automatic_points(assignment, notebook):
     result = grade_notebook(SOURCE / notebook, assignment, ROLL)
     TIMINGS[f"grading the reference {notebook}"] = time.perf_counter() - start
     assert _cpu() - cpu < 60, "a whole lab must grade in under 60 s of CPU"
+    _assert_full_automatic_points(result, assignment, notebook)
+
+
+def _assert_full_automatic_points(result, assignment, notebook):
     assert set(result) >= {"rubric", "items", "score", "max_score", "manual_max_score"}
     stem = notebook.rsplit("/", 1)[-1].removesuffix(".ipynb")
     assert result["rubric"] == rubric_for(assignment, stem)[0].name
@@ -101,6 +106,29 @@ def test_reference_solution_scores_full_automatic_points(assignment, notebook):
             assert item["passed"], item
     assert result["score"] == auto_max(result) > 0
     assert result["cell_errors"] == [] and result["restarts"] == 0
+
+
+def _grade_reference(assignment, notebook, roll):
+    start = time.perf_counter()
+    return grade_notebook(SOURCE / notebook, assignment, roll), time.perf_counter() - start
+
+
+def _reference_rolls():
+    for assignment, notebook in REFERENCES:
+        for roll in dict.fromkeys(rolls_for(notebook)):
+            if roll != ROLL:  # graded above
+                label = f"random:{roll}" if roll == RANDOM_ROLL else roll
+                yield pytest.param(assignment, notebook, roll, id=f"{notebook}@{label}")
+
+
+@pytest.mark.parametrize(("assignment", "notebook", "roll"), list(_reference_rolls()))
+def test_reference_scores_full_automatic_points_for_every_roll(assignment, notebook, roll,
+                                                               request):
+    """Roll-coverage tier: the rubric gives each reference full automatic points under
+    the covering rolls of the fields its notebook reads and under the random roll."""
+    result, seconds = tier_result(request, _grade_reference)
+    TIMINGS[f"grading the reference {notebook}@{roll}"] = seconds
+    _assert_full_automatic_points(result, assignment, notebook)
 
 
 def _cpu():
@@ -127,18 +155,29 @@ def test_each_graded_rubric_has_at_least_eight_mutants():
         assert automatic <= lost, (name, automatic - lost)
 
 
-@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.id)
-def test_mutant_loses_exactly_its_points(mutant, tmp_path):
+def _grade_mutant(mutant, roll):
+    import tempfile
+    from pathlib import Path
+
     _, items = _rubric(mutant)
     skip = SLOW_ITEMS.get(mutant.assignment, ())
     if set(mutant.lost) & set(skip):
         skip = ()
     only = [i.id for i in items if i.id not in skip]
-    # 5 s per call is plenty for these small inputs and keeps the hanging mutant short;
-    # a fixed seed per mutant keeps CI reproducible (graders use a random one)
-    result = grade_notebook(write_mutant(tmp_path, mutant), mutant.assignment, ROLL,
-                            timeout_per_check=5.0, only_items=only,
-                            seed=zlib.crc32(mutant.id.encode()))
+    with tempfile.TemporaryDirectory() as tmp:
+        # 5 s per call is plenty for these small inputs and keeps the hanging mutant short;
+        # a fixed seed per mutant keeps CI reproducible (graders use a random one)
+        return grade_notebook(write_mutant(Path(tmp), mutant), mutant.assignment, roll,
+                              timeout_per_check=5.0, only_items=only,
+                              seed=zlib.crc32(mutant.id.encode()))
+
+
+@pytest.mark.parametrize(("mutant", "roll"), [
+    pytest.param(m, roll, id=f"{m.id}@{roll}") for roll in (ROLL, SECOND_ROLL) for m in MUTANTS])
+def test_mutant_loses_exactly_its_points(mutant, roll, request):
+    """Under the base roll and a second one (other values in every config field), two
+    gradings at a time."""
+    result = tier_result(request, _grade_mutant)
     expected = {k: v for k, v in mutant.lost.items() if v}
     assert lost_points(result) == expected, [i["message"] for i in result["items"]]
     assert result["score"] == auto_max(result) - sum(expected.values())

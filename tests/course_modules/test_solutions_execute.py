@@ -3,12 +3,17 @@
 Run times are printed in the session summary (see conftest). Notebooks that
 import TensorFlow/Keras and PyTorch are marked ``slow`` and ``frameworks`` but
 never skipped.
+
+The roll-coverage tier runs each notebook again under the covering roll numbers of
+the config fields it reads and under the session's random roll (``roll_coverage``),
+two notebooks at a time.
 """
 
 import nbformat
 import pytest
-from modules_testing import TIMINGS, execute_notebook, notebooks
+from modules_testing import SOURCE, TIMINGS, execute_notebook, notebooks, tier_result
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from roll_coverage import RANDOM_ROLL, ROLL, rolls_for
 
 HEAVY = {"roll_compare.ipynb", "churn_thresholds.ipynb", "framework_cnn.ipynb"}
 
@@ -25,6 +30,33 @@ def test_solution_notebook_executes(path):
     TIMINGS[f"{path.parent.name}/{path.name}"] = seconds
     assert not audit["problems"], audit["problems"]
     assert audit["axes"] >= 1, "expected at least one plot"
+
+
+def roll_id(roll):
+    return f"random:{roll}" if roll == RANDOM_ROLL else roll
+
+
+def _roll_params():
+    for path in notebooks():
+        if not path.parent.name.startswith("m0"):
+            continue
+        rel = path.relative_to(SOURCE).as_posix()
+        for roll in dict.fromkeys(rolls_for(rel)):  # ROLL runs above; the random one may repeat
+            if roll != ROLL:
+                yield pytest.param(path, roll, id=f"{path.name}@{roll_id(roll)}",
+                                   marks=_param(path).marks)
+
+
+def _execute(path, roll):
+    return execute_notebook(path, roll)
+
+
+@pytest.mark.parametrize(("path", "roll"), list(_roll_params()))
+def test_solution_notebook_executes_for_every_roll(path, roll, request):
+    """Roll-coverage tier: every value of every config field the notebook reads."""
+    nb, audit, seconds = tier_result(request, _execute)
+    TIMINGS[f"{path.parent.name}/{path.name}@{roll}"] = seconds
+    assert not audit["problems"], audit["problems"]
 
 
 def test_plot_audit_catches_an_unlabelled_plot(tmp_path):
