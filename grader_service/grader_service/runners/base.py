@@ -2,7 +2,10 @@
 
 import contextlib
 import dataclasses
+import io
 import json
+import logging
+import tarfile
 import threading
 
 from ..metrics import Outcome
@@ -10,17 +13,43 @@ from ..plugins import load_class
 
 AUTOGRADE_MODULE = "grader_service.autograde"
 
+log = logging.getLogger(__name__)
+
 
 @dataclasses.dataclass(frozen=True)
 class SandboxLimits:
-    """Resource limits for one grading job."""
+    """Resource limits for one grading job.
+
+    ``timeout`` is the last resort: a job is killed after :meth:`job_timeout` seconds,
+    which follows from the notebook's cells (``startup`` + one ``cell_timeout`` per code
+    cell) and is at most ``timeout``. Inside the sandbox the checker already kills the
+    student's process group with SIGKILL at each cell's timeout (a loop that ignores
+    SIGINT, a fork bomb) and goes on with the next cell, so an honest notebook never
+    comes near it; notebooks with a course rubric (their checks carry their own time
+    limits) keep the whole ``timeout``.
+    """
 
     memory: str = "1g"  # docker size string; swap limit is set to the same value
     cpus: float = 1.0
     pids: int = 256
-    timeout: float = 300.0  # wall clock, seconds
+    timeout: float = 300.0  # wall clock, seconds: the bound of job_timeout()
     cell_timeout: float = 60.0  # per notebook cell, seconds
     output_bytes: int = 1024 * 1024  # stdout cap
+    startup: float = 30.0  # seconds for the container, the imports and the result
+
+    def job_timeout(self, bundle: bytes) -> float:
+        """The wall-clock limit for this sandbox input: ``startup`` + ``cell_timeout`` for
+        each code cell of the notebooks to grade (the larger count of the instructor's
+        and the student's copy of each), at most ``timeout``; ``timeout`` itself for a
+        notebook with a course rubric or an input that cannot be read here."""
+        try:
+            cells = _code_cells(bundle)
+        except Exception:  # noqa: BLE001 - the sandbox reports what is wrong with it
+            log.warning("sandbox input not readable for its time limit", exc_info=True)
+            return self.timeout
+        if cells is None:
+            return self.timeout
+        return min(self.timeout, self.startup + cells * self.cell_timeout)
 
     @classmethod
     def from_config(cls, config):
@@ -31,6 +60,34 @@ class SandboxLimits:
 
     def autograde_args(self):
         return ["--cell-timeout", str(self.cell_timeout)]
+
+
+def _code_cells(bundle):
+    """Code cells the autograder may run for ``bundle``, or None if a notebook has a
+    course rubric (or the course package is missing)."""
+    from ..result_check import require_course_package
+    from ..sandbox_protocol import JOB_INFO
+
+    counts, assignment = {}, None
+    with tarfile.open(fileobj=io.BytesIO(bundle), mode="r:") as tar:
+        for member in tar:
+            if not member.isfile():
+                continue
+            if member.name.lstrip("./") == JOB_INFO:
+                assignment = json.load(tar.extractfile(member)).get("assignment")
+                continue
+            part, _, name = member.name.lstrip("./").partition("/")
+            if (part not in ("source", "submission") or not name.endswith(".ipynb")
+                    or ".ipynb_checkpoints" in name.split("/")):
+                continue
+            notebook = json.load(tar.extractfile(member))
+            cells = sum(1 for c in notebook.get("cells", []) if c.get("cell_type") == "code")
+            key = name
+            counts[key] = max(counts.get(key, 0), cells)
+    notebook_rubric = require_course_package()
+    if any(notebook_rubric(assignment, n) is not None for n in counts):
+        return None
+    return sum(counts.values())
 
 
 @dataclasses.dataclass
@@ -71,6 +128,12 @@ class Runner:
     def from_config(cls, config):
         """Build the runner from the app config (override to read your own keys)."""
         return cls(SandboxLimits.from_config(config))
+
+    def sweep(self) -> int:
+        """Remove sandboxes left behind by a grading process that died mid-job (called on
+        worker start and every ``GRADER_SWEEP_SECONDS``); return how many. Runners whose
+        sandboxes cannot outlive them need not override this."""
+        return 0
 
     def run(self, bundle: bytes, cancelled=None) -> RunResult:
         raise NotImplementedError("Override in subclass: run(bundle, cancelled) -> RunResult")
