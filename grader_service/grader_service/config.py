@@ -84,6 +84,10 @@ SETTINGS = {
                      "workers dying mid-job both count)."),
     "POLL_SECONDS": ("GRADER_POLL_SECONDS", 5.0, float,
                      "How often an idle worker looks for queued jobs and expired leases."),
+    "SWEEP_SECONDS": ("GRADER_SWEEP_SECONDS", 120.0, float,
+                      "How often the grading process removes sandbox containers that no live "
+                      "job owns (left by a grading process that died mid-job); also at start. "
+                      "0 turns the janitor off."),
     "SIGNING_KEY_FILE": ("GRADER_SIGNING_KEY_FILE", "", str,
                          "Ed25519 private key (PEM); empty means $GRADER_DATA_DIR/signing_key.pem, "
                          "generated on first start."),

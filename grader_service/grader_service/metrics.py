@@ -11,6 +11,7 @@ front so dashboards never see gaps:
 ``grader_grading_duration_seconds``    wall-clock time of one grading run (histogram)
 ``grader_jobs_current``                submissions per queue ``status`` (gauge, at scrape)
 ``grader_exports_finished_total``      exporter deliveries, by ``exporter`` and ``outcome``
+``grader_sandboxes_removed_total``     leftover sandboxes the janitor removed (no live job)
 =====================================  =====================================================
 """
 
@@ -74,6 +75,9 @@ class GraderMetrics:
         self.exports = Counter(
             "grader_exports_finished", "Exporter deliveries, by exporter and outcome.",
             ["exporter", "outcome"], registry=reg)
+        self.sandboxes_removed = Counter(
+            "grader_sandboxes_removed", "Leftover sandbox containers removed by the janitor "
+            "(their grading process died mid-job).", registry=reg)
         _create_label_sets(self.submissions_rejected, reason=list(Rejection))
         _create_label_sets(self.gradings, outcome=list(Outcome))
         _create_label_sets(self.jobs, status=list(Status))

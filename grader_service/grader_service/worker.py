@@ -31,10 +31,11 @@ class GradingWorkers:
     ``notify()`` reaches it through ``also_notify`` (see server.py).
     """
 
-    def __init__(self, service: GradingService, count=2, poll_seconds=5.0):
+    def __init__(self, service: GradingService, count=2, poll_seconds=5.0, sweep_seconds=0.0):
         self.service = service
         self.count = count
         self.poll_seconds = poll_seconds
+        self.sweep_seconds = sweep_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.threads = []
@@ -69,8 +70,29 @@ class GradingWorkers:
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
 
+    def sweep(self):
+        """Remove sandboxes no live job owns (``Runner.sweep``); return how many."""
+        try:
+            removed = self.service.runner.sweep()
+        except Exception:
+            log.exception("sandbox janitor error")
+            return 0
+        if removed and self.service.metrics is not None:
+            self.service.metrics.sandboxes_removed.inc(removed)
+        return removed
+
+    def _janitor(self):
+        while not self._stop.wait(self.sweep_seconds):
+            self.sweep()
+
     def start(self):
-        """Start the threads (``dl-grader serve`` only; tests call ``run_once``)."""
+        """Start the threads (``dl-grader serve`` only; tests call ``run_once``), after
+        one sweep of leftover sandboxes; the janitor repeats it every ``sweep_seconds``."""
+        if self.count and self.sweep_seconds > 0:
+            self.sweep()
+            thread = threading.Thread(target=self._janitor, name="sandbox-janitor", daemon=True)
+            thread.start()
+            self.threads.append(thread)
         for index in range(self.count):
             thread = threading.Thread(target=self._loop, args=(index,),
                                       name=f"grader-worker-{index}", daemon=True)
@@ -96,7 +118,8 @@ def init_app(app):
             lease_seconds=config["LEASE_SECONDS"], max_attempts=config["MAX_ATTEMPTS"],
             export_retry_seconds=config["EXPORT_RETRY_SECONDS"])
     app.extensions["grader_workers"] = GradingWorkers(
-        service, count=config["WORKERS"], poll_seconds=config["POLL_SECONDS"])
+        service, count=config["WORKERS"], poll_seconds=config["POLL_SECONDS"],
+        sweep_seconds=config["SWEEP_SECONDS"])
 
 
 def get_workers(app=None) -> GradingWorkers:

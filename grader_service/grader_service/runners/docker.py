@@ -6,9 +6,13 @@ socket, capped, and parsed as JSON only. The container is always removed.
 """
 
 import contextlib
+import datetime
+import logging
 import socket
 import struct
+import threading
 import time
+import uuid
 
 from ..metrics import Outcome
 from ..sandbox_protocol import (
@@ -22,7 +26,11 @@ from ..sandbox_protocol import (
 from .base import Runner, RunResult, parse_output, stop_when
 from .seccomp import profile_digest, sandbox_profile_json
 
+log = logging.getLogger(__name__)
+
 STDOUT, STDERR = 1, 2
+ROLE_LABEL, OWNER_LABEL = "dlcourse.role", "dlcourse.sandbox-owner"
+ROLE = "grading-sandbox"
 STDERR_TAIL = 16 * 1024
 
 
@@ -44,10 +52,21 @@ class DockerRunner(Runner):
                     CHECKER_HOME: ("64m", CHECKER_UID, "0700"),
                     STUDENT_HOME: ("64m", STUDENT_UID, "0700")}
 
+    #: a sandbox of another grading process (or replica) is removed once it is this
+    #: much older than the sandbox timeout; an exited one this long after it ended
+    sweep_margin = 60.0
+    #: the ``dlcourse.role`` label of this runner's sandboxes, the janitor's scope
+    role = ROLE
+
     def __init__(self, limits, image="dlcourse/sandbox:latest", client=None):
         super().__init__(limits)
         self.image = image
         self._client = client
+        #: labels this process's sandboxes (host, pid, process start): the janitor removes
+        #: at once those of a process of this host that is gone (a restart after a crash)
+        self.owner = process_owner()
+        self._live = set()  # container ids of jobs running in this process
+        self._live_lock = threading.Lock()
 
     @classmethod
     def from_config(cls, config):
@@ -92,19 +111,22 @@ class DockerRunner(Runner):
             cap_add=list(SANDBOX_CAPABILITIES),
             security_opt=["no-new-privileges", f"seccomp={sandbox_profile_json()}"],
             log_config=docker.types.LogConfig(type="none"),
-            labels={"dlcourse.role": "grading-sandbox"},
+            labels={ROLE_LABEL: self.role, OWNER_LABEL: self.owner},
         )
 
     def run(self, bundle, cancelled=None):
         start = time.monotonic()
         container = self.client.containers.create(**self.container_options())
+        with self._live_lock:
+            self._live.add(container.id)
         try:
             sock = self.client.api.attach_socket(
                 container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
             raw = sock._sock  # the hijacked connection: needed for half-close of stdin
             try:
                 container.start()
-                deadline = start + self.limits.timeout
+                timeout = self.limits.job_timeout(bundle)
+                deadline = start + timeout
                 try:
                     with stop_when(cancelled, lambda: _kill_quietly(container)):
                         _send_stdin(raw, bundle, deadline)
@@ -113,7 +135,10 @@ class DockerRunner(Runner):
                 except SandboxTimeout:
                     container.kill()
                     return RunResult(Outcome.TIMEOUT, None, self._info(container),
-                                     f"killed after {self.limits.timeout:g} s",
+                                     f"killed after {timeout:g} s (the sandbox's limit for "
+                                     f"this notebook: {self.limits.startup:g} s + "
+                                     f"{self.limits.cell_timeout:g} s per code cell, at most "
+                                     f"{self.limits.timeout:g} s)",
                                      time.monotonic() - start)
             finally:
                 sock.close()
@@ -126,7 +151,54 @@ class DockerRunner(Runner):
                 outcome, message = Outcome.OOM, f"killed by the {self.limits.memory} memory limit"
             return RunResult(outcome, result, info, message, time.monotonic() - start)
         finally:
-            container.remove(force=True)
+            try:
+                container.remove(force=True)
+            finally:
+                with self._live_lock:
+                    self._live.discard(container.id)
+
+    def sweep(self, now=None):
+        """Remove sandbox containers no live job owns: this process's that are not running
+        a job here (left by a crash before a restart of the same runner), and any other
+        owner's once older than the sandbox timeout + ``sweep_margin`` (its grading
+        process died; a live one would have removed it), or ended that long ago."""
+        import docker
+        import requests
+
+        now = now or datetime.datetime.now(datetime.UTC)
+        removed = 0
+        for container in self.client.containers.list(
+                all=True, filters={"label": f"{ROLE_LABEL}={self.role}"}):
+            with self._live_lock:
+                if container.id in self._live:
+                    continue
+            if not self._abandoned(container, now):
+                continue
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError,
+                                     requests.RequestException):
+                container.remove(force=True)
+                removed += 1
+                log.warning("removed leftover sandbox container %s (owner %s)",
+                            container.short_id, container.labels.get(OWNER_LABEL))
+        return removed
+
+    def _abandoned(self, container, now):
+        owner = container.labels.get(OWNER_LABEL, "")
+        if owner == self.owner:
+            return True  # ours, and no job of ours runs in it
+        if owner.startswith(f"{socket.gethostname()}:") and not _process_alive(owner):
+            return True  # a grading process of this host that is gone
+        attrs = container.attrs
+        state = attrs.get("State", {})
+        created = _parse_time(attrs.get("Created"))
+        if created is None:
+            return False
+        limit = datetime.timedelta(seconds=self.limits.timeout + self.sweep_margin)
+        if now - created > limit:
+            return True
+        finished = _parse_time(state.get("FinishedAt"))
+        return (not state.get("Running") and finished is not None and finished > created
+                and now - finished > datetime.timedelta(seconds=self.sweep_margin))
 
     def _info(self, container):
         container.reload()
@@ -148,6 +220,46 @@ class DockerRunner(Runner):
             identities={"checker_uid": CHECKER_UID, "student_uid": STUDENT_UID},
             oom_killed=container.attrs["State"]["OOMKilled"],
         )
+
+
+def _start_ticks(pid):
+    """The process's start time in clock ticks since boot (``/proc/<pid>/stat``), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def process_owner():
+    """``host:pid:start``: names this process uniquely on this host, even across pid reuse."""
+    import os
+
+    return f"{socket.gethostname()}:{os.getpid()}:{_start_ticks(os.getpid()) or uuid.uuid4().hex}"
+
+
+def _process_alive(owner):
+    """Whether the process named by a :func:`process_owner` value of this host still runs."""
+    _host, pid, start = (owner.split(":") + ["", ""])[:3]
+    return pid.isdigit() and _start_ticks(int(pid)) == start
+
+
+def _parse_time(text):
+    """Docker's RFC 3339 time with nanoseconds (``0001-01-01T00:00:00Z``: never) -> UTC."""
+    if not text or text.startswith("0001-"):
+        return None
+    head, _, rest = text.partition(".")
+    if not rest:
+        head = head.rstrip("Z")
+    zone = "+00:00"
+    for sep in ("Z", "+", "-"):
+        if sep in rest:
+            fraction, _, offset = rest.partition(sep)
+            zone = "+00:00" if sep == "Z" else sep + offset
+            break
+    else:
+        fraction = rest
+    return datetime.datetime.fromisoformat(f"{head}.{(fraction or '0')[:6]:0<6}{zone}")
 
 
 def _kill_quietly(container):
