@@ -84,6 +84,10 @@ SETTINGS = {
                      "workers dying mid-job both count)."),
     "POLL_SECONDS": ("GRADER_POLL_SECONDS", 5.0, float,
                      "How often an idle worker looks for queued jobs and expired leases."),
+    "METRICS_TOKEN": ("GRADER_METRICS_TOKEN", "", str,
+                      "Bearer token Prometheus sends for /metrics (`Authorization: Bearer "
+                      "<token>`; missing: 401, wrong: 403). Empty leaves /metrics open, for "
+                      "development only: the Ansible roles and the chart always set one."),
     "SWEEP_SECONDS": ("GRADER_SWEEP_SECONDS", 120.0, float,
                       "How often the grading process removes sandbox containers that no live "
                       "job owns (left by a grading process that died mid-job); also at start. "

@@ -1,7 +1,9 @@
 """Service endpoints: health, Prometheus metrics, the stamp public key, the LTI tool key
 set, the caller's courses."""
 
-from flask import Blueprint, Response, abort, jsonify
+import hmac
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
@@ -22,8 +24,26 @@ def health():
     return {"status": "ok"}
 
 
+def _require_metrics_token():
+    """401 without a bearer token, 403 with a wrong one, when ``METRICS_TOKEN`` is set."""
+    expected = current_app.config.get("METRICS_TOKEN", "")
+    if not expected:
+        return None
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return Response("metrics need `Authorization: Bearer <GRADER_METRICS_TOKEN>`\n", 401,
+                        {"WWW-Authenticate": 'Bearer realm="grader metrics"'},
+                        mimetype="text/plain")
+    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        return Response("wrong metrics token\n", 403, mimetype="text/plain")
+    return None
+
+
 @bp.get("/metrics")
 def metrics():
+    refused = _require_metrics_token()
+    if refused is not None:
+        return refused
     registry = get_metrics()
     registry.set_job_counts(status_counts(get_db()))
     return Response(registry.exposition(), mimetype=CONTENT_TYPE_LATEST)
