@@ -62,7 +62,9 @@ c.JupyterHub.hub_connect_ip = env("HUB_CONNECT_HOST")
 c.JupyterHub.db_url = env("JUPYTERHUB_DB_URL", "sqlite:////srv/jupyterhub/jupyterhub.sqlite")
 c.JupyterHub.cookie_secret_file = "/srv/jupyterhub/jupyterhub_cookie_secret"
 c.ConfigurableHTTPProxy.pid_file = "/srv/jupyterhub/jupyterhub-proxy.pid"
-c.JupyterHub.authenticate_prometheus = False
+# /hub/metrics needs a token with read:metrics: Prometheus scrapes as the "prometheus"
+# service (HUB_PROMETHEUS_API_TOKEN; the same token is the grader's GRADER_METRICS_TOKEN)
+c.JupyterHub.authenticate_prometheus = True
 
 # --- Login: OIDC or an LTI 1.3 launch, the roll number from a claim -------------------
 def pairs(text):
@@ -192,6 +194,11 @@ if ops_token:
                                             "admin:auth_state", "read:groups", "list:users",
                                             "read:services"],
                   "services": ["ops"]})
+prometheus_token = os.environ.get("HUB_PROMETHEUS_API_TOKEN")
+if prometheus_token:  # the scrape token of /hub/metrics (nothing else)
+    c.JupyterHub.services.append({"name": "prometheus", "api_token": prometheus_token})
+    roles.append({"name": "prometheus", "scopes": ["read:metrics"],
+                  "services": ["prometheus"]})
 
 # --- Stopping idle servers -----------------------------------------------------------
 # A 300-student class fits one VM only if servers left open overnight are stopped

@@ -318,7 +318,7 @@ def test_secrets_are_root_only_files(deployment):
     assert deployment.secrets_dir.stat().st_mode & 0o777 == 0o700
     names = sorted(p.name for p in deployment.secrets_dir.iterdir())
     assert names == ["grader_hub_api_token", "grader_signing_key.pem", "jupyterhub_crypt_key",
-                     "ops_api_token"]
+                     "ops_api_token", "prometheus_token"]
     for path in [*deployment.secrets_dir.iterdir(), deployment.config_dir / "tls/localhost.key"]:
         info = path.stat()
         assert (info.st_mode & 0o777, info.st_uid, info.st_gid) == (0o600, 0, 0), path
@@ -342,9 +342,14 @@ def test_scrape_jobs_reach_both_services_and_the_dashboard_uses_their_metrics(de
     scrape = yaml.safe_load((deployment.config_dir / "monitoring/prometheus-scrape.yml")
                             .read_text())
     exposed = set()
+    token = (deployment.secrets_dir / "prometheus_token").read_text().strip()
     for job in scrape["scrape_configs"]:
+        assert "credentials_file" in job["authorization"], job["job_name"]
         for target in job["static_configs"][0]["targets"]:
-            answer = requests.get(f"http://{target}{job['metrics_path']}", timeout=30)
+            url = f"http://{target}{job['metrics_path']}"
+            assert requests.get(url, timeout=30).status_code in (401, 403), job["job_name"]
+            answer = requests.get(url, headers={"Authorization": f"Bearer {token}"},
+                                  timeout=30)
             assert answer.status_code == 200, job["job_name"]
             exposed |= metric_names(answer.text)
     assert {"grader_jobs_current", "jupyterhub_running_servers"} <= exposed

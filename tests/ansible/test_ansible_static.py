@@ -115,7 +115,7 @@ def rendered_hub_environment(tmp_path, **overrides):
              if (ROLES_DIR / role / "defaults" / "main.yml").exists()]
     files.append(str(ROLES_DIR / "stack" / "vars" / "main.yml"))
     secrets = {k: f"<{k}>" for k in ("jupyterhub_crypt_key", "grader_hub_api_token",
-                                     "ops_api_token")}
+                                     "ops_api_token", "prometheus_token")}
     playbook = tmp_path / "render.yml"
     playbook.write_text(yaml.safe_dump([{
         "hosts": "localhost", "gather_facts": False, "vars_files": files,
@@ -185,3 +185,41 @@ def test_ptrace_scope_settings_are_checked(tmp_path, bad):
     result = run_hardening_role(tmp_path, **bad)
     assert result.returncode != 0
     assert "dlcourse_ptrace_scope must be 0, 1, 2 or 3" in result.stdout + result.stderr
+
+
+def test_scrape_jobs_send_the_metrics_token(tmp_path):
+    """Both scrape jobs send the bearer token from a file; the grading service and the
+    hub's prometheus service get the same secret."""
+    files = [str(ROLES_DIR / role / "defaults" / "main.yml") for role in ROLES
+             if (ROLES_DIR / role / "defaults" / "main.yml").exists()]
+    files.append(str(ROLES_DIR / "stack" / "vars" / "main.yml"))
+    secrets = {k: f"<{k}>" for k in ("jupyterhub_crypt_key", "grader_hub_api_token",
+                                     "ops_api_token", "prometheus_token")}
+    playbook = tmp_path / "render.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "hosts": "localhost", "gather_facts": False, "vars_files": files,
+        "tasks": [
+            {"ansible.builtin.template": {
+                "src": str(ROLES_DIR / "monitoring" / "templates" / "prometheus-scrape.yml.j2"),
+                "dest": str(tmp_path / "scrape.yml"), "mode": "0600"}},
+            {"ansible.builtin.copy": {
+                "content": "{{ {'hub': dlcourse_hub_env, 'grader': dlcourse_grader_env} "
+                           "| to_json }}",
+                "dest": str(tmp_path / "env.json"), "mode": "0600"}},
+        ],
+    }]))
+    extra = {"dlcourse_secrets": secrets, "ansible_python_interpreter": sys.executable,
+             "inventory_hostname": "vm"}
+    result = subprocess.run(
+        [tool("ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
+         "-e", json.dumps(extra)], cwd=ANSIBLE_DIR, env=ansible_env(),
+        capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    jobs = yaml.safe_load((tmp_path / "scrape.yml").read_text())["scrape_configs"]
+    assert {job["metrics_path"] for job in jobs} == {"/metrics", "/hub/metrics"}
+    for job in jobs:
+        assert job["authorization"] == {
+            "credentials_file": "/etc/prometheus/dlcourse-metrics-token"}, job
+    env = json.loads((tmp_path / "env.json").read_text())
+    assert env["grader"]["GRADER_METRICS_TOKEN"] == "<prometheus_token>"
+    assert env["hub"]["HUB_PROMETHEUS_API_TOKEN"] == "<prometheus_token>"

@@ -77,6 +77,16 @@ def lms(hub_port):
     platform.stop()
 
 
+#: the hub's "prometheus" service token (scrapes /hub/metrics)
+PROMETHEUS_TOKEN = secrets.token_hex(16)
+
+
+@pytest.fixture(scope="session")
+def prometheus_token():
+    """The token ``lti_hub`` gives its prometheus service (this module's own value)."""
+    return PROMETHEUS_TOKEN
+
+
 @pytest.fixture(scope="session")
 def lti_hub(lms, hub_port, tmp_path_factory):
     state = tmp_path_factory.mktemp("lti-hub")
@@ -103,6 +113,7 @@ def lti_hub(lms, hub_port, tmp_path_factory):
         "GRADER_SERVICE_URL": "http://127.0.0.1:9",
         "GRADER_SERVICE_API_TOKEN": secrets.token_hex(16),
         "HUB_OPS_API_TOKEN": api_token,
+        "HUB_PROMETHEUS_API_TOKEN": PROMETHEUS_TOKEN,
         "HUB_CULL_IDLE_SECONDS": "0",
     }
     log_path = state / "jupyterhub.log"

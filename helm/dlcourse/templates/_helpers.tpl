@@ -139,7 +139,18 @@ component: {{ .component }}
 {{- end }}
 
 {{- define "dlcourse.grader.ownSecretNeeded" -}}
-{{- if or .Values.grader.hubApiToken.value (and .Values.grader.database.url (not .Values.grader.database.existingSecret)) }}true{{ end }}
+{{- if or .Values.grader.hubApiToken.value .Values.metrics.token.value (and .Values.grader.database.url (not .Values.grader.database.existingSecret)) }}true{{ end }}
+{{- end }}
+
+{{- /* Where the metrics bearer token lives: this chart's Secret or an existing one. */}}
+{{- define "dlcourse.metricsToken.secretRef" -}}
+{{- if .Values.metrics.token.value }}
+name: {{ include "dlcourse.grader.secretName" . }}
+key: metrics-token
+{{- else }}
+name: {{ .Values.metrics.token.existingSecret | required "metrics.token: set existingSecret (z2jh's Secret `hub`) or value" }}
+key: {{ .Values.metrics.token.key | required "metrics.token.key is required with existingSecret" | quote }}
+{{- end }}
 {{- end }}
 
 {{- define "dlcourse.hubApiToken.secretRef" -}}
