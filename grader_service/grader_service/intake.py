@@ -27,8 +27,8 @@ from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from .db import Assignment, Status, Submission
-from .queue import supersede
 from .policy import Decision, PolicyRefusal, decide
+from .queue import supersede
 
 log = logging.getLogger(__name__)
 

@@ -4,6 +4,7 @@ The engine is shared (other test runs, benchmarks): each test's runner and conta
 carry a role label of their own, so the janitor here never touches anyone else's.
 """
 
+import contextlib
 import datetime
 import threading
 import time
@@ -47,10 +48,8 @@ def leftover(sandbox_image, role):
 
     yield create
     for container in made:
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True)
-        except docker.errors.NotFound:
-            pass
 
 
 def exists(container):
