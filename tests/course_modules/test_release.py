@@ -100,3 +100,54 @@ def test_release_solution_cells_are_stubs(release_dir):
             if cell.metadata["nbgrader"]["solution"]:
                 assert ("raise NotImplementedError()" in cell.source
                         or "YOUR ANSWER HERE" in cell.source), cell.metadata["nbgrader"]
+
+
+RUBRIC_NOTEBOOKS = [p for p in MODULE_NOTEBOOKS if p.parent.name in GRADED]
+
+
+def nbgrader_grade_cells(nb):
+    """grade_id -> (points, manual) of a notebook's graded cells: an autograded test cell
+    (code, not a solution) is automatic; a graded solution or markdown cell is manual."""
+    cells = {}
+    for cell in nb.cells:
+        meta = cell.metadata["nbgrader"]
+        if meta.get("grade"):
+            manual = bool(meta.get("solution")) or cell.cell_type == "markdown"
+            cells[meta["grade_id"]] = (float(meta["points"]), manual)
+    return cells
+
+
+@pytest.mark.parametrize("path", RUBRIC_NOTEBOOKS, ids=lambda p: p.name)
+def test_grade_cells_are_the_rubric_items(path):
+    """The formgrader's cells are the service's rubric items (``dl-grader pull-results``
+    maps cell ``<id>`` to ``rubric:<id>``): same ids, points and manual flags, one cell
+    per item and no other graded cell; the intro promises the rubric's total."""
+    import re
+
+    from dlcourse.grading.rubrics import notebook_rubric
+
+    found = notebook_rubric(path.parent.name, path.name)
+    assert found is not None, f"{path.name} is graded by no rubric"
+    rubric, items = found
+    nb = nbformat.read(str(path), as_version=4)
+    cells = nbgrader_grade_cells(nb)
+    assert cells == {item.id: (float(item.max_points), item.manual) for item in items}
+    total = sum(points for points, _manual in cells.values())
+    assert total == sum(item.max_points for item in items)
+    if len(items) == len(rubric.items):
+        assert total == rubric.max_score
+    promised = re.search(r"\*\*Grading \((\d+(?:\.\d+)?) (?:automatic )?points\)",
+                         nb.cells[0].source)
+    assert promised, f"{path.name}: the intro gives no 'Grading (N points)'"
+    assert float(promised.group(1)) == total
+    for item in items:  # every automatic item's test cell sits after the code it checks
+        if not item.manual:
+            index = next(i for i, c in enumerate(nb.cells)
+                         if c.metadata["nbgrader"]["grade_id"] == item.id)
+            assert any(c.metadata["nbgrader"]["solution"] and c.cell_type == "code"
+                       for c in nb.cells[:index]), item.id
+
+
+def test_every_rubric_notebook_is_checked():
+    paths = {p.relative_to(SOURCE).as_posix() for p in RUBRIC_NOTEBOOKS}
+    assert paths >= set(GRADED.values()) | {"m03_mlp_scratch_2/roll_compare.ipynb"}
