@@ -412,14 +412,16 @@ class KubernetesJobRunner(Runner):
     def _grade(self, name, bundle, start):
         """Wait for the Job ``name``'s pod, feed it, read its result (the caller deletes it)."""
         pod = self._wait_for_start(name, start + self.settings.start_timeout)
-        deadline = time.monotonic() + self.limits.timeout
+        timeout = self.limits.job_timeout(bundle)  # the Job's deadline is the last resort
+        deadline = time.monotonic() + timeout
         try:
             if _container_state(pod)[0] == "running":
                 self._send_stdin(pod, bundle, deadline)
             pod = self._wait_for_exit(pod, deadline)
         except SandboxTimeout:
             return RunResult(Outcome.TIMEOUT, None, self._info(name, pod),
-                             f"killed after {self.limits.timeout:g} s",
+                             f"killed after {timeout:g} s (the sandbox's limit for this "
+                             f"notebook, at most {self.limits.timeout:g} s)",
                              time.monotonic() - start)
         info = self._info(name, pod)
         status = pod.get("status") or {}
