@@ -13,10 +13,13 @@ from grader_service.worker import get_workers
 
 @pytest.fixture
 def graded(app, actions, released):
-    ids = [actions.submit(token=t).json["submission_id"]
-           for t in ("alice-token", "bob-token", "alice-token")]
-    while get_workers(app).run_once() is not None:
-        pass
+    """Three graded submissions (alice twice, bob once), each graded before the next
+    arrives: a newer queued submission would supersede alice's first."""
+    ids = []
+    for token in ("alice-token", "bob-token", "alice-token"):
+        ids.append(actions.submit(token=token).json["submission_id"])
+        while get_workers(app).run_once() is not None:
+            pass
     return ids
 
 
