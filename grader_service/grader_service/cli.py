@@ -378,6 +378,16 @@ def _api_options(parser, course_required=True):
     parser.add_argument("--assignment", default="")
 
 
+def _formgrader_command(sub, name, help):
+    """A command between the service and the formgrader: an assignment, the course from
+    ``--course`` or ``$COURSE_ID`` (what the hub sets in an instructor's server)."""
+    command = sub.add_parser(name, help=help)
+    _api_options(command, course_required=False)
+    command.set_defaults(course=os.environ.get("COURSE_ID", ""))
+    command.add_argument("assignment", help="assignment name (as in the formgrader)")
+    return command
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="dl-grader", description=__doc__)
     # also before the command (`dl-grader --url URL list ...`); after it wins
@@ -428,25 +438,19 @@ def build_parser():
     _api_options(push)
     push.set_defaults(func=cmd_push)
 
-    pull = sub.add_parser(
-        "pull-results", help="write the service's automatic results into the nbgrader "
+    pull = _formgrader_command(
+        sub, "pull-results", "write the service's automatic results into the nbgrader "
                              "course directory (autograded/ and the gradebook) for the "
                              "formgrader; runs no student code")
-    _api_options(pull, course_required=False)
-    pull.set_defaults(course=os.environ.get("COURSE_ID", ""))
-    pull.add_argument("assignment", help="assignment name (as in the formgrader)")
     pull.add_argument("--course-dir", default="",
                       help="the nbgrader course directory (default: CourseDirectory.root "
                            "of the nbgrader config)")
     pull.set_defaults(func=cmd_pull_results)
 
-    push_manual = sub.add_parser(
-        "push-manual", help="send the manual grades and comments of nbgrader's formgrader "
+    push_manual = _formgrader_command(
+        sub, "push-manual", "send the manual grades and comments of nbgrader's formgrader "
                             "(its gradebook) to the service, which signs and exports the "
                             "final grades")
-    _api_options(push_manual, course_required=False)
-    push_manual.set_defaults(course=os.environ.get("COURSE_ID", ""))
-    push_manual.add_argument("assignment", help="assignment name (as in the formgrader)")
     push_manual.add_argument("--gradebook", default="gradebook.db",
                              help="the formgrader's gradebook.db (default ./gradebook.db, "
                                   "in the course directory)")

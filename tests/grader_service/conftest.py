@@ -9,7 +9,16 @@ import threading
 
 import nbformat
 import pytest
-from grader_testing import CALLERS, COURSE, FIXTURES, auth, fixture_tar, nbgrader_meta
+from grader_testing import (
+    CALLERS,
+    COURSE,
+    FIXTURES,
+    LMS_CLIENT_ID,
+    LMS_ROLLS,
+    auth,
+    fixture_tar,
+    nbgrader_meta,
+)
 from nbformat.v4 import new_code_cell, new_notebook
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange import ExchangeFactory
@@ -82,6 +91,31 @@ def app(data_dir, database_url):
     })
     yield app
     app.extensions["grader_engine"].dispose()  # close pooled connections (PostgreSQL)
+
+
+@pytest.fixture
+def platform():
+    """The fake LMS (LTI AGS) with course ``ctx-ml101`` holding alice and bob."""
+    from tests.fake_lms.ags import FakeAgsPlatform
+
+    lms = FakeAgsPlatform(LMS_CLIENT_ID, {"ctx-ml101": LMS_ROLLS})
+    lms.serve()
+    yield lms
+    lms.stop()
+
+
+@pytest.fixture
+def lms_app(data_dir, database_url, platform):
+    """The service exporting to the gradebook CSV and the fake LMS (use it as ``app``)."""
+    app = create_app({
+        "DATA_DIR": data_dir, "DATABASE_URL": database_url, "RUNNER": "local",
+        "IDENTITY_PROVIDER": StaticIdentityProvider(CALLERS), "SIGNING_KEY_FILE": "",
+        "EXPORTERS": "csv,lti-ags", "EXPORT_RETRY_SECONDS": 0.0, "LTI_FROM_LAUNCHES": False,
+        "LTI_CLIENT_ID": LMS_CLIENT_ID, "LTI_TOKEN_URL": platform.token_url,
+        "LTI_LINEITEMS": f"ml101={platform.lineitems_url('ctx-ml101')}",
+    })
+    yield app
+    app.extensions["grader_engine"].dispose()
 
 
 @pytest.fixture

@@ -90,3 +90,8 @@ def expected_of_bundle(bundle):
                 member.name = member.name[len("source/"):]
                 source.addfile(member, payload)
     return expected_tests(out.getvalue(), job["assignment"])
+
+#: the fake LMS of the ``platform``/``lms_app`` fixtures: the tool's client id and the
+#: roll numbers of the course's students
+LMS_CLIENT_ID = "dlcourse-tool"
+LMS_ROLLS = {"alice": "21CS001", "bob": "21CS002"}

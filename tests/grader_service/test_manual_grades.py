@@ -11,44 +11,24 @@ import sys
 
 import pytest
 from cheap_runner import CraftedRunner
-from grader_testing import CALLERS, auth, fixture_tar, honest_result
+from grader_testing import auth, fixture_tar, honest_result
 
-from grader_service.app import create_app
-from grader_service.auth import StaticIdentityProvider
 from grader_service.cli import main
 from grader_service.result_check import expected_tests
 from grader_service.worker import get_workers
-from tests.fake_lms.ags import FakeAgsPlatform
 
 BOTH_BACKENDS = True
-CLIENT_ID = "dlcourse-tool"
 #: ps0's notebook released as the capstone: three manual rubric items of 4 points
 CAPSTONE = expected_tests(fixture_tar("source"), "m08_capstone")
 AUTO_POINTS = {"rubric:model_spec": 2.0, "rubric:pipeline": 3.0, "rubric:artifact": 2.0}
 MANUAL = ("ps0.ipynb:rubric:framing", "ps0.ipynb:rubric:experiments", "ps0.ipynb:rubric:memo")
 
 
-@pytest.fixture
-def platform():
-    lms = FakeAgsPlatform(CLIENT_ID, {"ctx-ml101": {"alice": "21CS001", "bob": "21CS002"}})
-    lms.serve()
-    yield lms
-    lms.stop()
-
 
 @pytest.fixture
-def app(data_dir, database_url, platform):
-    """The service exporting to the gradebook CSV and the fake LMS (LTI AGS)."""
-    app = create_app({
-        "DATA_DIR": data_dir, "DATABASE_URL": database_url, "RUNNER": "local",
-        "IDENTITY_PROVIDER": StaticIdentityProvider(CALLERS), "SIGNING_KEY_FILE": "",
-        "EXPORTERS": "csv,lti-ags", "EXPORT_RETRY_SECONDS": 0.0, "LTI_FROM_LAUNCHES": False,
-        "LTI_CLIENT_ID": CLIENT_ID, "LTI_TOKEN_URL": platform.token_url,
-        "LTI_LINEITEMS": f"ml101={platform.lineitems_url('ctx-ml101')}",
-    })
-    yield app
-    app.extensions["grader_engine"].dispose()
-
+def app(lms_app):
+    """The service exporting to the gradebook CSV and the fake LMS (conftest)."""
+    return lms_app
 
 @pytest.fixture
 def served(app, service_url, platform):

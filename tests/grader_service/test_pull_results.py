@@ -12,45 +12,22 @@ from pathlib import Path
 import nbformat
 import pytest
 from cheap_runner import CraftedRunner
-from grader_testing import CALLERS, COURSE, auth, honest_result, nbgrader_meta, ps0_result
+from grader_testing import COURSE, LMS_ROLLS, auth, honest_result, nbgrader_meta, ps0_result
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nbgrader.api import Gradebook
 from test_instructor_nbgrader import formgrader_api, image_config, release_ps0
 
-from grader_service.app import create_app
-from grader_service.auth import StaticIdentityProvider
 from grader_service.cli import main
 from grader_service.pull_results import SUMMARY_KEY
 from grader_service.result_check import expected_tests
 from grader_service.tarsafe import pack_directory
 from grader_service.worker import get_workers
-from tests.fake_lms.ags import FakeAgsPlatform
-
-CLIENT_ID = "dlcourse-tool"
-ROLLS = {"alice": "21CS001", "bob": "21CS002"}
 
 
 @pytest.fixture
-def platform():
-    lms = FakeAgsPlatform(CLIENT_ID, {"ctx-ml101": ROLLS})
-    lms.serve()
-    yield lms
-    lms.stop()
-
-
-@pytest.fixture
-def app(data_dir, database_url, platform):
-    """The service exporting to the gradebook CSV and the fake LMS (LTI AGS)."""
-    app = create_app({
-        "DATA_DIR": data_dir, "DATABASE_URL": database_url, "RUNNER": "local",
-        "IDENTITY_PROVIDER": StaticIdentityProvider(CALLERS), "SIGNING_KEY_FILE": "",
-        "EXPORTERS": "csv,lti-ags", "EXPORT_RETRY_SECONDS": 0.0, "LTI_FROM_LAUNCHES": False,
-        "LTI_CLIENT_ID": CLIENT_ID, "LTI_TOKEN_URL": platform.token_url,
-        "LTI_LINEITEMS": f"ml101={platform.lineitems_url('ctx-ml101')}",
-    })
-    yield app
-    app.extensions["grader_engine"].dispose()
-
+def app(lms_app):
+    """The service exporting to the gradebook CSV and the fake LMS (conftest)."""
+    return lms_app
 
 @pytest.fixture
 def instructor(monkeypatch, tmp_path, service_url, platform):
@@ -75,7 +52,7 @@ def submit_with_marker(exchange, tmp_path, monkeypatch, user, assignment, marker
         if edit is not None:
             edit(nb)
         nbformat.write(nb, str(path))
-    monkeypatch.setenv("ROLL_NUMBER", ROLLS[user])
+    monkeypatch.setenv("ROLL_NUMBER", LMS_ROLLS[user])
     submit = exchange("Submit", f"{user}-token", home, assignment)
     submit.start()
     return submit.reply
