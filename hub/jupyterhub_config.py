@@ -62,6 +62,14 @@ c.JupyterHub.hub_connect_ip = env("HUB_CONNECT_HOST")
 c.JupyterHub.db_url = env("JUPYTERHUB_DB_URL", "sqlite:////srv/jupyterhub/jupyterhub.sqlite")
 c.JupyterHub.cookie_secret_file = "/srv/jupyterhub/jupyterhub_cookie_secret"
 c.ConfigurableHTTPProxy.pid_file = "/srv/jupyterhub/jupyterhub-proxy.pid"
+# A hub restart (a redeploy, a changed setting) leaves the student servers running, as
+# z2jh and TLJH do: on start the hub finds them again in its database. The proxy
+# (configurable-http-proxy) is the hub's child process in the same container, so it
+# restarts with the hub and loses its routes: open tabs lose their connection for the
+# seconds until the new hub has started and re-added a route per running server; the
+# kernels and their variables are kept. Only a proxy in its own container would hide
+# the restart completely (c.ConfigurableHTTPProxy.should_start = False).
+c.JupyterHub.cleanup_servers = False
 # /hub/metrics needs a token with read:metrics: Prometheus scrapes as the "prometheus"
 # service (HUB_PROMETHEUS_API_TOKEN; the same token is the grader's GRADER_METRICS_TOKEN)
 c.JupyterHub.authenticate_prometheus = True

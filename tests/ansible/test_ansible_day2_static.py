@@ -1,0 +1,72 @@
+"""Day-two settings of the Ansible roles, rendered by Ansible itself on this machine
+(no Docker, no target host): the engine keeps containers across its own restarts, the
+hub reads settings from a mounted config.d, port 80 serves ACME challenges.
+
+Without ansible-core the tests skip on a developer machine and FAIL under CI=true.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+from ansible_testing import ANSIBLE_DIR, ansible_env, tool
+
+
+def run_role_tasks(tmp_path, role, tasks_from, facts, **overrides):
+    """Run ``roles/<role>/tasks/<tasks_from>.yml`` against this machine and return the
+    named facts; the play ends before handlers (no engine or nginx is touched)."""
+    out = tmp_path / "facts.json"
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "hosts": "localhost", "gather_facts": False,
+        "tasks": [
+            {"ansible.builtin.include_role": {"name": role, "tasks_from": tasks_from}},
+            {"ansible.builtin.copy": {
+                "content": "{{ {" + ", ".join(f"'{f}': {f}" for f in facts) + "} | to_json }}",
+                "dest": str(out), "mode": "0600"}},
+            {"ansible.builtin.meta": "end_play"},
+        ],
+    }]))
+    extra = {"ansible_python_interpreter": sys.executable, "dlcourse_hub_hostname": "localhost",
+             **overrides}
+    result = subprocess.run(
+        [tool("ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
+         "-e", json.dumps(extra)], cwd=ANSIBLE_DIR, env=ansible_env(),
+        capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+OLD_DAEMON_JSON = {"log-driver": "json-file", "log-opts": {"max-size": "20m", "max-file": "5"}}
+
+
+@pytest.mark.parametrize("before, overrides, restart", [
+    # the upgrade to this role: live-restore is turned on by a reload, nothing restarts
+    (OLD_DAEMON_JSON, {}, False),
+    # log settings cannot be reloaded: a restart, which live-restore makes harmless
+    ({**OLD_DAEMON_JSON, "live-restore": True}, {"dlcourse_docker_log_max_size": "50m"}, True),
+    ({**OLD_DAEMON_JSON, "live-restore": True},
+     {"dlcourse_docker_daemon_options": {"registry-mirrors": ["https://mirror.example"]}}, False),
+    (None, {}, True),  # a fresh host: no containers yet
+])
+def test_daemon_json_keeps_containers_and_restarts_only_when_needed(
+        tmp_path, before, overrides, restart):
+    daemon_json = tmp_path / "daemon.json"
+    if before is not None:
+        daemon_json.write_text(json.dumps(before))
+    facts = run_role_tasks(tmp_path, "docker", "daemon", ["dlcourse_docker_restart_needed"],
+                           dlcourse_docker_daemon_json=str(daemon_json), **overrides)
+    written = json.loads(daemon_json.read_text())
+    assert written["live-restore"] is True
+    assert written["log-driver"] == "json-file"
+    assert str(facts["dlcourse_docker_restart_needed"]).lower() == str(restart).lower()
+
+
+def test_docker_handlers_reload_before_they_restart():
+    handlers = yaml.safe_load((ANSIBLE_DIR / "roles" / "docker" / "handlers" / "main.yml")
+                              .read_text())
+    states = [h["ansible.builtin.service"]["state"] for h in handlers]
+    assert states == ["reloaded", "restarted"]
+    assert "dlcourse_docker_restart_needed" in handlers[1]["when"]
