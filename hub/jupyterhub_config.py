@@ -222,3 +222,16 @@ if cull_seconds > 0:
                   "scopes": ["list:users", "read:users:activity", "read:servers",
                              "delete:servers"]})
 c.JupyterHub.load_roles = roles
+
+# --- Site settings without an image rebuild ------------------------------------------
+# Every *.py in JUPYTERHUB_CONFIG_D (default /etc/jupyterhub/config.d; Ansible mounts
+# one, read-only) runs last, in name order, with this file's `c`: it overrides what is
+# set above (spawn timeouts, limits, ...). A missing folder is fine.
+config_d = env("JUPYTERHUB_CONFIG_D", "/etc/jupyterhub/config.d")
+if os.path.isdir(config_d):
+    for config_file in sorted(os.listdir(config_d)):
+        path = os.path.join(config_d, config_file)
+        if config_file.endswith(".py") and os.path.isfile(path):
+            print(f"jupyterhub_config: loading {path}", file=sys.stderr)
+            with open(path) as f:
+                exec(compile(f.read(), path, "exec"))  # noqa: S102  (the z2jh way)

@@ -8,6 +8,7 @@ Without ansible-core the tests skip on a developer machine and FAIL under CI=tru
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -70,3 +71,64 @@ def test_docker_handlers_reload_before_they_restart():
     states = [h["ansible.builtin.service"]["state"] for h in handlers]
     assert states == ["reloaded", "restarted"]
     assert "dlcourse_docker_restart_needed" in handlers[1]["when"]
+
+
+ROLES_DIR = ANSIBLE_DIR / "roles"
+
+
+def render_template(tmp_path, src, **overrides):
+    """``src`` rendered by Ansible with every role's defaults and the stack role's vars."""
+    files = [str(p) for p in sorted(ROLES_DIR.glob("*/defaults/main.yml"))]
+    files.append(str(ROLES_DIR / "stack" / "vars" / "main.yml"))
+    dest = tmp_path / "rendered" / Path(src).name.removesuffix(".j2")
+    dest.parent.mkdir(exist_ok=True)
+    playbook = tmp_path / "render.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "hosts": "localhost", "gather_facts": False, "vars_files": files,
+        "tasks": [{"ansible.builtin.template": {"src": str(ROLES_DIR / src),
+                                                "dest": str(dest), "mode": "0644"}}],
+    }]))
+    extra = {"ansible_python_interpreter": sys.executable, "dlcourse_hub_hostname": "hub.example.edu",
+             "dlcourse_secrets": {}, **overrides}
+    result = subprocess.run(
+        [tool("ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
+         "-e", json.dumps(extra)], cwd=ANSIBLE_DIR, env=ansible_env(),
+        capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return dest
+
+
+def test_hub_config_d_file_sets_timeouts_and_limits(tmp_path, monkeypatch):
+    """The stack role's config.d file, loaded by the real hub/jupyterhub_config.py."""
+    from tests.hub.test_lti_rules import load_hub_config
+
+    rendered = render_template(
+        tmp_path, "stack/templates/hub-config.py.j2", dlcourse_hub_start_timeout=300,
+        dlcourse_hub_http_timeout=150, dlcourse_singleuser_mem_limit="3G",
+        dlcourse_singleuser_cpu_limit=2,
+        dlcourse_hub_extra_config="c.JupyterHub.concurrent_spawn_limit = 50")
+    config = load_hub_config(monkeypatch, JUPYTERHUB_CONFIG_D=str(rendered.parent))
+    assert config.Spawner.start_timeout == 300 and config.Spawner.http_timeout == 150
+    assert config.DockerSpawner.mem_limit == "3G" and config.DockerSpawner.cpu_limit == 2.0
+    assert config.JupyterHub.concurrent_spawn_limit == 50
+
+
+def test_hub_config_d_defaults_match_the_hub_image(tmp_path, monkeypatch):
+    from tests.hub.test_lti_rules import load_hub_config
+
+    rendered = render_template(tmp_path, "stack/templates/hub-config.py.j2")
+    image = load_hub_config(monkeypatch, JUPYTERHUB_CONFIG_D=str(tmp_path / "none"))
+    deployed = load_hub_config(monkeypatch, JUPYTERHUB_CONFIG_D=str(rendered.parent))
+    for cls, trait in [("Spawner", "start_timeout"), ("Spawner", "http_timeout"),
+                       ("DockerSpawner", "mem_limit"), ("DockerSpawner", "cpu_limit")]:
+        assert deployed[cls][trait] == image[cls][trait], (cls, trait)
+
+
+def test_stack_mounts_config_d_and_restarts_the_hub_on_change():
+    tasks = yaml.safe_load((ROLES_DIR / "stack" / "tasks" / "main.yml").read_text())
+    written = next(t for t in tasks if t.get("ansible.builtin.template", {}).get("src")
+                   == "hub-config.py.j2")
+    assert written["notify"] == "Restart JupyterHub"
+    hub = next(t for t in tasks if t["name"] == "Run JupyterHub")
+    assert ("{{ dlcourse_hub_config_d_dir }}:/etc/jupyterhub/config.d:ro"
+            in hub["community.docker.docker_container"]["volumes"])
