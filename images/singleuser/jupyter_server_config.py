@@ -40,3 +40,16 @@ if os.environ.get("NBGRADER_ROLE") != "instructor":
     config_path = [p for p in os.environ.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p]
     if STUDENT_CONFIG_DIR not in config_path:  # this file may be loaded more than once
         os.environ["JUPYTER_CONFIG_PATH"] = os.pathsep.join([STUDENT_CONFIG_DIR, *config_path])
+
+# Idle kernels shut down after an hour, even while a Lab tab stays open (a connected
+# browser would otherwise keep a kernel and its memory forever); a busy kernel is kept.
+# KERNEL_CULL_IDLE_SECONDS=0 turns this off. The hub's idle culler then stops the server.
+kernel_idle = int(os.environ.get("KERNEL_CULL_IDLE_SECONDS", "3600"))
+if kernel_idle > 0:
+    c.MappingKernelManager.cull_idle_timeout = kernel_idle
+    c.MappingKernelManager.cull_interval = 300
+    c.MappingKernelManager.cull_connected = True
+    c.MappingKernelManager.cull_busy = False
+    # an open terminal counts as activity too: stop idle ones after the same time
+    c.TerminalManager.cull_inactive_timeout = kernel_idle
+    c.TerminalManager.cull_interval = 300

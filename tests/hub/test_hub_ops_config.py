@@ -22,3 +22,33 @@ def test_config_d_files_run_last_in_name_order(monkeypatch, tmp_path):
 def test_a_missing_config_d_is_fine(monkeypatch, tmp_path):
     config = load_hub_config(monkeypatch, JUPYTERHUB_CONFIG_D=str(tmp_path / "none"))
     assert config.Spawner.start_timeout == 120
+
+
+def load_server_config(monkeypatch, **env):
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from tests.conftest import REPO
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return PyFileConfigLoader("jupyter_server_config.py",
+                              path=str(REPO / "images" / "singleuser")).load_config()
+
+
+def test_idle_kernels_are_culled_even_with_an_open_tab(monkeypatch):
+    kernels = load_server_config(monkeypatch).MappingKernelManager
+    assert kernels.cull_idle_timeout == 3600 and kernels.cull_connected is True
+    assert kernels.cull_busy is False and kernels.cull_interval <= kernels.cull_idle_timeout
+
+
+def test_kernel_culling_can_be_turned_off(monkeypatch):
+    config = load_server_config(monkeypatch, KERNEL_CULL_IDLE_SECONDS="0")
+    assert "cull_idle_timeout" not in config.MappingKernelManager
+
+
+def test_hub_idle_culler_timeout_follows_the_environment(monkeypatch):
+    config = load_hub_config(monkeypatch, HUB_CULL_IDLE_SECONDS="7200")
+    culler = next(s for s in config.JupyterHub.services if s["name"] == "idle-culler")
+    assert "--timeout=7200" in culler["command"]
+    off = load_hub_config(monkeypatch, HUB_CULL_IDLE_SECONDS="0")
+    assert not [s for s in off.JupyterHub.services if s["name"] == "idle-culler"]
