@@ -132,3 +132,14 @@ def test_stack_mounts_config_d_and_restarts_the_hub_on_change():
     hub = next(t for t in tasks if t["name"] == "Run JupyterHub")
     assert ("{{ dlcourse_hub_config_d_dir }}:/etc/jupyterhub/config.d:ro"
             in hub["community.docker.docker_container"]["volumes"])
+
+
+def test_port_80_serves_acme_challenges_and_redirects_the_rest(tmp_path):
+    site = render_template(tmp_path, "tls/templates/nginx-site.conf.j2",
+                           dlcourse_tls_acme_webroot="/var/www/acme").read_text()
+    http = site[site.index("server {"):site.index("server {", site.index("server {") + 1)]
+    assert "listen 0.0.0.0:80;" in http
+    acme = http[http.index("location ^~ /.well-known/acme-challenge/"):]
+    assert "root /var/www/acme;" in acme.split("}")[0]
+    assert "return 301 https://$host$request_uri;" in http.split("location / {")[1]
+    assert http.count("return 301") == 1  # only inside location /, not the whole server
