@@ -77,3 +77,15 @@ def browser():
             profile, executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield context
         context.close()
+
+
+@pytest.fixture(autouse=True)
+def absl_never_closes_pytest_capture():
+    """TensorFlow's absl logging keeps the ``sys.stderr`` of the test that imported it,
+    pytest's capture stream, and closes it when a later test's ``logging.config``
+    (nbgrader, traitlets) shuts old handlers down: pytest then loses its own output.
+    Point it at ``sys.__stderr__``, a stream absl never closes."""
+    yield
+    absl_logging = sys.modules.get("absl.logging")
+    if absl_logging is not None:
+        absl_logging.get_absl_handler().python_handler.stream = sys.__stderr__
