@@ -108,9 +108,9 @@ def test_grafana_dashboard_is_importable_json():
     assert len(ids) == len(set(ids))
 
 
-def rendered_hub_environment(tmp_path, **overrides):
-    """The stack role's hub container environment, rendered by Ansible itself from every
-    role's defaults and the role's vars, with ``overrides`` as extra vars."""
+def run_with_role_vars(tmp_path, tasks, **overrides):
+    """Run ``tasks`` on localhost with every role's defaults and the stack role's vars
+    loaded as Ansible itself loads them, placeholder secrets, ``overrides`` as extra vars."""
     files = [str(ROLES_DIR / role / "defaults" / "main.yml") for role in ROLES
              if (ROLES_DIR / role / "defaults" / "main.yml").exists()]
     files.append(str(ROLES_DIR / "stack" / "vars" / "main.yml"))
@@ -118,11 +118,7 @@ def rendered_hub_environment(tmp_path, **overrides):
                                      "ops_api_token", "prometheus_token")}
     playbook = tmp_path / "render.yml"
     playbook.write_text(yaml.safe_dump([{
-        "hosts": "localhost", "gather_facts": False, "vars_files": files,
-        "tasks": [{"ansible.builtin.copy": {"content": "{{ dlcourse_hub_env | to_json }}",
-                                            "dest": str(tmp_path / "env.json"),
-                                            "mode": "0600"}}],
-    }]))
+        "hosts": "localhost", "gather_facts": False, "vars_files": files, "tasks": tasks}]))
     extra = {"dlcourse_secrets": secrets, "ansible_python_interpreter": sys.executable,
              **overrides}
     result = subprocess.run(
@@ -130,6 +126,14 @@ def rendered_hub_environment(tmp_path, **overrides):
          "-e", json.dumps(extra)], cwd=ANSIBLE_DIR, env=ansible_env(),
         capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def rendered_hub_environment(tmp_path, **overrides):
+    """The stack role's hub container environment, rendered by Ansible itself from every
+    role's defaults and the role's vars, with ``overrides`` as extra vars."""
+    run_with_role_vars(tmp_path, [{"ansible.builtin.copy": {
+        "content": "{{ dlcourse_hub_env | to_json }}", "dest": str(tmp_path / "env.json"),
+        "mode": "0600"}}], **overrides)
     return json.loads((tmp_path / "env.json").read_text())
 
 
@@ -190,31 +194,15 @@ def test_ptrace_scope_settings_are_checked(tmp_path, bad):
 def test_scrape_jobs_send_the_metrics_token(tmp_path):
     """Both scrape jobs send the bearer token from a file; the grading service and the
     hub's prometheus service get the same secret."""
-    files = [str(ROLES_DIR / role / "defaults" / "main.yml") for role in ROLES
-             if (ROLES_DIR / role / "defaults" / "main.yml").exists()]
-    files.append(str(ROLES_DIR / "stack" / "vars" / "main.yml"))
-    secrets = {k: f"<{k}>" for k in ("jupyterhub_crypt_key", "grader_hub_api_token",
-                                     "ops_api_token", "prometheus_token")}
-    playbook = tmp_path / "render.yml"
-    playbook.write_text(yaml.safe_dump([{
-        "hosts": "localhost", "gather_facts": False, "vars_files": files,
-        "tasks": [
-            {"ansible.builtin.template": {
-                "src": str(ROLES_DIR / "monitoring" / "templates" / "prometheus-scrape.yml.j2"),
-                "dest": str(tmp_path / "scrape.yml"), "mode": "0600"}},
-            {"ansible.builtin.copy": {
-                "content": "{{ {'hub': dlcourse_hub_env, 'grader': dlcourse_grader_env} "
-                           "| to_json }}",
-                "dest": str(tmp_path / "env.json"), "mode": "0600"}},
-        ],
-    }]))
-    extra = {"dlcourse_secrets": secrets, "ansible_python_interpreter": sys.executable,
-             "inventory_hostname": "vm"}
-    result = subprocess.run(
-        [tool("ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
-         "-e", json.dumps(extra)], cwd=ANSIBLE_DIR, env=ansible_env(),
-        capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_with_role_vars(tmp_path, [
+        {"ansible.builtin.template": {
+            "src": str(ROLES_DIR / "monitoring" / "templates" / "prometheus-scrape.yml.j2"),
+            "dest": str(tmp_path / "scrape.yml"), "mode": "0600"}},
+        {"ansible.builtin.copy": {
+            "content": "{{ {'hub': dlcourse_hub_env, 'grader': dlcourse_grader_env} "
+                       "| to_json }}",
+            "dest": str(tmp_path / "env.json"), "mode": "0600"}},
+    ], inventory_hostname="vm")
     jobs = yaml.safe_load((tmp_path / "scrape.yml").read_text())["scrape_configs"]
     assert {job["metrics_path"] for job in jobs} == {"/metrics", "/hub/metrics"}
     for job in jobs:
