@@ -132,9 +132,28 @@ def _profit_inputs(rng):
     return y, scores, value, float(rng.uniform(20, 60)), float(rng.uniform(0.2, 0.5))
 
 
-def _inputs_mlp_backward(rng, sizes, activations):
-    X, y, params, acts = _mlp_inputs(rng, sizes, activations)
-    return (X, y, params, acts), {}
+KINKED = ("relu", "leaky_relu")
+
+
+def _nearest_kink(X, params, activations):
+    """Smallest |pre-activation| of a kinked hidden layer (inf when there is none)."""
+    h, nearest = X, np.inf
+    for i, name in enumerate(activations, start=1):
+        z = layers.dense_forward(h, params[f"W{i}"], params[f"b{i}"])[0]
+        if name in KINKED:
+            nearest = min(nearest, float(np.abs(z).min()))
+        h = layers.ACTIVATIONS[name][0](z)[0]
+    return nearest
+
+
+def _inputs_mlp_backward(rng, sizes, activations, margin=1e-3):
+    """Inputs for a gradient check, drawn again while a ReLU pre-activation lies within
+    ``margin`` of 0, where a centred difference straddles the kink and a right
+    ``mlp_backward`` would fail (roughly 1 draw in 1000 otherwise)."""
+    while True:
+        X, y, params, acts = _mlp_inputs(rng, sizes, activations)
+        if _nearest_kink(X, params, acts) > margin:
+            return (X, y, params, acts), {}
 
 
 INPUTS = {
