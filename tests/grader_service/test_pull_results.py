@@ -270,6 +270,60 @@ def test_manual_grade_in_the_formgrader_agrees_everywhere(
     assert os.path.exists(root / "gradebook.db")
 
 
+def service_score(client, username, assignment):
+    """(score, status of the latest record) the service holds for ``username``."""
+    rows = client.get(f"/api/courses/{COURSE}/submissions?assignment={assignment}",
+                      headers=auth("prof-token")).json
+    sid = max((r for r in rows if r["username"] == username),
+              key=lambda r: r["timestamp"])["submission_id"]
+    record = client.get(f"/api/submissions/{sid}", headers=auth("prof-token")).json
+    return record["stamp"]["record"]["score"], record["status"]
+
+
+def test_release_feedback_sends_the_formgraders_manual_grades_first(
+        app, client, instructor, exchange, platform, tmp_path, monkeypatch):
+    """Browser-only week: the instructor grades the manual items in the formgrader and
+    clicks Generate then Release Feedback, never a terminal. The feedback students
+    fetch, the service's signed record, the CSV and the LMS hold the same total; a
+    student whose manual items are not all graded stays PendingManual everywhere."""
+    api, root = instructor
+    expected = capstone_source(root)
+    assert api.generate_assignment("m08_capstone")["success"]
+    assert api.release_assignment("m08_capstone")["success"]
+    marker = tmp_path / "student-code-ran"
+    for user in ("alice", "bob"):
+        submit_with_marker(exchange, tmp_path, monkeypatch, user, "m08_capstone", marker)
+    auto = {"rubric:model_spec": 2.0, "rubric:pipeline": 3.0, "rubric:artifact": 2.0}
+    grade(app, {user: honest_result(expected, auto) for user in ("alice", "bob")})
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "prof-token")
+    assert api.collect("m08_capstone")["success"]
+
+    with Gradebook(api.coursedir.db_url, COURSE) as gb:
+        for name, points in (("framing", 2.0), ("experiments", 3.0), ("memo", 4.0)):
+            gb.find_grade(name, "capstone", "m08_capstone", "alice").manual_score = points
+        gb.find_grade("memo", "capstone", "m08_capstone", "bob").manual_score = 1.0
+        gb.db.commit()
+    assert api.generate_feedback("m08_capstone")["success"]
+    released = api.release_feedback("m08_capstone")
+    assert released["success"], released
+    assert "alice: final grade 16/20 signed" in released["log"], released["log"]
+    get_workers(app).service.export_pending()
+
+    fed_back = feedback_score(root, "alice", "m08_capstone", "capstone")[0]
+    rows = list(csv.DictReader(io.StringIO(client.get(
+        f"/api/courses/{COURSE}/gradebook.csv", headers=auth("prof-token")).data.decode())))
+    csv_score = float(next(r["score"] for r in rows if r["username"] == "alice"))
+    lms = platform.scores_for("alice")["m08_capstone"]
+    assert fed_back == service_score(client, "alice", "m08_capstone")[0] == csv_score \
+        == lms["scoreGiven"] == 16.0
+    assert lms["gradingProgress"] == "FullyGraded"
+    # bob has one of three manual items graded: stored, but not final anywhere
+    assert service_score(client, "bob", "m08_capstone")[0] == 7.0
+    assert platform.scores_for("bob")["m08_capstone"]["gradingProgress"] == "PendingManual"
+    assert "bob: still pending manual grades" in released["log"]
+    assert not marker.exists()
+
+
 def test_rubric_items_without_a_cell_and_cells_without_an_item():
     """A rubric lab whose cells are not named like its items: the matching cell gets its
     item's verdict, an unmatched test cell says it is not counted, a rubric-only item is

@@ -63,23 +63,16 @@ class ExchangeCollect(GraderServiceExchange, ABCExchangeCollect):
     def pull_service_results(self, students):
         """``dl-grader pull-results`` for ``students``; a failure is a warning (the
         collected files stay), with the command to run again."""
-        import requests
-
-        from ..client import ApiError, GraderClient
         from ..pull_results import PullError, pull_results
 
         assignment = self.coursedir.assignment_id
-        client = GraderClient(self.service_url, self.api_token, timeout=self.request_timeout)
-        try:
-            report = pull_results(client, self.course_id, assignment, self.coursedir,
-                                  students=students)
-        except (ApiError, PullError, requests.RequestException, OSError) as err:
-            self.log.warning("Collected, but the service's results were not pulled (%s); "
-                             "run `dl-grader pull-results %s`", err, assignment)
-            return
-        for line in report.lines:
-            self.log.info("%s", line)
-        if report.not_graded:
+        report = self.follow_up(
+            "Collected, but the service's results were not pulled",
+            f"dl-grader pull-results {assignment}",
+            lambda client: pull_results(client, self.course_id, assignment, self.coursedir,
+                                        students=students),
+            expected=(PullError,))
+        if report is not None and report.not_graded:
             self.log.warning("Not graded yet in the grading service: %s; run `dl-grader "
                              "pull-results %s` once they are", ", ".join(report.not_graded),
                              assignment)

@@ -84,6 +84,7 @@ class GraderServiceExchange(Exchange):
             self.fail(f"Grading service refused {method} {path} "
                       f"(HTTP {response.status_code}): {message}")
         return response
+
     def download_tree(self, path, dest, merge=False):
         """GET the tar at ``path`` and unpack it safely as directory ``dest``.
 
@@ -108,6 +109,25 @@ class GraderServiceExchange(Exchange):
             if os.path.isdir(dest):
                 shutil.rmtree(dest)
             shutil.move(unpacked, dest)
+
+    def follow_up(self, failure, command, action, expected=()):
+        """Run ``action(client)``, a step after the exchange's own work that returns a
+        report with ``lines`` (e.g. pulling results); each line is logged. A failure
+        (the service unreachable or refusing, or one of ``expected``) is a warning
+        ``failure (reason); run `command```, and the exchange's own work stands."""
+        import requests
+
+        from ..client import ApiError, GraderClient
+
+        client = GraderClient(self.service_url, self.api_token, timeout=self.request_timeout)
+        try:
+            report = action(client)
+        except (ApiError, requests.RequestException, OSError, *expected) as err:
+            self.log.warning("%s (%s); run `%s`", failure, err, command)
+            return None
+        for line in report.lines:
+            self.log.info("%s", line)
+        return report
 
     def submissions(self, course, assignment=""):
         """The service's submission list (the caller's own, or everyone's for instructors)."""

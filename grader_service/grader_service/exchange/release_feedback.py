@@ -6,6 +6,7 @@ import re
 
 from nbgrader.exchange.abc import ExchangeReleaseFeedback as ABCExchangeReleaseFeedback
 from nbgrader.utils import parse_utc
+from traitlets import Bool
 
 from ..tarsafe import pack_directory
 from .exchange import GraderServiceExchange, quote
@@ -14,7 +15,18 @@ from .exchange import GraderServiceExchange, quote
 class ExchangeReleaseFeedback(GraderServiceExchange, ABCExchangeReleaseFeedback):
     """The submission is the one whose timestamp is in the folder's ``timestamp.txt``
     (written by collect, carried through autograde and generate_feedback), else the
-    student's latest."""
+    student's latest.
+
+    With ``push_manual`` (the default), the manual grades of the released students are
+    first sent from the gradebook to the service (``dl-grader push-manual``), so the
+    score in the feedback is the one the service signs and exports to the LMS."""
+
+    push_manual = Bool(
+        True,
+        help="""Before releasing feedback, send the formgrader's manual grades of those
+        students to the grading service (`dl-grader push-manual`). Example:
+        c.ExchangeReleaseFeedback.push_manual = False (added in dlcourse-grader 0.3)""",
+    ).tag(config=True)
 
     def init_src(self):
         student = self.coursedir.student_id if self.coursedir.student_id else "*"
@@ -25,14 +37,22 @@ class ExchangeReleaseFeedback(GraderServiceExchange, ABCExchangeReleaseFeedback)
             self.coursedir.feedback_directory, "(?P<student_id>[^/]+)",
             self.coursedir.assignment_id, escape=True) + "$")
 
-    def copy_files(self):
+    def released_students(self):
+        """``{student: feedback folder}`` of the folders to release."""
         excluded = set(filter(None, self.coursedir.student_id_exclude.split(",")))
-        submissions = self.submissions(self.course_id, self.coursedir.assignment_id)
+        found = {}
         for folder in self.src_dirs:
             match = self.student_pattern.match(folder)
-            if match is None or match["student_id"] in excluded:
-                continue
-            student = match["student_id"]
+            if match is not None and match["student_id"] not in excluded:
+                found[match["student_id"]] = folder
+        return found
+
+    def copy_files(self):
+        folders = self.released_students()
+        if self.push_manual and folders:
+            self.push_manual_grades(set(folders))
+        submissions = self.submissions(self.course_id, self.coursedir.assignment_id)
+        for student, folder in sorted(folders.items()):
             target = self.find_submission(folder, [s for s in submissions
                                                    if s["username"] == student])
             if target is None:
@@ -43,6 +63,21 @@ class ExchangeReleaseFeedback(GraderServiceExchange, ABCExchangeReleaseFeedback)
                      files={"feedback": ("feedback.tar.gz", archive, "application/gzip")})
             self.log.info("Released feedback for %s on %s/%s (%s)", student, self.course_id,
                           self.coursedir.assignment_id, target["timestamp"])
+
+    def push_manual_grades(self, students):
+        """``dl-grader push-manual`` for ``students``; a failure is a warning naming the
+        command to run again (the feedback is still released)."""
+        from ..push_manual import PushError, push_manual
+
+        assignment = self.coursedir.assignment_id
+        report = self.follow_up(
+            "Manual grades not sent to the grading service",
+            f"dl-grader push-manual {assignment}",
+            lambda client: push_manual(client, self.course_id, assignment,
+                                       self.coursedir.db_url, students=students),
+            expected=(PushError,))
+        for line in (report.errors if report is not None else ()):
+            self.log.warning("Manual grade not sent: %s", line)
 
     def find_submission(self, folder, submissions):
         """The submission matching ``folder/timestamp.txt``, else the latest one."""
