@@ -97,6 +97,18 @@ def test_gradient_check_inputs_stay_clear_of_relu_kinks():
     assert result["items"][0]["passed"], result["items"][0]["message"]
 
 
+def test_a_right_cnn_short_of_the_bar_on_one_dataset_trains_on_another():
+    """The reference CNN misses 0.85 held-out accuracy on about 1 fresh dataset in 100
+    (60 test images); seed 1493 draws one. The checker trains once more on another
+    dataset and says so, so the reference keeps its points."""
+    result = grade_notebook(SOURCE / GRADED["m05_cnn_scratch"], "m05_cnn_scratch", ROLL,
+                            seed=1493)
+    [item] = [i for i in result["items"] if i["id"] == "learning_signal"]
+    accuracy = item["subchecks"][1]
+    assert accuracy["passed"] and "best of 2 fresh datasets" in accuracy["message"], accuracy
+    assert result["score"] == auto_max(result)
+
+
 REFERENCES = sorted(GRADED.items()) + [("m03_mlp_scratch_2", ROLL_COMPARE)]
 
 

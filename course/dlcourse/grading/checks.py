@@ -343,8 +343,15 @@ def _split(X, y, rng, n_test):
     return X[train], y[train], X[test], y[test]
 
 
+#: A training check that falls short on a fresh dataset trains once more on another
+#: (a right solution missed the accuracy bar on about 1 dataset in 150); a bug or a
+#: made-up curve fails both, and an error or a timeout is not run again.
+TRAINING_RUNS = 2
+
+
 def _learning(ctx, sub, key, run, model, ratio):
-    """Shared part of the training checks; the student's function runs once per grading.
+    """Shared part of the training checks; the student's function runs once per grading
+    (twice when the first run falls short of a bar, see ``TRAINING_RUNS``).
 
     run() -> (result, (X_train, y_train), (X_test, y_test)).
     model(params, X, y) -> (loss, accuracy), computed here with the reference layers.
@@ -352,34 +359,51 @@ def _learning(ctx, sub, key, run, model, ratio):
     its last value to be the loss the checker computes from the returned weights (a
     made-up curve fails); the accuracy part is measured on data the student never saw.
     """
-    if key not in ctx.cache:
-        ctx.cache[key] = run()
-    result, train, test = ctx.cache[key]
+    runs = ctx.cache.setdefault(key, [])
+    for attempt in range(TRAINING_RUNS):
+        if attempt == len(runs):
+            runs.append(run())
+        (passed, message), short_of_a_bar = _judge_training(ctx, sub, key, runs[attempt],
+                                                            model, ratio)
+        if passed or not short_of_a_bar:
+            break
+    if attempt:
+        message += f" (best of {attempt + 1} fresh datasets)" if passed else \
+            f" (and on {attempt} other fresh dataset(s))"
+    return passed, message
+
+
+def _judge_training(ctx, sub, key, one_run, model, ratio):
+    """((passed, message), short_of_a_bar) of one training run; ``short_of_a_bar``: the
+    run was well-formed and only missed the loss ratio or the accuracy."""
+    result, train, test = one_run
     fn = sub.functions[0]
     if not result.ok:
-        return False, result.error
+        return (False, result.error), False
     value = result.value
     if type(value) is not list or len(value) != 2 or type(value[0]) is not dict:
-        return False, f"{fn}() should return (params, losses)"
+        return (False, f"{fn}() should return (params, losses)"), False
     params, losses = value
     try:
         if sub.params["part"] == "loss":
             losses = np.asarray(losses, dtype=np.float64)
             if losses.ndim != 1 or losses.size < 2 or not np.all(np.isfinite(losses)):
-                return False, "losses should be finite, one value before training and per epoch"
+                return (False, "losses should be finite, one value before training and per "
+                               "epoch"), False
             actual = model(params, *train)[0]
             if not np.isclose(actual, losses[-1], rtol=1e-4, atol=1e-6):
-                return False, (f"the last reported loss {losses[-1]:.4f} is not the training "
-                               f"loss of the returned weights ({actual:.4f})")
+                return (False, f"the last reported loss {losses[-1]:.4f} is not the training "
+                               f"loss of the returned weights ({actual:.4f})"), False
             ctx.metrics[f"{key}.final_train_loss"] = float(actual)
-            ok = losses[-1] < ratio * losses[0]
-            return ok, f"loss {losses[0]:.4f} -> {losses[-1]:.4f} (needs < {ratio} x first)"
+            ok = bool(losses[-1] < ratio * losses[0])
+            return (ok, f"loss {losses[0]:.4f} -> {losses[-1]:.4f} (needs < {ratio} x "
+                        "first)"), True
         acc = float(model(params, *test)[1])
         ctx.metrics[f"{key}.heldout_accuracy"] = acc
     except (ValueError, TypeError, KeyError, IndexError) as exc:
-        return False, f"could not evaluate the returned params: {exc}"
+        return (False, f"could not evaluate the returned params: {exc}"), False
     limit = sub.params.get("min_accuracy", 0.9)
-    return acc >= limit, f"held-out accuracy {acc:.3f} (needs >= {limit})"
+    return (acc >= limit, f"held-out accuracy {acc:.3f} (needs >= {limit})"), True
 
 
 def _checked(params, shapes):
