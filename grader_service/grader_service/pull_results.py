@@ -237,7 +237,8 @@ def _verdict(test):
 
 
 def _summary(notebook, tests, notebook_cells, record, row):
-    lines = [f"**Grading service** (submission `{row['submission_id']}`, submitted "
+    lines = [f"**Grading service** (submission `{row['submission_id']}` of roll number "
+             f"`{_md(record.get('roll_number') or row.get('roll_number') or '-')}`, submitted "
              f"{row['timestamp']}{', late' if row.get('late') else ''}): automatic result "
              f"of `{notebook}.ipynb`, signed by the service. The formgrader does not run "
              "this notebook; the points below are the service's.", "",

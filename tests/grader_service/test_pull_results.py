@@ -309,7 +309,9 @@ def test_release_feedback_sends_the_formgraders_manual_grades_first(
     assert "alice: final grade 16/20 signed" in released["log"], released["log"]
     get_workers(app).service.export_pending()
 
-    fed_back = feedback_score(root, "alice", "m08_capstone", "capstone")[0]
+    fed_back, _max, html = feedback_score(root, "alice", "m08_capstone", "capstone")
+    assert f"of roll number <code>{LMS_ROLLS['alice']}</code>" in html
+    assert LMS_ROLLS["bob"] not in html
     rows = list(csv.DictReader(io.StringIO(client.get(
         f"/api/courses/{COURSE}/gradebook.csv", headers=auth("prof-token")).data.decode())))
     csv_score = float(next(r["score"] for r in rows if r["username"] == "alice"))
