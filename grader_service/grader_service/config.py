@@ -143,6 +143,12 @@ SETTINGS = {
                       "canvas: the Canvas course id as a template of the record."),
     "CANVAS_USER": ("GRADER_CANVAS_USER", "sis_user_id:{roll_number}", str,
                     "canvas: the Canvas user id as a template of the record."),
+    "COURSE_SOURCE_DIR": ("GRADER_COURSE_SOURCE_DIR", "", str,
+                          "The course's nbgrader source tree (`<assignment>/...`, with "
+                          "solutions and hidden tests), served to the instructors of every "
+                          "course at GET /api/courses/<course>/course-source (`dl-grader "
+                          "fetch-source`). Empty turns that off; the service image sets "
+                          "/opt/course/source."),
     "LOG_FORMAT": ("GRADER_LOG_FORMAT", "json", str,
                    "`dl-grader serve` log lines: json (one object per line, with "
                    "submission_id where known) or text."),

@@ -45,6 +45,8 @@ _TABLE = [
     ("POST", _A + "/submissions", "submission",     (202, 202, 403, 403, 401, 401)),
     ("GET", _C + "/submissions", None,              (200, 200, 200, 403, 401, 401)),
     ("GET", _C + "/gradebook.csv", None,            (403, 403, 200, 403, 401, 401)),
+    # no GRADER_COURSE_SOURCE_DIR here: 404 for the instructor (test_course_source.py)
+    ("GET", _C + "/course-source", None,            (403, 403, 404, 403, 401, 401)),
     ("GET", "/api/submissions/{sid}", None,         (200, 404, 200, 404, 401, 401)),
     ("GET", "/api/submissions/{sid}/files", None,   (200, 404, 200, 404, 401, 401)),
     ("GET", "/api/submissions/{sid}/report", None,  (200, 404, 200, 404, 401, 401)),
