@@ -1,5 +1,5 @@
 """``dl-grader``: serve the service, create a signing key, and the instructor commands
-(list, regrade, export, push, pull-results, push-manual, verify) that talk to a running service with an API token."""
+(list, regrade, export, push, pull-results, push-manual, fetch-source, verify) that talk to a running service with an API token."""
 
 import argparse
 import json
@@ -270,6 +270,27 @@ def cmd_pull_results(args):
     return 0
 
 
+def cmd_fetch_source(args):
+    """Unpack the course's source tree from the service into ``<course dir>/source/``:
+    one line per assignment, added, or kept (exists) unless ``--force`` replaces it."""
+    from .fetch_source import FetchError, fetch_source
+
+    coursedir = instructor_coursedir(args.course_dir, args.course)
+    course = args.course or coursedir.course_id
+    if not course:
+        raise SystemExit("fetch-source needs --course (or $COURSE_ID)")
+    source = os.path.join(coursedir.root, coursedir.source_directory)
+    try:
+        report = fetch_source(_client(args), course, source, force=args.force,
+                              only=args.assignment)
+    except FetchError as err:
+        raise SystemExit(f"dl-grader: {err}") from None
+    for line in report.lines:
+        print(line)
+    print(report.summary(source), file=sys.stderr)
+    return 0
+
+
 def cmd_verify(args):
     """Verify one stamp file, or with ``--course`` every graded stamp of a course.
 
@@ -378,14 +399,22 @@ def _api_options(parser, course_required=True):
     parser.add_argument("--assignment", default="")
 
 
-def _formgrader_command(sub, name, help):
-    """A command between the service and the formgrader: an assignment, the course from
+def _formgrader_command(sub, name, help, assignment=True):
+    """A command between the service and the formgrader: an assignment (unless
+    ``assignment`` is false: then ``--assignment`` is optional), the course from
     ``--course`` or ``$COURSE_ID`` (what the hub sets in an instructor's server)."""
     command = sub.add_parser(name, help=help)
     _api_options(command, course_required=False)
     command.set_defaults(course=os.environ.get("COURSE_ID", ""))
-    command.add_argument("assignment", help="assignment name (as in the formgrader)")
+    if assignment:
+        command.add_argument("assignment", help="assignment name (as in the formgrader)")
     return command
+
+
+def _course_dir_option(command):
+    command.add_argument("--course-dir", default="",
+                         help="the nbgrader course directory (default: CourseDirectory.root "
+                              "of the nbgrader config)")
 
 
 def build_parser():
@@ -442,9 +471,7 @@ def build_parser():
         sub, "pull-results", "write the service's automatic results into the nbgrader "
                              "course directory (autograded/ and the gradebook) for the "
                              "formgrader; runs no student code")
-    pull.add_argument("--course-dir", default="",
-                      help="the nbgrader course directory (default: CourseDirectory.root "
-                           "of the nbgrader config)")
+    _course_dir_option(pull)
     pull.set_defaults(func=cmd_pull_results)
 
     push_manual = _formgrader_command(
@@ -458,6 +485,15 @@ def build_parser():
                              help="the gradebook as an SQLAlchemy URL instead "
                                   "(nbgrader's CourseDirectory.db_url)")
     push_manual.set_defaults(func=cmd_push_manual)
+
+    fetch = _formgrader_command(
+        sub, "fetch-source", "unpack the course's nbgrader source tree (solutions, hidden "
+                             "tests) from the service into <course dir>/source/; an "
+                             "assignment folder that exists is kept", assignment=False)
+    _course_dir_option(fetch)
+    fetch.add_argument("--force", action="store_true",
+                       help="replace assignment folders that exist (edits in them are lost)")
+    fetch.set_defaults(func=cmd_fetch_source)
 
     verify = sub.add_parser("verify", help="check stamps: one file (and whether a regrade "
                                             "superseded it), or a whole course")

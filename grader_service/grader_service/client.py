@@ -67,6 +67,10 @@ class GraderClient:
     def gradebook(self, course):
         return self._call("GET", f"/api/courses/{_q(course)}/gradebook.csv").text
 
+    def course_source(self, course):
+        """The course's nbgrader source tree, solutions included (tar.gz bytes; instructor)."""
+        return self._call("GET", f"/api/courses/{_q(course)}/course-source").content
+
     def public_key(self):
         return self._call("GET", "/api/public-key").content
 

@@ -5,11 +5,14 @@
 ``course/nbgrader/source``, solutions and hidden tests included."""
 
 import io
+import shutil
 import tarfile
+from pathlib import Path
 
 import pytest
 from grader_testing import COURSE, auth
 
+from grader_service.cli import main
 from grader_service.config import from_env
 from tests.shipped_source import SOURCE, shipped_source
 
@@ -19,6 +22,12 @@ PATH = f"/api/courses/{COURSE}/course-source"
 def untar(data):
     with tarfile.open(fileobj=io.BytesIO(data)) as tar:
         return {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}
+
+
+def tree(folder):
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
 
 
 @pytest.fixture
@@ -86,3 +95,50 @@ def test_unconfigured_or_missing_source_is_404_with_the_reason(app, client, tmp_
     response = client.get(PATH, headers=auth("prof-token"))
     assert response.status_code == 404
     assert f"{tmp_path / 'gone'} (GRADER_COURSE_SOURCE_DIR) is missing" in response.json["error"]
+
+
+# --- dl-grader fetch-source ------------------------------------------------------------
+
+def fetch(service_url, root, *args, token="prof-token"):
+    return main(["fetch-source", "--url", service_url, "--token", token, "--course", COURSE,
+                 "--course-dir", str(root), *args])
+
+
+def test_fetch_source_adds_keeps_and_force_replaces(service_url, tmp_path, capsys):
+    root = tmp_path / "course"
+    assignments = sorted(p.name for p in SOURCE.iterdir())
+    assert fetch(service_url, root) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"added {a}" for a in assignments]
+    assert f"{len(assignments)} added in {root / 'source'}" in err
+    assert tree(root / "source") == shipped_source()
+
+    edited = root / "source" / "ps0" / "ps0.ipynb"
+    edited.write_text("the instructor's edit")
+    (root / "source" / "ps0" / "notes.md").write_text("mine")
+    shutil.rmtree(root / "source" / "m01_foundations")
+    assert fetch(service_url, root) == 0
+    out, _ = capsys.readouterr()
+    assert out.splitlines() == [
+        f"added {a}" if a == "m01_foundations"
+        else f"kept {a}: {root / 'source' / a} exists (--force replaces it)"
+        for a in assignments]
+    assert edited.read_text() == "the instructor's edit"
+    assert (root / "source" / "ps0" / "notes.md").read_text() == "mine"
+
+    assert fetch(service_url, root, "--force", "--assignment", "ps0") == 0
+    assert capsys.readouterr().out.splitlines() == ["replaced ps0"]
+    assert tree(root / "source") == shipped_source()  # ps0 as shipped, notes.md gone with it
+    assert not [p for p in (root / "source").iterdir() if p.name.startswith(".")]
+
+
+def test_fetch_source_refusals_write_nothing(app, service_url, tmp_path, capsys):
+    root = tmp_path / "course"
+    assert fetch(service_url, root, token="alice-token") == 2
+    assert "HTTP 403" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="the course source has no assignment 'ps9'"):
+        fetch(service_url, root, "--assignment", "ps9")
+    app.config["COURSE_SOURCE_DIR"] = ""
+    assert fetch(service_url, root) == 2
+    assert "GRADER_COURSE_SOURCE_DIR is not set" in capsys.readouterr().err
+    assert not (root / "source").exists() or not any((root / "source").iterdir())
