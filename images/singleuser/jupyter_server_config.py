@@ -21,6 +21,12 @@ installed, every part enabled. (JupyterHub's ``frame-ancestors 'none'`` leaves t
 Formgrader panel blank; it is kept on purpose, see nbgrader#1947: instructors open
 ``/user/<name>/formgrader`` in a browser tab.)
 
+Instructors' servers also load the server extension
+``grader_service.exchange.seed_source``: at start, while ``~/<course>/source/`` holds no
+assignment, it fetches the course's source notebooks from the grading service in the
+background (a failure is a warning naming ``dl-grader fetch-source``). Students' servers
+never load it, and the service answers 403 to them anyway.
+
 The role only shapes the UI: the grading service authorizes every request against
 the hub's groups, whatever a browser shows or asks for.
 """
@@ -32,7 +38,9 @@ c = get_config()  # noqa: F821
 
 STUDENT_CONFIG_DIR = str(Path(__file__).resolve().with_name("student"))
 
-if os.environ.get("NBGRADER_ROLE") != "instructor":
+if os.environ.get("NBGRADER_ROLE") == "instructor":
+    c.ServerApp.jpserver_extensions = {"grader_service.exchange.seed_source": True}
+else:
     c.ServerApp.jpserver_extensions = {
         "nbgrader.server_extensions.formgrader": False,
         "nbgrader.server_extensions.course_list": False,

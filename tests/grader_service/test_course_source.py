@@ -4,18 +4,31 @@
 ``jupyter_server_config.py``). The tree served is the repository's own
 ``course/nbgrader/source``, solutions and hidden tests included."""
 
+import contextlib
 import io
+import logging
+import os
 import shutil
+import socket
+import subprocess
+import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
+import requests
 from grader_testing import COURSE, auth
 
 from grader_service.cli import main
 from grader_service.config import from_env
+from grader_service.exchange.seed_source import COMMAND, seed
+from tests.conftest import REPO, stop_process
+from tests.hub.test_hub_ops_config import load_server_config
+from tests.images.test_singleuser_lab_ui import image_etc_jupyter
 from tests.shipped_source import SOURCE, shipped_source
 
+IMAGE_CONFIG_DIR = REPO / "images" / "singleuser"
 PATH = f"/api/courses/{COURSE}/course-source"
 
 
@@ -142,3 +155,124 @@ def test_fetch_source_refusals_write_nothing(app, service_url, tmp_path, capsys)
     assert fetch(service_url, root) == 2
     assert "GRADER_COURSE_SOURCE_DIR is not set" in capsys.readouterr().err
     assert not (root / "source").exists() or not any((root / "source").iterdir())
+
+
+# --- instructors' servers seed themselves -----------------------------------------------
+
+def test_only_instructors_servers_load_the_seeding_extension(monkeypatch):
+    extension = "grader_service.exchange.seed_source"
+    teacher = load_server_config(monkeypatch, NBGRADER_ROLE="instructor")
+    assert teacher.ServerApp.jpserver_extensions[extension] is True
+    student = load_server_config(monkeypatch, NBGRADER_ROLE="student")
+    assert extension not in student.ServerApp.jpserver_extensions
+
+
+@pytest.fixture
+def server_env(monkeypatch, tmp_path, service_url):
+    """An instructor server's environment as the hub makes it: the image's nbgrader
+    config on the Jupyter config path, HOME, COURSE_ID, the service URL and token."""
+    home = tmp_path / "prof"
+    home.mkdir()
+    env = {"HOME": str(home), "COURSE_ID": COURSE, "JUPYTERHUB_USER": "prof",
+           "NBGRADER_ROLE": "instructor", "GRADER_SERVICE_URL": service_url,
+           "JUPYTERHUB_API_TOKEN": "prof-token", "JUPYTER_CONFIG_PATH": str(IMAGE_CONFIG_DIR),
+           "JUPYTER_CONFIG_DIR": str(home / ".jupyter")}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for name in ("GRADER_URL", "GRADER_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(home)
+    return env
+
+
+def test_seed_fetches_once_into_an_empty_course_source(server_env, caplog):
+    source = Path(server_env["HOME"]) / COURSE / "source"
+    log = logging.getLogger("test-seed")
+    with caplog.at_level(logging.INFO, "test-seed"):
+        report = seed(log)
+    assert report.counts["added"] == len(list(SOURCE.iterdir()))
+    assert tree(source) == shipped_source()
+    assert "course source: added ps0" in caplog.text
+
+    (source / "ps0" / "ps0.ipynb").write_text("edited")
+    shutil.rmtree(source / "m01_foundations")
+    assert seed(log) is None  # assignments there: never fetched again
+    assert (source / "ps0" / "ps0.ipynb").read_text() == "edited"
+    assert not (source / "m01_foundations").exists()
+
+
+def test_seed_leaves_students_alone(server_env, monkeypatch):
+    monkeypatch.setenv("NBGRADER_ROLE", "student")
+    assert seed(logging.getLogger("test-seed")) is None
+    assert not (Path(server_env["HOME"]) / COURSE).exists()
+
+
+def test_seed_gives_up_quickly_with_a_warning(server_env, monkeypatch, caplog):
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        monkeypatch.setenv("GRADER_SERVICE_URL", f"http://127.0.0.1:{silent.getsockname()[1]}")
+        start = time.monotonic()
+        with caplog.at_level(logging.WARNING, "test-seed"):
+            assert seed(logging.getLogger("test-seed"), timeout=1.0) is None
+        assert time.monotonic() - start < 5
+    assert f"run `{COMMAND}` in a terminal" in caplog.text
+    assert "timed out" in caplog.text
+
+
+@contextlib.contextmanager
+def jupyter_server(tmp_path, env):
+    """A real ``jupyter server`` with the image's /etc/jupyter: (process, url, log path)."""
+    port = _free_port()
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyter_server", "--no-browser", "--ip=127.0.0.1",
+             f"--port={port}", "--ServerApp.port_retries=0", "--ServerApp.allow_root=True",
+             "--IdentityProvider.token=seed-test"],
+            cwd=env["HOME"], stdout=out, stderr=subprocess.STDOUT,
+            env={"PATH": os.environ["PATH"], "LANG": "C.UTF-8",
+                 **env, "JUPYTER_CONFIG_PATH": str(image_etc_jupyter(tmp_path))})
+        try:
+            yield proc, f"http://127.0.0.1:{port}", log
+        finally:
+            stop_process(proc)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, proc, log, timeout=90):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.25)
+
+
+def server_up(url):
+    try:
+        return requests.get(f"{url}/api/status", params={"token": "seed-test"},
+                            timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+@pytest.mark.slow
+def test_an_instructors_server_seeds_its_course_source_at_start(server_env, tmp_path):
+    with jupyter_server(tmp_path, server_env) as (proc, url, log):
+        wait_for(lambda: server_up(url) and "course source: added ps0" in log.read_text(),
+                 proc, log)
+    assert tree(Path(server_env["HOME"]) / COURSE / "source") == shipped_source()
+
+
+@pytest.mark.slow
+def test_an_instructors_server_starts_without_the_service(server_env, tmp_path):
+    env = {**server_env, "GRADER_SERVICE_URL": f"http://127.0.0.1:{_free_port()}"}
+    with jupyter_server(tmp_path, env) as (proc, url, log):
+        wait_for(lambda: server_up(url) and COMMAND in log.read_text(), proc, log)
+    assert "Connection refused" in log.read_text()
+    assert not any((Path(env["HOME"]) / COURSE / "source").glob("*"))
