@@ -11,7 +11,7 @@ PROJECT ?= dlcourse
 PYTEST_ARGS ?=
 
 .PHONY: help demo down status test lint unit e2e images docker base-image wheelhouse \
-        course-release lock clean
+        course-release course-source lock clean
 
 help:
 	@echo "make demo | make down | make test | make lint | make images | make lock"
@@ -43,11 +43,14 @@ wheelhouse: venv
 course-release: venv
 	@scripts/build-course-release.sh
 
+course-source: venv
+	@scripts/build-course-source.sh
+
 images/hub/chp/node_modules: images/hub/chp/package-lock.json
 	cd images/hub/chp && npm ci --no-audit --no-fund --silent
 	touch $@
 
-images: base-image wheelhouse course-release images/hub/chp/node_modules
+images: base-image wheelhouse course-release course-source images/hub/chp/node_modules
 	@scripts/build-images.sh
 
 # --- The stack -----------------------------------------------------------------------
