@@ -211,3 +211,5 @@ def test_scrape_jobs_send_the_metrics_token(tmp_path):
     env = json.loads((tmp_path / "env.json").read_text())
     assert env["grader"]["GRADER_METRICS_TOKEN"] == "<prometheus_token>"
     assert env["hub"]["HUB_PROMETHEUS_API_TOKEN"] == "<prometheus_token>"
+    # the hub is HTTPS-only, so the results page's session cookie is Secure
+    assert env["grader"]["GRADER_COOKIE_SECURE"] == "true"

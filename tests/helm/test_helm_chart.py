@@ -470,6 +470,8 @@ def test_service_settings_come_from_values(case):
     assert config["SERVICE_PREFIX"] == "/services/grader/"
     grader = values.get("grader", {})
     assert config["WORKERS"] == grader.get("config", {}).get("workers", 4)
+    # behind a TLS ingress by default: the results page's cookie is Secure
+    assert config["COOKIE_SECURE"] is grader.get("config", {}).get("cookieSecure", True)
     assert config["SANDBOX_TIMEOUT"] == values.get("sandbox", {}).get("limits", {}).get(
         "timeoutSeconds", 300)
     if "identityCacheSeconds" in grader.get("config", {}):
