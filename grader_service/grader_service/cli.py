@@ -129,49 +129,10 @@ def cmd_push(args):
     return 0
 
 
-def formgrader_grades(db_url, assignment):
-    """The manual grades an instructor set in nbgrader's formgrader:
-    ``{student: {(notebook name, cell name): (points, comment)}}`` (cells without a
-    manual score are left out)."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    gradebook = Gradebook(db_url)
-    try:
-        try:
-            found = gradebook.find_assignment(assignment)
-        except MissingEntry:
-            raise SystemExit(f"the gradebook {db_url} has no assignment {assignment!r}") from None
-        grades = {}
-        for submission in found.submissions:
-            for notebook in submission.notebooks:
-                comments = {c.name: c.manual_comment for c in notebook.comments}
-                for grade in notebook.grades:
-                    if grade.manual_score is not None:
-                        grades.setdefault(submission.student.id, {})[
-                            (notebook.name, grade.name)] = (float(grade.manual_score),
-                                                            comments.get(grade.name) or "")
-        return grades
-    finally:
-        gradebook.close()
-
-
-def formgrader_key(item):
-    """Where the formgrader keeps a service item: (notebook name without ``.ipynb``,
-    cell name = the grade_id, a rubric item's without its ``rubric:`` prefix)."""
-    notebook = os.path.basename(item["notebook"])
-    notebook = notebook[:-len(".ipynb")] if notebook.endswith(".ipynb") else notebook
-    grade_id = item["grade_id"]
-    return notebook, grade_id[len("rubric:"):] if grade_id.startswith("rubric:") else grade_id
-
-
-def _points(value):
-    return "-" if value is None else f"{value:g}"
-
-
 def cmd_push_manual(args):
     """Send the manual grades and comments of the formgrader's gradebook to the service,
     for each student's latest graded submission of the assignment; print what changed."""
-    from .client import ApiError
+    from .push_manual import PushError, push_manual
 
     if not args.course:
         raise SystemExit("push-manual needs --course (or $COURSE_ID)")
@@ -179,54 +140,16 @@ def cmd_push_manual(args):
     if not args.db_url and not os.path.exists(args.gradebook):
         raise SystemExit(f"no gradebook at {args.gradebook}: run in the course directory "
                          "or pass --gradebook / --db-url")
-    grades = formgrader_grades(db_url, args.assignment)
-    client = _client(args)
-    latest = {}
-    for row in client.submissions(args.course, args.assignment):
-        if row["status"] == "graded" and (row["username"] not in latest or
-                                          row["timestamp"] > latest[row["username"]]["timestamp"]):
-            latest[row["username"]] = row
-    counts = {"changed": 0, "unchanged": 0, "ungraded": 0, "final": 0, "failed": 0}
-    for student in sorted(grades):
-        if student not in latest:
-            print(f"{student}: no graded submission of {args.assignment} in the service; skipped")
-            continue
-        sid = latest[student]["submission_id"]
-        summary = client.manual_grades(sid)
-        final = None
-        for item in summary["items"]:
-            given = grades[student].get(formgrader_key(item))
-            if given is None:
-                counts["ungraded"] += 1
-                continue
-            points, comment = given
-            before = (item["grade"] or {}).get("points")
-            try:
-                reply = client.grade_manual(sid, item["test_id"], points, comment)
-            except ApiError as err:
-                counts["failed"] += 1
-                print(f"{student} {item['test_id']}: {err}", file=sys.stderr)
-                continue
-            if reply["changed"]:
-                counts["changed"] += 1
-                print(f"{student} {item['test_id']}: {_points(before)} -> {points:g}"
-                      f"/{item['max_points']:g}" + ("  (comment)" if comment else ""))
-            else:
-                counts["unchanged"] += 1
-            if reply["re_signed"]:
-                final = reply
-        if final is not None:
-            counts["final"] += 1
-            print(f"{student}: final grade {final['score']:g}/{final['max_score']:g} signed "
-                  f"(submission {sid})")
-        elif summary["items"]:
-            now = client.manual_grades(sid)
-            if now["pending_manual"]:
-                print(f"{student}: still pending manual grades (submission {sid})")
-    print(f"{counts['changed']} changed, {counts['unchanged']} unchanged, {counts['ungraded']} "
-          f"not graded in the formgrader, {counts['final']} final grade(s) signed, "
-          f"{counts['failed']} failed", file=sys.stderr)
-    return 1 if counts["failed"] else 0
+    try:
+        report = push_manual(_client(args), args.course, args.assignment, db_url)
+    except PushError as err:
+        raise SystemExit(str(err)) from None
+    for line in report.lines:
+        print(line)
+    for line in report.errors:
+        print(line, file=sys.stderr)
+    print(report.summary(), file=sys.stderr)
+    return 1 if report.counts["failed"] else 0
 
 
 def instructor_coursedir(course_dir="", course=""):
