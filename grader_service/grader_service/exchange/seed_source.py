@@ -30,14 +30,24 @@ def _jupyter_server_extension_points():
 
 
 def _load_jupyter_server_extension(serverapp):
-    threading.Thread(target=seed, args=(serverapp.log,), name="seed-course-source",
-                     daemon=True).start()
+    # Decided before the server answers anyone: a folder made through the contents API
+    # right after the start must not cancel the first seeding.
+    target = seed_target(serverapp.log)
+    if target is not None:
+        threading.Thread(target=fetch_into, args=(serverapp.log, *target),
+                         name="seed-course-source", daemon=True).start()
 
 
-def seed(log, timeout=TIMEOUT):
-    """Fetch the course source into the instructor's course directory (nbgrader's config:
-    ``~/<course>/source/`` on the hub) if it holds no assignment; the report, or None
-    when nothing was fetched. Never raises."""
+def _warn(log, source, err):
+    reason = connection_problem(err) if isinstance(err, requests.RequestException) else err
+    log.warning("The course source was not fetched into %s (%s); run `%s` in a "
+                "terminal", source, reason, COMMAND)
+
+
+def seed_target(log):
+    """``(course, source folder)`` to seed: an instructor's course directory (nbgrader's
+    config: ``~/<course>/source/`` on the hub) whose source/ holds no assignment; else
+    None. Never raises."""
     if os.environ.get("NBGRADER_ROLE") != "instructor":
         return None
     source = "the course directory's source/"
@@ -46,13 +56,28 @@ def seed(log, timeout=TIMEOUT):
         source = os.path.join(coursedir.root, coursedir.source_directory)
         if not coursedir.course_id or assignments_in(source):
             return None
-        client = GraderClient(service_url(None), api_token(None), timeout=timeout)
-        report = fetch_source(client, coursedir.course_id, source)
     except Exception as err:  # noqa: BLE001 - the server starts whatever happened here
-        reason = connection_problem(err) if isinstance(err, requests.RequestException) else err
-        log.warning("The course source was not fetched into %s (%s); run `%s` in a "
-                    "terminal", source, reason, COMMAND)
+        _warn(log, source, err)
+        return None
+    return coursedir.course_id, source
+
+
+def fetch_into(log, course, source, timeout=TIMEOUT):
+    """Fetch the course source into ``source``; the report, or None on a failure (a
+    warning naming the command). Never raises."""
+    try:
+        client = GraderClient(service_url(None), api_token(None), timeout=timeout)
+        report = fetch_source(client, course, source)
+    except Exception as err:  # noqa: BLE001 - the server starts whatever happened here
+        _warn(log, source, err)
         return None
     for line in report.lines:
         log.info("course source: %s", line)
     return report
+
+
+def seed(log, timeout=TIMEOUT):
+    """Seed the instructor's ``source/`` if it holds no assignment (``seed_target``);
+    the report, or None when nothing was fetched. Never raises."""
+    target = seed_target(log)
+    return None if target is None else fetch_into(log, *target, timeout=timeout)
