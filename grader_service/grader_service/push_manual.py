@@ -82,25 +82,26 @@ def _points(value):
 def push_manual(client, course, assignment, db_url, students=None):
     """Send the gradebook's manual grades of ``assignment`` (for ``students``, default
     all) to the service; returns a :class:`PushReport`. An item the service refuses is
-    counted as failed and reported; the others still go."""
+    counted as failed and reported; the others still go. A graded student without
+    any manual grade in the gradebook is reported if the service still waits for one."""
     grades = formgrader_grades(db_url, assignment)
     latest = latest_graded(client.submissions(course, assignment))
+    wanted = set(grades) | set(latest) if students is None else set(students)
     report = PushReport()
-    for student in sorted(grades):
-        if students is not None and student not in students:
-            continue
+    for student in sorted(wanted):
         if student not in latest:
-            report.lines.append(f"{student}: no graded submission of {assignment} in the "
-                                "service; skipped")
+            if student in grades:
+                report.lines.append(f"{student}: no graded submission of {assignment} in "
+                                    "the service; skipped")
             continue
-        _push_student(client, student, latest[student]["submission_id"], grades[student],
-                      report)
+        _push_student(client, student, latest[student]["submission_id"],
+                      grades.get(student, {}), report)
     return report
 
 
 def _push_student(client, student, sid, grades, report):
     summary = client.manual_grades(sid)
-    final = None
+    final, sent = None, False
     for item in summary["items"]:
         given = grades.get(formgrader_key(item))
         if given is None:
@@ -114,6 +115,7 @@ def _push_student(client, student, sid, grades, report):
             report.counts["failed"] += 1
             report.errors.append(f"{student} {item['test_id']}: {err}")
             continue
+        sent = True
         if reply["changed"]:
             report.counts["changed"] += 1
             report.lines.append(f"{student} {item['test_id']}: {_points(before)} -> "
@@ -127,5 +129,5 @@ def _push_student(client, student, sid, grades, report):
         report.counts["final"] += 1
         report.lines.append(f"{student}: final grade {final['score']:g}/{final['max_score']:g} "
                             f"signed (submission {sid})")
-    elif summary["items"] and client.manual_grades(sid)["pending_manual"]:
+    elif summary["items"] and (client.manual_grades(sid) if sent else summary)["pending_manual"]:
         report.lines.append(f"{student}: still pending manual grades (submission {sid})")
