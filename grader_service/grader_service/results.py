@@ -257,7 +257,8 @@ JupyterLab; its result appears here once it has been graded.</p>
   {% if s.graded %}<dt>Graded</dt><dd>{{ s.graded }}</dd>{% endif %}
   <dt>Feedback</dt><dd><a href="{{ base }}/results/{{ s.id }}">Automatic report</a>{% if s.feedback_released %};
     your instructor has released feedback: use <em>Fetch Feedback</em> in the Assignments
-    tab{% endif %}</dd>
+    tab{% else %}; feedback from your instructor: not released yet (<em>Fetch Feedback</em>
+    has nothing to fetch until then){% endif %}</dd>
 </dl>
 {% if s.rubric %}
 <table>

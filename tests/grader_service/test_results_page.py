@@ -78,6 +78,7 @@ def test_student_sees_own_results_only(client, graded, hub_login):
     assert re.search(r"<dt>Score</dt><dd>\d+(\.\d+)? / \d+", html)
     assert '<th scope="col">Points</th>' in html and "passed" in html
     assert "Signed in as <strong>alice</strong>" in html
+    assert "feedback from your instructor: not released yet" in html  # nothing to fetch yet
     report = client.get(f"{PAGE}results/{graded['alice']}")
     assert report.status_code == 200 and "ml101 / ps0 - alice" in report.get_data(as_text=True)
     other = client.get(f"{PAGE}results/{graded['bob']}")  # (the error names the id asked for)
