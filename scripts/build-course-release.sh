@@ -20,6 +20,7 @@ for src in course/nbgrader/source/*/; do
   cp -r "$work/release/$name" build/course-release/
 done
 cp images/singleuser/course-README.md build/course-release/README.md
+cp course/README.md build/course-release/SYLLABUS.md
 for dir in build/course-release/*/; do
   printf '%s\n' "Read-only. To work on this assignment, fetch it from the Assignments tab:" \
     "it opens as ~/$(basename "$dir")/, the copy that is submitted. See ~/course/README.md." \

@@ -151,3 +151,23 @@ def test_grade_cells_are_the_rubric_items(path):
 def test_every_rubric_notebook_is_checked():
     paths = {p.relative_to(SOURCE).as_posix() for p in RUBRIC_NOTEBOOKS}
     assert paths >= set(GRADED.values()) | {"m03_mlp_scratch_2/roll_compare.ipynb"}
+
+
+def test_syllabus_lists_every_lab_with_the_rubrics_points():
+    """``course/README.md`` (preloaded as ~/course/SYLLABUS.md): one row per graded
+    assignment whose points are the rubric's (``a + b`` for a second graded notebook),
+    and a weighting that adds up to 100 %."""
+    import re
+
+    from dlcourse.grading.rubrics import ASSIGNMENTS, NOTEBOOKS, rubric_for
+
+    text = (SOURCE.parents[1] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| \d \| .+? \| `(m0\d_\w+)` \| ([\d + ]+) \|", text, re.M))
+    assert set(rows) == set(ASSIGNMENTS), rows
+    for assignment, points in rows.items():
+        expected = [sum(i.max_points for i in rubric_for(assignment)[1])]
+        expected += [sum(i.max_points for i in rubric_for(a, nb)[1])
+                     for a, nb in NOTEBOOKS if a == assignment]
+        assert [int(p) for p in points.split("+")] == expected, assignment
+    weights = re.search(r"weighting of the final grade.*?:(.*?)\n\n", text, re.S).group(1)
+    assert sum(int(w) for w in re.findall(r"(\d+) %", weights)) == 100

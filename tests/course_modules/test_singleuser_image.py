@@ -13,7 +13,7 @@ import tarfile
 
 import nbformat
 import pytest
-from modules_testing import MARKERS, SOURCE, notebooks, secret_lines
+from modules_testing import MARKERS, REPO, SOURCE, notebooks, secret_lines
 
 IMAGE = os.environ.get("SINGLEUSER_IMAGE", "dlcourse/singleuser:latest")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -144,7 +144,8 @@ PRELOADED_PROBE = """
 import json, os, pathlib
 course = pathlib.Path.home() / "course"
 notebook = next(course.glob("*/*.ipynb"))
-report = {"readme": (course / "README.md").read_text(), "denied": [], "writable": []}
+report = {"readme": (course / "README.md").read_text(), "denied": [], "writable": [],
+          "syllabus": (course / "SYLLABUS.md").read_text()}
 for target, mode in ((notebook, "a"), (notebook.with_name("copy.ipynb"), "w")):
     try:
         open(target, mode).close()
@@ -167,3 +168,6 @@ def test_preloaded_course_is_read_only_and_says_to_fetch(docker_client):
     assert report["writable"] == [], report["writable"][:5]
     assert len(report["denied"]) == 2
     assert "fetch the assignment from the Assignments tab" in report["readme"]
+    # the syllabus (course/README.md) is preloaded beside it, and the README points to it
+    assert report["syllabus"] == (REPO / "course" / "README.md").read_text()
+    assert "SYLLABUS.md" in report["readme"]
