@@ -510,3 +510,28 @@ def fit_predict(X_train, y_train, X_test, learning_rate=0.05, epochs=25, config=
 #: (Keras training takes ~10 s per grading; it runs for the reference and the
 #: training mutants only).
 SLOW_ITEMS = {FRAMEWORK: ("training",)}
+
+#: mutant id -> words the message of a failed item must hold: the mistake, named
+#: (``dlcourse.grading.diagnosis``), so a student learns what to fix, not only that
+#: an array differs.
+NAMED_MISTAKES = {
+    "mlp_sigmoid_grad_wrong": "the derivative is s * (1 - s)",
+    "mlp_relu_grad_ones": "the derivative is 0 where x <= 0",
+    "mlp_bce_no_clip": "clip the probabilities",
+    "mlp_dense_backward_db_mean": "sums dout over the batch",
+    "cnn_stride_off_by_one": "// stride + 1",
+    "cnn_conv_true_convolution": "the kernel is flipped",
+    "cnn_dx_padding_not_removed": "drop pad rows and columns",
+    "cnn_pool_grad_wrong_cell": "the right values in the wrong cells",
+    "cnn_pool_stride_one": "the step of your window loop",
+    "cnn_softmax_unstable": "subtract each row's largest logit",
+    "cnn_softmax_grad_no_onehot": "subtract the one-hot labels",
+    "churn_precision_recall_swapped": "precision and recall are swapped",
+    "churn_auc_ignores_ties": "a tie counts as half a pair",
+    "churn_strict_threshold": "act on scores >= tau",
+    "framework_metrics_swapped": "precision and recall are swapped",
+    "framework_auc_from_hard_labels": "hard 0/1 predictions",
+    "foundations_center_rows": "centre each column (axis=0)",
+    "foundations_mse_off_by_one": "the mean divides by n",
+    "foundations_bce_no_clip": "clip the probabilities",
+}

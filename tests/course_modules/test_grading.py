@@ -17,7 +17,7 @@ import zlib
 
 import numpy as np
 import pytest
-from course_mutants import MUTANTS, SLOW_ITEMS
+from course_mutants import MUTANTS, NAMED_MISTAKES, SLOW_ITEMS
 from modules_testing import GRADED, ROLL_COMPARE, SOURCE, TIMINGS, tier_result, write_mutant
 from roll_coverage import RANDOM_ROLL, ROLL, SECOND_ROLL, rolls_for
 
@@ -212,6 +212,13 @@ def test_mutant_loses_exactly_its_points(mutant, roll, request):
         assert any("crashed" in i["message"] for i in result["items"])
     if "hang" in mutant.id:
         assert any("time limit" in i["message"] for i in result["items"])
+    if mutant.id in NAMED_MISTAKES:
+        assert any(NAMED_MISTAKES[mutant.id] in i["message"] for i in result["items"]), \
+            [i["message"] for i in result["items"]]
+
+
+def test_named_mistakes_are_mutants():
+    assert set(NAMED_MISTAKES) <= {m.id for m in MUTANTS}
 
 
 def test_missing_roll_number_fails_the_spec_check():

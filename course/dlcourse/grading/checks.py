@@ -18,6 +18,7 @@ import numpy as np
 
 from dlcourse import conv, data, layers, metrics, thresholds
 from dlcourse.gradcheck import numerical_gradient, rel_error
+from dlcourse.grading.diagnosis import likely_mistake
 from dlcourse.roll import derive_config
 
 
@@ -298,8 +299,8 @@ def check_compare(ctx, sub):
         args, kwargs = INPUTS[p["inputs"]](ctx.rng)
         want = REFERENCES[p["reference"]](*args, **kwargs)
         ctx.cache[key] = (list(want) if isinstance(want, tuple) else want,
-                          ctx.call(sub, sub.functions[0], *args, **kwargs))
-    want, result = ctx.cache[key]
+                          ctx.call(sub, sub.functions[0], *args, **kwargs), (args, kwargs))
+    want, result, (args, kwargs) = ctx.cache[key]
     if not result.ok:
         return False, result.error
     got = result.value
@@ -308,7 +309,11 @@ def check_compare(ctx, sub):
             return False, f"{sub.functions[0]}() should return a tuple of {len(want)} values"
         got, want = _select(got, p["select"]), _select(want, p["select"])
     reason = mismatch(got, want, sub.tolerance, f"{sub.functions[0]}()")
-    return reason is None, reason or "matches the reference"
+    if reason is None:
+        return True, "matches the reference"
+    hint = likely_mistake(p["reference"], args, kwargs, got, want, sub.tolerance,
+                          p.get("select"))
+    return False, f"{reason}; likely: {hint}" if hint else reason
 
 
 def check_gradcheck(ctx, sub):

@@ -142,7 +142,9 @@ class StudentHost:
         else:
             home, options = self.identity.home, self.identity.popen_kwargs()
         # only what Python needs: no tokens or other secrets of the grader reach the student
-        env = {k: v for k, v in os.environ.items() if k in INHERITED_ENV}
+        # look up the few inherited names (never iterate os.environ: another thread,
+        # e.g. pytest's PYTEST_CURRENT_TEST, may change it meanwhile: KeyError)
+        env = {k: v for k in INHERITED_ENV if (v := os.environ.get(k)) is not None}
         env.update({"HOME": home, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
                     "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                     "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONDONTWRITEBYTECODE": "1",

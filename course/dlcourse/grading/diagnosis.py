@@ -1,0 +1,177 @@
+"""The likely mistake behind a wrong answer, named for the student.
+
+A compare check that fails says *how* the answer differs from the reference
+(``checks.mismatch``); :func:`likely_mistake` adds *why*, as one short phrase:
+
+1. **Known mistakes** of the function (:data:`KNOWN_MISTAKES`): the wrong answers a
+   student typically writes, computed here in the parent from the same inputs
+   (columns centred along the rows, a flipped kernel, a mean where the sum is
+   needed...). The first one the student's answer equals is named.
+2. **Shapes of error** that hold for any array or number: not finite (with the
+   function's usual cause, :data:`NOT_FINITE`), a spatial size off (stride or
+   padding), transposed, the opposite sign, a constant factor, the right values in
+   the wrong cells.
+
+Nothing here decides points: a hint is appended to a message that already failed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlcourse import conv, layers, metrics, thresholds
+
+
+def _sigmoid_instead_of_grad(x):
+    return layers.sigmoid(x)
+
+
+def _tanh_grad_of_input(x):
+    return 1.0 - x ** 2
+
+
+def _db_mean(dout, x, W):
+    dx, dW, db = layers.dense_backward(dout, (x, W))
+    return [dx, dW, db / len(dout)]
+
+
+def _flipped_kernel_conv(x, w, b, stride, pad):
+    return conv.conv2d_forward(x, w[:, :, ::-1, ::-1].copy(), b, stride, pad)[0]
+
+
+def _softmax_grad_without_labels(logits, y):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    loss = layers.softmax_cross_entropy_forward(logits, y)[0]
+    return [loss, probs / len(logits)]
+
+
+def _auc_ties_as_losses(y, scores):
+    y, scores = np.asarray(y), np.asarray(scores, np.float64)
+    pos, neg = scores[y == 1], scores[y == 0]
+    return float(np.mean(pos[:, None] > neg[None, :]))
+
+
+def _profit_strict(y, scores, tau, value, cost, success):
+    matrix = thresholds.churn_profit_matrix(value, cost, success)
+    return thresholds.profit(y, scores, np.nextafter(tau, np.inf), matrix)
+
+
+def _dx_cropped_top_left(dout, x, w, b, stride, pad):
+    """dx cut from the top-left of the padded gradient instead of its centre."""
+    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    _, cache = conv.conv2d_forward(padded, w, b, stride, 0)
+    dxp, dw, db = conv.conv2d_backward(dout, cache)
+    return [dxp[:, :, :x.shape[2], :x.shape[3]], dw, db]
+
+
+def _evaluate_binary_hard_scores(y, scores, threshold):
+    hard = (np.asarray(scores) >= threshold).astype(np.float64)
+    report = metrics.binary_report(y, hard, threshold)
+    return {k: report[k] for k in ("accuracy", "precision", "recall", "roc_auc", "pr_auc")}
+
+
+def _evaluate_binary_swapped(y, scores, threshold):
+    report = metrics.binary_report(y, scores, threshold)
+    out = {k: report[k] for k in ("accuracy", "precision", "recall", "roc_auc", "pr_auc")}
+    return {**out, "precision": report["recall"], "recall": report["precision"]}
+
+
+#: reference name -> ((mistake, wrong answer from the same inputs), ...)
+KNOWN_MISTAKES = {
+    "sigmoid_grad": (("it returns sigmoid(x) itself: the derivative is s * (1 - s)",
+                      _sigmoid_instead_of_grad),),
+    "relu_grad": (("it is 1 everywhere: the derivative is 0 where x <= 0",
+                   lambda x: np.ones_like(x, dtype=np.float64)),),
+    "tanh_grad": (("1 - x**2 is applied to x itself: the derivative is 1 - tanh(x)**2",
+                   _tanh_grad_of_input),),
+    "dense_backward": (("db is the batch mean: the bias gradient sums dout over the batch",
+                        _db_mean),),
+    "conv_forward": (("the kernel is flipped: the course's convolution is a "
+                      "cross-correlation (no flip)", _flipped_kernel_conv),),
+    "softmax_ce": (("dlogits is softmax / N: subtract the one-hot labels first",
+                    _softmax_grad_without_labels),),
+    "precision_recall": (("precision and recall are swapped: precision = TP / (TP + FP), "
+                          "recall = TP / (TP + FN)",
+                          lambda y, p: (metrics.recall(y, p), metrics.precision(y, p))),),
+    "roc_auc": (("tied scores count as misordered pairs: a tie counts as half a pair",
+                 _auc_ties_as_losses),),
+    "campaign_profit": (("customers exactly at the threshold are not contacted: act on "
+                         "scores >= tau", _profit_strict),),
+    "conv_backward": (("dx is cut from the top-left of the padded gradient: drop pad "
+                       "rows and columns on every side", _dx_cropped_top_left),),
+    "evaluate_binary": (("the areas under the curves come from hard 0/1 predictions: rank "
+                         "the scores themselves", _evaluate_binary_hard_scores),
+                        ("precision and recall are swapped", _evaluate_binary_swapped)),
+    "center_columns": (("the rows are centred (axis=1): centre each column (axis=0)",
+                        lambda X: X - X.mean(axis=1, keepdims=True)),),
+    "mse": (("the sum is divided by n - 1: the mean divides by n",
+             lambda y, y_hat: float(np.sum((y - y_hat) ** 2) / (len(y) - 1))),),
+}
+
+#: reference name -> the usual cause of a NaN or inf answer
+NOT_FINITE = {
+    "bce_loss": "clip the probabilities to [1e-7, 1 - 1e-7] before the log",
+    "bce": "clip the probabilities to [1e-7, 1 - 1e-7] before the log",
+    "softmax_ce": "subtract each row's largest logit before exp (a stable softmax)",
+}
+
+
+def _as_array(value):
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return array
+
+
+def _shape_hint(got, want):
+    if got.ndim == want.ndim == 4 and got.shape[:2] == want.shape[:2]:
+        return (f"the output is {got.shape[2]}x{got.shape[3]} per channel, not "
+                f"{want.shape[2]}x{want.shape[3]}: check out = (H + 2*pad - k) // stride + 1 "
+                "and the step of your window loop")
+    if got.ndim == 2 and got.shape == want.shape[::-1]:
+        return "the result is transposed (axes swapped)"
+    return ""
+
+
+def _value_hint(got, want):
+    if not np.all(np.isfinite(got)):
+        return ""
+    scale = float(np.abs(want).max(initial=0.0))
+    if scale == 0.0:
+        return ""
+    if np.allclose(got, -want, rtol=1e-6, atol=1e-9 * scale):
+        return "it has the opposite sign"
+    nonzero = np.abs(want) > 1e-9 * scale
+    ratios = got[nonzero] / want[nonzero]
+    if ratios.size and np.allclose(ratios, ratios.flat[0], rtol=1e-6) \
+            and np.allclose(got[~nonzero], 0.0, atol=1e-9 * scale):
+        return (f"it is {ratios.flat[0]:.4g} x the right answer: a constant factor (a mean "
+                "where a sum is needed, or n - 1 where n is?)")
+    if got.size > 1 and np.isclose(got.sum(), want.sum(), rtol=1e-6, atol=1e-9 * scale) \
+            and np.allclose(np.sort(got[got != 0]), np.sort(want[want != 0]), rtol=1e-6):
+        return ("the right values in the wrong cells (a gradient routed to another "
+                "position than the one that produced the output?)")
+    return ""
+
+
+def likely_mistake(reference, args, kwargs, got, want, tol, select=None):
+    """A phrase naming the likely mistake behind ``got`` (which did not match ``want``,
+    the reference's answer on ``args``), or "" when none is recognised. ``select`` picks
+    the compared part of a tuple answer, as the check does."""
+    from dlcourse.grading.checks import _select, mismatch
+
+    for phrase, wrong_answer in KNOWN_MISTAKES.get(reference, ()):
+        wrong = wrong_answer(*args, **kwargs)
+        wrong = _select(list(wrong) if isinstance(wrong, tuple) else wrong, select)
+        if mismatch(got, wrong, tol) is None:
+            return phrase
+    got_array, want_array = _as_array(got), _as_array(want)
+    if got_array is None or want_array is None or want_array.dtype == object:
+        return ""
+    if got_array.size and not np.all(np.isfinite(got_array)):
+        return NOT_FINITE.get(reference, "")
+    if got_array.shape != want_array.shape:
+        return _shape_hint(got_array, want_array)
+    return _value_hint(got_array, want_array)
