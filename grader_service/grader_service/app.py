@@ -4,7 +4,7 @@ import os
 
 from flask import Flask
 
-from . import auth, blobs, db, errors, exporters, intake, metrics, results, stamp, worker
+from . import auth, blobs, db, errors, exporters, intake, metrics, results, stamp, throttle, worker
 from .api import BLUEPRINTS
 from .config import from_env
 from .prefix import PrefixMiddleware
@@ -17,6 +17,7 @@ def create_app(test_config=None):
     if test_config is not None:
         app.config.from_mapping(test_config)
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_UPLOAD_BYTES"]
+    throttle.parse_rate(app.config["SUBMIT_RATE"])  # a bad setting fails here, not per request
     os.makedirs(app.config["DATA_DIR"], exist_ok=True)
 
     for component in (errors, db, blobs, stamp, metrics, exporters, auth, intake, worker):

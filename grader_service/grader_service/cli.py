@@ -1,5 +1,5 @@
 """``dl-grader``: serve the service, create a signing key, and the instructor commands
-(list, regrade, export, push, pull-results, push-manual, fetch-source, verify) that talk to a running service with an API token."""
+(list, rolls, regrade, export, push, pull-results, push-manual, fetch-source, verify) that talk to a running service with an API token."""
 
 import argparse
 import json
@@ -81,6 +81,21 @@ def cmd_list(args):
         print(f"{row['submission_id']}  {row['username']:<12} {row['assignment']:<10} "
               f"{row['timestamp']}  {row['status']:<10} {score}{'  LATE' if row['late'] else ''}")
     print(f"{len(rows)} submission(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_rolls(args):
+    """List which account holds each roll number, or release one (``--release``)."""
+    client = _client(args)
+    if args.release:
+        reply = client.release_roll(args.course, args.release)
+        print(f"released roll number {reply['roll_number']} (held by {reply['username']} "
+              f"since {reply['bound_at']}); the next account that submits with it holds it")
+        return 0
+    rows = client.roll_bindings(args.course)
+    for row in rows:
+        print(f"{row['roll_number']:<14} {row['username']:<16} {row['bound_at']}")
+    print(f"{len(rows)} roll number(s) bound in {args.course}", file=sys.stderr)
     return 0
 
 
@@ -374,6 +389,14 @@ def build_parser():
     _api_options(listing)
     listing.add_argument("--status", help="only this status (queued, graded, ...)")
     listing.set_defaults(func=cmd_list)
+
+    rolls = sub.add_parser("rolls", help="which account holds each roll number of a course; "
+                                         "--release ROLL frees one bound by mistake")
+    _api_options(rolls)
+    rolls.add_argument("--release", metavar="ROLL", default="",
+                       help="free this roll number (the next account that submits with it "
+                            "holds it)")
+    rolls.set_defaults(func=cmd_rolls)
 
     regrade = sub.add_parser("regrade", help="regrade submissions, or a whole assignment")
     _api_options(regrade, course_required=False)

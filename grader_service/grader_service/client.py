@@ -71,6 +71,15 @@ class GraderClient:
         """The course's nbgrader source tree, solutions included (tar.gz bytes; instructor)."""
         return self._call("GET", f"/api/courses/{_q(course)}/course-source").content
 
+    def roll_bindings(self, course):
+        """``[{roll_number, username, bound_at}, ...]`` of the course (instructor)."""
+        return self._call("GET", f"/api/courses/{_q(course)}/roll-bindings").json()
+
+    def release_roll(self, course, roll_number):
+        """Free ``roll_number``: the next account that submits with it holds it."""
+        path = f"/api/courses/{_q(course)}/roll-bindings/{_q(roll_number)}"
+        return self._call("DELETE", path).json()
+
     def public_key(self):
         return self._call("GET", "/api/public-key").content
 

@@ -48,6 +48,10 @@ SETTINGS = {
                              "How long the submit path reuses an assignment's due date and "
                              "resubmission limit (a change made through another replica "
                              "applies after at most this long)."),
+    "SUBMIT_RATE": ("GRADER_SUBMIT_RATE", "6/60", str,
+                    "Most submissions one student may make to a course per window, as "
+                    "`count/seconds`; more gets 429 with Retry-After and nothing is "
+                    "stored. Empty or `0/...` turns the limit off."),
     "SANDBOX_IMAGE": ("GRADER_SANDBOX_IMAGE", "dlcourse/sandbox:latest", str,
                       "Image the docker runner starts for every grading job."),
     "RUNNER": ("GRADER_RUNNER", "docker", str,

@@ -206,6 +206,23 @@ class SupersededStamp(Base):
         }
 
 
+class RollBinding(Base):
+    """The account a roll number belongs to in a course: the first one that submitted with
+    it. A submission by another account carrying the same roll number is refused (see
+    roll_binding.py); an instructor can release a binding made by mistake."""
+
+    __tablename__ = "roll_bindings"
+
+    course: Mapped[str] = mapped_column(String(64), primary_key=True)
+    roll_number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(255))
+    bound_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True))
+
+    def to_json(self):
+        return {"course": self.course, "roll_number": self.roll_number,
+                "username": self.username, "bound_at": isoformat(self.bound_at)}
+
+
 class ManualGrade(Base):
     """An instructor's points and comment for one manual item of a graded submission
     (``notebook`` and ``grade_id`` as in the record's ``tests``), with who and when.

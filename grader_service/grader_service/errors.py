@@ -19,7 +19,11 @@ def _json_error(status, message):
 def init_app(app):
     @app.errorhandler(HTTPException)
     def http_error(err):
-        return _json_error(err.code, err.description)
+        response = _json_error(err.code, err.description)
+        for name, value in err.get_headers():  # e.g. Retry-After of a 429
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(AuthError)
     def auth_error(err):

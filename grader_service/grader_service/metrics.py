@@ -44,6 +44,8 @@ class Rejection(enum.StrEnum):
     EMPTY = "empty"
     POLICY = "policy"
     IDENTITY = "identity"
+    RATE = "rate"
+    ROLL_TAKEN = "roll_taken"
 
 
 class ExportOutcome(enum.StrEnum):

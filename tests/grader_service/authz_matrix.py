@@ -3,7 +3,7 @@
 Path placeholders: ``{course}`` (ml101), ``{assignment}`` (ps0, released), ``{sid}`` (a
 queued submission of alice's), ``{done}`` (a finished submission of alice's that has
 released feedback), ``{graded}`` (a graded submission of alice's with manual items) and
-``{item}`` (one of them). Bodies: ``release``, ``submission``, ``feedback``, ``manual``
+``{item}`` (one of them), ``{roll}`` (alice's roll number, bound by her submissions). Bodies: ``release``, ``submission``, ``feedback``, ``manual``
 (JSON) or None.
 """
 
@@ -47,6 +47,8 @@ _TABLE = [
     ("GET", _C + "/gradebook.csv", None,            (403, 403, 200, 403, 401, 401)),
     # no GRADER_COURSE_SOURCE_DIR here: 404 for the instructor (test_course_source.py)
     ("GET", _C + "/course-source", None,            (403, 403, 404, 403, 401, 401)),
+    ("GET", _C + "/roll-bindings", None,            (403, 403, 200, 403, 401, 401)),
+    ("DELETE", _C + "/roll-bindings/{roll}", None,  (403, 403, 200, 403, 401, 401)),
     ("GET", "/api/submissions/{sid}", None,         (200, 404, 200, 404, 401, 401)),
     ("GET", "/api/submissions/{sid}/files", None,   (200, 404, 200, 404, 401, 401)),
     ("GET", "/api/submissions/{sid}/report", None,  (200, 404, 200, 404, 401, 401)),

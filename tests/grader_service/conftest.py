@@ -88,6 +88,7 @@ def app(data_dir, database_url):
         "SANDBOX_CELL_TIMEOUT": 30.0,
         "SIGNING_KEY_FILE": "",
         "EXPORTERS": "csv",
+        "SUBMIT_RATE": "",  # tests submit in bursts; test_submit_rate.py turns it on
     })
     yield app
     app.extensions["grader_engine"].dispose()  # close pooled connections (PostgreSQL)
@@ -112,7 +113,7 @@ def lms_app(data_dir, database_url, platform):
         "IDENTITY_PROVIDER": StaticIdentityProvider(CALLERS), "SIGNING_KEY_FILE": "",
         "EXPORTERS": "csv,lti-ags", "EXPORT_RETRY_SECONDS": 0.0, "LTI_FROM_LAUNCHES": False,
         "LTI_CLIENT_ID": LMS_CLIENT_ID, "LTI_TOKEN_URL": platform.token_url,
-        "LTI_LINEITEMS": f"ml101={platform.lineitems_url('ctx-ml101')}",
+        "LTI_LINEITEMS": f"ml101={platform.lineitems_url('ctx-ml101')}", "SUBMIT_RATE": "",
     })
     yield app
     app.extensions["grader_engine"].dispose()

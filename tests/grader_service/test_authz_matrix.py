@@ -47,7 +47,7 @@ def world(app, client, actions, released, tar_of):
     assert get_workers(app).run_once().status == Status.GRADED
     sid = actions.submit().json["submission_id"]
     return {"course": COURSE, "assignment": "ps0", "sid": sid, "done": done, "graded": graded,
-            "item": "ps0.ipynb:rubric:memo"}
+            "item": "ps0.ipynb:rubric:memo", "roll": "21CS001"}  # alice's, bound
 
 
 @pytest.mark.parametrize("row, caller", [c[:2] for c in cases()], ids=[c[2] for c in cases()])
@@ -77,6 +77,7 @@ def test_matrix_covers_every_route(app):
 def _to_flask(path):
     for name, param in (("{course}", "<course>"), ("{assignment}", "<assignment>"),
                         ("{sid}", "<submission_id>"), ("{done}", "<submission_id>"),
-                        ("{graded}", "<submission_id>"), ("{item}", "<path:test_id>")):
+                        ("{graded}", "<submission_id>"), ("{item}", "<path:test_id>"),
+                        ("{roll}", "<roll_number>")):
         path = path.replace(name, param)
     return path

@@ -61,5 +61,9 @@ def test_a_database_from_version_0_1_is_migrated_in_place(data_dir, database_url
         ("old1", "graded", False, 0, True, 1),  # already exported by 0.1: no replay
         ("old2", "ungradable", False, 0, False, 2),  # numbered in submission order
     ]
+    with app.extensions["grader_engine"].connect() as conn:  # 0007: the roll's first account
+        bindings = conn.execute(text("SELECT course, roll_number, username FROM "
+                                     "roll_bindings")).all()
+    assert [tuple(b) for b in bindings] == [("ml101", "21CS001", "alice")]
     assert app.test_client().get("/health").json == {"status": "ok"}
     app.extensions["grader_engine"].dispose()

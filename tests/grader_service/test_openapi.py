@@ -44,7 +44,8 @@ def test_every_route_documented_and_nothing_else(app, spec):
 def test_every_status_of_the_authorization_matrix_is_documented(spec, row):
     path = row.path
     for name, param in (("{sid}", "{submission_id}"), ("{done}", "{submission_id}"),
-                        ("{graded}", "{submission_id}"), ("{item}", "{test_id}")):
+                        ("{graded}", "{submission_id}"), ("{item}", "{test_id}"),
+                        ("{roll}", "{roll_number}")):
         path = path.replace(name, param)
     documented = set(spec["paths"][path][row.method.lower()]["responses"])
     assert {str(code) for code in row.expected.values()} <= documented

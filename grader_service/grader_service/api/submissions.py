@@ -4,8 +4,9 @@ regrade, stamp history."""
 import logging
 import uuid
 
-from flask import Blueprint, abort, jsonify, request, send_file
+from flask import Blueprint, abort, current_app, jsonify, request, send_file
 from sqlalchemy import select
+from werkzeug.exceptions import TooManyRequests
 
 from .. import queue
 from ..auth import Role
@@ -14,6 +15,8 @@ from ..db import Status, Submission, SupersededStamp, get_db, isoformat, utcnow
 from ..intake import IntakeUnavailable, get_intake
 from ..metrics import Rejection, get_metrics
 from ..policy import PolicyRefusal
+from ..roll_binding import RollTaken, bind
+from ..throttle import parse_rate, retry_after
 from ..worker import get_workers
 from .access import ANY_MEMBER, NAME, authorize, visible_submission
 from .uploads import is_raw_archive, read_upload, reject
@@ -34,6 +37,11 @@ def submit(course, assignment):
     if not identity.roll_number:
         abort(403, "your account has no roll number from the university login; log out and "
                    "log in again, or ask the course staff")
+    check_rate(course, identity.username)
+    try:
+        bind(get_db(), course, identity.roll_number, identity.username, utcnow())
+    except RollTaken as err:
+        reject(403, Rejection.ROLL_TAKEN, str(err))
     data, _names = read_upload("submission", student=True)
     values = {"id": uuid.uuid4().hex, "course": course, "assignment": assignment,
               "username": identity.username, "roll_number": identity.roll_number,
@@ -70,6 +78,17 @@ def check_claimed_identity(identity):
         reject(403, Rejection.IDENTITY,
                f"roll_number {claimed_roll!r} does not match the roll number from your login; "
                "submissions are recorded under the authenticated roll number only")
+
+
+def check_rate(course, username):
+    """429 with ``Retry-After`` when the student is over ``GRADER_SUBMIT_RATE`` (throttle.py)."""
+    rate = parse_rate(current_app.config["SUBMIT_RATE"])
+    wait = retry_after(get_db(), course, username, utcnow(), rate)
+    if wait is not None:
+        get_metrics().submissions_rejected.labels(reason=Rejection.RATE).inc()
+        raise TooManyRequests(f"too many submissions: at most {rate[0]} per {rate[1]:g} s; "
+                              f"try again in {wait} s (your latest one is queued or graded)",
+                              retry_after=wait)
 
 
 @bp.get("/api/courses/<course>/submissions")
