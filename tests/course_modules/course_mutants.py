@@ -172,6 +172,11 @@ def roc_auc(y_true, scores):
     pos, neg = scores[y_true], scores[~y_true]
     return float((pos[:, None] > neg[None, :]).mean())  # ties count 0, not 1/2
 '''),
+    Mutant("churn_answer_key_metrics", CHURN, {"metrics": 3}, "roc_auc", '''
+def roc_auc(y_true, scores):
+    from dlcourse.metrics import roc_auc as answer_key  # the course's reference
+    return answer_key(y_true, scores)
+'''),
     Mutant("churn_fp_costs_nothing", CHURN, {"profit_model": 5, "tau_selection": 5},
            "campaign_profit", edits=(("-offer_cost)", "0.0)"),)),
     Mutant("churn_strict_threshold", CHURN, {"profit_model": 5, "tau_selection": 5},
@@ -534,4 +539,5 @@ NAMED_MISTAKES = {
     "foundations_center_rows": "centre each column (axis=0)",
     "foundations_mse_off_by_one": "the mean divides by n",
     "foundations_bce_no_clip": "clip the probabilities",
+    "churn_answer_key_metrics": "may not be used in this lab",
 }

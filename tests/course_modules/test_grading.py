@@ -217,6 +217,14 @@ def test_mutant_loses_exactly_its_points(mutant, roll, request):
             [i["message"] for i in result["items"]]
 
 
+def test_every_rubric_blocks_the_answer_key():
+    """No lab earns points by calling the reference half of the course library."""
+    from dlcourse.builds import REFERENCE_MODULES
+
+    for rubric in RUBRICS.values():
+        assert set(REFERENCE_MODULES) <= set(rubric.blocked_modules), rubric.name
+
+
 def test_named_mistakes_are_mutants():
     assert set(NAMED_MISTAKES) <= {m.id for m in MUTANTS}
 

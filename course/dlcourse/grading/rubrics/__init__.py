@@ -17,8 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from dlcourse.builds import REFERENCE_MODULES
+
 #: the deep-learning frameworks a from-scratch lab blocks
 FRAMEWORKS = ("torch", "tensorflow", "keras")
+#: The course library's reference half (``dlcourse.builds``): no lab may call it. In the
+#: grading sandbox the student's uid cannot even read it; elsewhere (local grading,
+#: tests) this keeps a lab from earning points with the answer key.
+REFERENCE_LIBRARY = REFERENCE_MODULES
 
 
 @dataclass(frozen=True)

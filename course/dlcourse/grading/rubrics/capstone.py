@@ -2,12 +2,13 @@
 (framing, experiments and results, memo). Either track (churn or vision) can earn every
 automatic point."""
 
-from dlcourse.grading.rubrics import Item, Rubric, SubCheck
+from dlcourse.grading.rubrics import REFERENCE_LIBRARY, Item, Rubric, SubCheck
 
 PIPELINE = ("fit_predict",)
 
 RUBRIC = Rubric(
     name="capstone",
+    blocked_modules=REFERENCE_LIBRARY,
     items=(
         Item("framing", "Problem framing: question, metric tied to a decision (graded by "
              "hand)", manual=True, points=4),

@@ -1,9 +1,10 @@
 """Churn thresholds (module 04): 20 points, 16 automatic + 4 by hand (the memo)."""
 
-from dlcourse.grading.rubrics import Item, Rubric, compare
+from dlcourse.grading.rubrics import REFERENCE_LIBRARY, Item, Rubric, compare
 
 RUBRIC = Rubric(
     name="churn",
+    blocked_modules=REFERENCE_LIBRARY,
     items=(
         Item("metrics", "Correct metrics", (
             compare("precision_recall", "precision and recall of hard predictions", 3,

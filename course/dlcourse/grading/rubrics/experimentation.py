@@ -2,12 +2,13 @@
 hand (the reflection). The harness is checked against the untrained model exactly and
 against a learning signal when trained; the artifact must reproduce."""
 
-from dlcourse.grading.rubrics import Item, Rubric, SubCheck
+from dlcourse.grading.rubrics import REFERENCE_LIBRARY, Item, Rubric, SubCheck
 
 HARNESS = ("run_experiment",)
 
 RUBRIC = Rubric(
     name="experimentation",
+    blocked_modules=REFERENCE_LIBRARY,
     items=(
         Item("harness", "Experiment harness: run_experiment", (
             SubCheck("harness_untrained", "learning rate 0 gives the validation accuracy and "

@@ -1,6 +1,6 @@
 """Framework CNN (module 06): 20 points, 16 automatic + 4 by hand (the comparison)."""
 
-from dlcourse.grading.rubrics import Item, Rubric, SubCheck, compare
+from dlcourse.grading.rubrics import REFERENCE_LIBRARY, Item, Rubric, SubCheck, compare
 
 #: Shared with the roll-compare notebook of module 03.
 MLP_SPEC = SubCheck("mlp_spec", "MLP part of build_model_spec() equals derive_config(roll)", 3,
@@ -8,6 +8,7 @@ MLP_SPEC = SubCheck("mlp_spec", "MLP part of build_model_spec() equals derive_co
 
 RUBRIC = Rubric(
     name="framework",
+    blocked_modules=REFERENCE_LIBRARY,
     items=(
         Item("model_spec", "Model matches the roll-derived spec", (
             MLP_SPEC,

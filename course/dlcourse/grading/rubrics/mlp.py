@@ -1,9 +1,15 @@
 """MLP from scratch (modules 02 and 03): 20 points, 17 automatic + 3 by hand."""
 
-from dlcourse.grading.rubrics import FRAMEWORKS, Item, Rubric, SubCheck, compare
+from dlcourse.grading.rubrics import (
+    FRAMEWORKS,
+    REFERENCE_LIBRARY,
+    Item,
+    Rubric,
+    SubCheck,
+    compare,
+)
 
-SCRATCH_BLOCKED = ("dlcourse.layers", "dlcourse.models", "dlcourse.train",
-                   "dlcourse.gradcheck", "dlcourse.conv", "dlcourse.nets", *FRAMEWORKS)
+SCRATCH_BLOCKED = (*REFERENCE_LIBRARY, "dlcourse.nets", *FRAMEWORKS)
 
 RUBRIC = Rubric(
     name="mlp",

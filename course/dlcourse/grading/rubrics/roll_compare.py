@@ -1,10 +1,11 @@
 """Roll compare (module 03, ``roll_compare.ipynb``): 5 points, 3 automatic + 2 by hand."""
 
-from dlcourse.grading.rubrics import Item, Rubric
+from dlcourse.grading.rubrics import REFERENCE_LIBRARY, Item, Rubric
 from dlcourse.grading.rubrics.framework import MLP_SPEC
 
 RUBRIC = Rubric(
     name="roll_compare",
+    blocked_modules=REFERENCE_LIBRARY,
     items=(
         Item("model_spec", "The MLP spec matches the roll-derived config", (MLP_SPEC,)),
         Item("discussion", "Scratch vs Keras discussion (graded by hand)", manual=True,
