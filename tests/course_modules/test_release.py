@@ -171,3 +171,24 @@ def test_syllabus_lists_every_lab_with_the_rubrics_points():
         assert [int(p) for p in points.split("+")] == expected, assignment
     weights = re.search(r"weighting of the final grade.*?:(.*?)\n\n", text, re.S).group(1)
     assert sum(int(w) for w in re.findall(r"(\d+) %", weights)) == 100
+
+
+def test_every_written_answer_has_its_prompt_in_the_release(release_dir):
+    """nbgrader replaces a manually graded markdown cell with "YOUR ANSWER HERE" on
+    release, so the question must live in the markdown cell before it: at least 20
+    words beyond its heading, for every hand-graded item of every module."""
+    import re
+
+    found = 0
+    for path in sorted(release_dir.glob("m0*/*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        for i, cell in enumerate(nb.cells):
+            meta = cell.metadata.get("nbgrader", {})
+            if not (meta.get("grade") and meta.get("solution")):
+                continue
+            found += 1
+            prompt = next(c for c in reversed(nb.cells[:i]) if c.cell_type == "markdown"
+                          and not c.metadata.get("nbgrader", {}).get("grade"))
+            body = re.sub(r"^#+ .*$", "", prompt.source, flags=re.M)
+            assert len(body.split()) >= 20, (path.name, meta["grade_id"], prompt.source)
+    assert found == 8  # presentation, discussion, memo, comparison, reflection, capstone x3
