@@ -7,6 +7,10 @@ local demo, the end-to-end tests and an Ansible-deployed VM. Required variables:
   DOCKER_NETWORK_NAME, SINGLEUSER_IMAGE, HUB_CONNECT_HOST  DockerSpawner
   GRADER_SERVICE_URL, GRADER_SERVICE_API_TOKEN            the grading service
 
+DOCKER_NETWORK_NAME is the student servers' own network: besides them only the hub
+(HUB_CONNECT_HOST) and the grading service (GRADER_SERVICE_URL's host) join it, so a
+student's code reaches those two and nothing else (scripts/localstack.py, Ansible).
+
 HUB_AUTHENTICATOR picks the login: "oidc" (default) or "lti13". It then requires
 
   oidc:  OIDC_AUTHORIZE_URL, OIDC_TOKEN_URL, OIDC_USERDATA_URL   IdP endpoints

@@ -5,6 +5,13 @@ the same wiring. Each stack is named by a *project* (``dlcourse`` for the demo,
 ``dlcourse-e2e`` for tests); every container, volume and network it creates carries
 that name, so two stacks can live side by side.
 
+Two networks: ``<project>-net`` holds the hub and the grading service (and reaches the
+IdP and the LMS); ``<project>-students`` holds the student servers and, besides them,
+only the hub and the grading service. It is ``internal`` (no route out) and its bridge
+has no address on the host (``inhibit_ipv4``), so a student's code reaches the hub's
+ports and the grading service, and nothing else: no other container, no service of the
+host (the IdP here), no internet.
+
     python -m scripts.localstack up [--project NAME] [--hub-port 8000] [--idp-port 9000]
     python -m scripts.localstack down [--project NAME] [--volumes]
     python -m scripts.localstack status [--project NAME]
@@ -52,10 +59,17 @@ class StackConfig:
     state_root: Path = field(default_factory=lambda: REPO / ".stack")
     # more settings for the grading service (e.g. GRADER_EXPORTERS and an LMS's URLs)
     grader_env: dict[str, str] = field(default_factory=dict)
+    # memory (and memory+swap) of the grading service container: uploads unpack there
+    grader_memory: str = "2g"
 
     @property
     def network(self) -> str:
         return f"{self.project}-net"
+
+    @property
+    def students_network(self) -> str:
+        """The student servers' network: only the hub and the grading service join them."""
+        return f"{self.project}-students"
 
     @property
     def hub_container(self) -> str:
@@ -122,15 +136,20 @@ class LocalStack:
         self.docker = docker.from_env()
         self.secrets = load_or_create_secrets(config.state_dir)
 
-    # --- network and IdP ---------------------------------------------------------------
-    def ensure_network(self) -> str:
-        """Create the project network if needed; return its gateway address."""
-        cfg = self.config
-        nets = self.docker.networks.list(names=[cfg.network])
+    # --- networks and IdP --------------------------------------------------------------
+    def _network(self, name: str, **kwargs):
+        """The bridge network ``name``, created with ``kwargs`` if missing."""
+        nets = [n for n in self.docker.networks.list(names=[name]) if n.name == name]
         net = nets[0] if nets else self.docker.networks.create(
-            cfg.network, driver="bridge", labels={"dlcourse.project": cfg.project})
+            name, driver="bridge", labels={"dlcourse.project": self.config.project}, **kwargs)
         net.reload()
-        return net.attrs["IPAM"]["Config"][0]["Gateway"]
+        return net
+
+    def ensure_network(self) -> str:
+        """Create both project networks if needed; return the main one's gateway address."""
+        self._network(self.config.students_network, internal=True,
+                      options={"com.docker.network.bridge.inhibit_ipv4": "true"})
+        return self._network(self.config.network).attrs["IPAM"]["Config"][0]["Gateway"]
 
     def idp_issuer(self, gateway: str) -> str:
         return f"http://{gateway}:{self.config.idp_port}"
@@ -170,12 +189,16 @@ class LocalStack:
 
     # --- containers ----------------------------------------------------------------------
     def _run(self, name: str, image: str, **kwargs):
-        """(Re)create container ``name`` on the project network."""
+        """(Re)create container ``name`` (the hub or the grading service) on both project
+        networks, then start it."""
         self._remove_container(name)
-        return self.docker.containers.run(
-            image, name=name, detach=True, network=self.config.network,
+        container = self.docker.containers.create(
+            image, name=name, network=self.config.network,
             labels={"dlcourse.project": self.config.project},
             restart_policy={"Name": "unless-stopped"}, **kwargs)
+        self.docker.networks.get(self.config.students_network).connect(container)
+        container.start()
+        return container
 
     def _remove_container(self, name: str) -> None:
         with contextlib.suppress(docker.errors.NotFound):
@@ -198,6 +221,7 @@ class LocalStack:
                 f"{cfg.project}-grader-data": {"bind": "/srv/grader", "mode": "rw"},
                 "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"},
             },
+            mem_limit=cfg.grader_memory, memswap_limit=cfg.grader_memory,
         )
 
     def hub_environment(self, gateway: str) -> dict[str, str]:
@@ -211,7 +235,7 @@ class LocalStack:
             "OIDC_CLIENT_SECRET": self.secrets["oidc_client_secret"],
             "OAUTH_CALLBACK_URL": f"{cfg.hub_url}/hub/oauth_callback",
             "JUPYTERHUB_CRYPT_KEY": self.secrets["crypt_key"],
-            "DOCKER_NETWORK_NAME": cfg.network,
+            "DOCKER_NETWORK_NAME": cfg.students_network,
             "SINGLEUSER_IMAGE": cfg.singleuser_image,
             "HUB_CONNECT_HOST": cfg.hub_container,
             "USER_CONTAINER_PREFIX": cfg.project,
@@ -252,15 +276,16 @@ class LocalStack:
             all=True, filters={"name": f"{self.config.project}-user-"})
 
     def down(self, remove_volumes: bool = False) -> None:
-        """Stop and remove the project's containers, network and IdP (volumes on request)."""
+        """Stop and remove the project's containers, networks and IdP (volumes on request)."""
         cfg = self.config
         for container in self.user_containers():
             container.remove(force=True)
         for name in (cfg.hub_container, cfg.grader_container):
             self._remove_container(name)
         self.stop_idp()
-        for net in self.docker.networks.list(names=[cfg.network]):
-            net.remove()
+        for net in self.docker.networks.list(names=[cfg.network, cfg.students_network]):
+            if net.name in (cfg.network, cfg.students_network):
+                net.remove()
         if remove_volumes:
             for vol in self.docker.volumes.list():
                 if vol.name.startswith(f"{cfg.project}-"):
