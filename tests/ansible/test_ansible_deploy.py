@@ -1,7 +1,7 @@
 """Apply site.yml to this machine for real, then back up and restore with the roles' tools.
 
 ``ansible_connection=local`` against this machine's Docker engine, under the project
-name ``dlcourse-ansible`` (or $ANSIBLE_TEST_PROJECT): its own network, volumes, free
+name ``dlcourse-ansible`` (or $ANSIBLE_TEST_PROJECT): its own networks, volumes, free
 ports and image tags, so it never meets ``make demo`` or tests/e2e. Login is the demo
 OIDC IdP (scripts/demo_idp.py) on the project network's gateway, as in
 scripts/localstack.py. What runs for real: the images role (the grading image comes
@@ -16,7 +16,7 @@ scrape jobs are scraped by the test instead) and the systemd timer: systemd is n
 on these machines, so the backup script is run directly and the units are only checked
 with ``systemd-analyze verify``. The hardening role keeps this kernel's ptrace scope (and
 skips it where the kernel has no Yama). Every file goes to a temporary directory except the
-nginx site, which is removed again; containers, volumes, network, image tags, the IdP
+nginx site, which is removed again; containers, volumes, networks, image tags, the IdP
 and (when the test started it) nginx are removed at the end, also after a failure.
 """
 
@@ -182,9 +182,10 @@ def teardown(client, nginx_before: bool | None, default_site_before: bool | None
         if volume.name.startswith(f"{PROJECT}-"):
             with contextlib.suppress(docker.errors.APIError):
                 volume.remove(force=True)
-    for network in client.networks.list(names=[f"{PROJECT}-net"]):
-        with contextlib.suppress(docker.errors.APIError):
-            network.remove()
+    for network in client.networks.list():
+        if network.name in (f"{PROJECT}-net", f"{PROJECT}-students"):
+            with contextlib.suppress(docker.errors.APIError):
+                network.remove()
     for component in COMPONENTS:
         with contextlib.suppress(docker.errors.APIError):
             # untag; noprune keeps untagged parent layers (other engineers' build cache)
@@ -311,6 +312,22 @@ def test_grading_service_answers_and_signs_with_the_generated_key(deployment):
     assert through_hub.status_code == 200
     public_key = requests.get(f"{local}/api/public-key", timeout=30).text
     assert public_key == (deployment.config_dir / "grader_signing_key.pub.pem").read_text()
+
+
+def test_student_servers_get_a_network_of_their_own(deployment, docker_client):
+    """The hub spawns onto <project>-students (internal, no host address), which the hub
+    and the grading service join; the grading service has its memory limit, no swap."""
+    students = docker_client.networks.get(f"{PROJECT}-students")
+    assert students.attrs["Internal"] is True
+    assert students.attrs["Options"] == {"com.docker.network.bridge.inhibit_ipv4": "true"}
+    hub = docker_client.containers.get(f"{PROJECT}-hub")
+    grader = docker_client.containers.get(f"{PROJECT}-grader")
+    for container in (hub, grader):
+        assert set(container.attrs["NetworkSettings"]["Networks"]) == {
+            f"{PROJECT}-net", f"{PROJECT}-students"}, container.name
+    assert f"DOCKER_NETWORK_NAME={PROJECT}-students" in hub.attrs["Config"]["Env"]
+    assert grader.attrs["HostConfig"]["Memory"] == 2 * 1024**3
+    assert grader.attrs["HostConfig"]["MemorySwap"] == 2 * 1024**3
 
 
 def test_secrets_are_root_only_files(deployment):

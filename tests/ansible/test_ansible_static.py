@@ -108,9 +108,10 @@ def test_grafana_dashboard_is_importable_json():
     assert len(ids) == len(set(ids))
 
 
-def run_with_role_vars(tmp_path, tasks, **overrides):
+def run_with_role_vars(tmp_path, tasks, must_pass=True, **overrides):
     """Run ``tasks`` on localhost with every role's defaults and the stack role's vars
-    loaded as Ansible itself loads them, placeholder secrets, ``overrides`` as extra vars."""
+    loaded as Ansible itself loads them, placeholder secrets, ``overrides`` as extra vars;
+    return the finished process (``must_pass``: assert that it succeeded)."""
     files = [str(ROLES_DIR / role / "defaults" / "main.yml") for role in ROLES
              if (ROLES_DIR / role / "defaults" / "main.yml").exists()]
     files.append(str(ROLES_DIR / "stack" / "vars" / "main.yml"))
@@ -125,7 +126,9 @@ def run_with_role_vars(tmp_path, tasks, **overrides):
         [tool("ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
          "-e", json.dumps(extra)], cwd=ANSIBLE_DIR, env=ansible_env(),
         capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0 or not must_pass, (
+        result.stdout[-3000:] + result.stderr[-3000:])
+    return result
 
 
 def rendered_hub_environment(tmp_path, **overrides):
@@ -213,3 +216,64 @@ def test_scrape_jobs_send_the_metrics_token(tmp_path):
     assert env["hub"]["HUB_PROMETHEUS_API_TOKEN"] == "<prometheus_token>"
     # the hub is HTTPS-only, so the results page's session cookie is Secure
     assert env["grader"]["GRADER_COOKIE_SECURE"] == "true"
+
+
+def stack_task(name):
+    tasks = yaml.safe_load((ROLES_DIR / "stack" / "tasks" / "main.yml").read_text())
+    return next(t for t in tasks if t["name"] == name)
+
+
+def rendered_stack(tmp_path, **overrides):
+    """The stack role's networks and its two containers' settings, rendered by Ansible
+    from the role's own tasks with every role's defaults and vars."""
+    networks = stack_task(
+        "Create the hub's and the grading service's network, and the students' network")
+    stack = {
+        "network": networks["community.docker.docker_network"],
+        "networks": networks["loop"],
+        "hub": stack_task("Run JupyterHub")["community.docker.docker_container"],
+        "grader": stack_task("Run the grading service")["community.docker.docker_container"],
+    }
+    run_with_role_vars(tmp_path, [{
+        "ansible.builtin.copy": {"content": "{{ stack | to_json }}",
+                                 "dest": str(tmp_path / "stack.json"), "mode": "0600"},
+        "vars": {"stack": {k: v for k, v in stack.items() if k != "network"}}}], **overrides)
+    return {"network": stack["network"], **json.loads((tmp_path / "stack.json").read_text())}
+
+
+def test_student_servers_get_a_network_of_their_own(tmp_path):
+    """DockerSpawner puts student servers on <project>-students, an internal network with
+    no host address that only the hub and the grading service join besides them; the
+    names the servers call (hub API, grading service) are those two containers'."""
+    stack = rendered_stack(tmp_path, dlcourse_project="course2")
+    assert stack["network"]["internal"] == "{{ item.internal }}"
+    assert stack["network"]["driver_options"] == "{{ item.options }}"
+    assert stack["networks"] == [
+        {"name": "course2-net", "internal": False, "options": {}},
+        {"name": "course2-students", "internal": True,
+         "options": {"com.docker.network.bridge.inhibit_ipv4": "true"}},
+    ]
+    for container in ("hub", "grader"):
+        assert stack[container]["networks"] == [{"name": "course2-net"},
+                                                {"name": "course2-students"}], container
+        assert stack[container]["network_mode"] == "course2-net", container
+    hub_env = stack["hub"]["env"]
+    assert hub_env["DOCKER_NETWORK_NAME"] == "course2-students"
+    assert hub_env["HUB_CONNECT_HOST"] == stack["hub"]["name"] == "course2-hub"
+    assert hub_env["GRADER_SERVICE_URL"] == f"http://{stack['grader']['name']}:5000"
+
+
+@pytest.mark.parametrize("overrides, memory", [({}, "2g"),
+                                               ({"dlcourse_grader_memory": "3G"}, "3G")])
+def test_grading_service_container_has_a_memory_limit(tmp_path, overrides, memory):
+    grader = rendered_stack(tmp_path, **overrides)["grader"]
+    assert grader["memory"] == grader["memory_swap"] == memory  # no swap on top
+
+
+@pytest.mark.parametrize("memory", ["lots", "2 g", "", "-1g"])
+def test_grading_service_memory_is_checked(tmp_path, memory):
+    check = stack_task("Check the grading settings")
+    result = run_with_role_vars(tmp_path, [check], must_pass=False,
+                                dlcourse_grader_memory=memory)
+    assert result.returncode != 0
+    assert "dlcourse_grader_memory a Docker size" in result.stdout + result.stderr
