@@ -345,6 +345,24 @@ def test_the_grading_service_runs_as_a_restricted_non_root_pod(case):
             assert security.get("seccompProfile") == {"type": "RuntimeDefault"}, where
 
 
+def test_the_grading_service_has_requests_and_a_memory_limit(case):
+    """Uploads are unpacked in the grading service: its container always has a memory
+    limit (the schema requires one) and reserves what it needs."""
+    _values, docs = case
+    deployment = find(docs, "Deployment", "dlcourse-grader")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"},
+                                      "limits": {"memory": "1Gi"}}
+
+
+@pytest.mark.parametrize("resources", [{"limits": {"memory": None}},
+                                       {"limits": {"memroy": "1Gi"}},
+                                       {"limits": {"memory": "lots"}}])
+def test_grading_service_without_a_memory_limit_is_refused(render, helm, resources):
+    with pytest.raises(helm.HelmValuesError, match="limits"):
+        render({"grader": {"resources": resources}})
+
+
 def test_grading_pods_start_as_root_with_three_capabilities_only(case):
     """The uid split needs root and SETUID/SETGID/KILL: PodSecurity `baseline` admits
     that, `restricted` does not (the README says to label the sandbox namespace so)."""
