@@ -71,6 +71,12 @@ class GraderClient:
         """The course's nbgrader source tree, solutions included (tar.gz bytes; instructor)."""
         return self._call("GET", f"/api/courses/{_q(course)}/course-source").content
 
+    def grading_guide(self, course, assignment):
+        """``[{notebook, grade_id, item, points, guide}]`` of the hand-graded items
+        (instructor)."""
+        path = f"/api/courses/{_q(course)}/assignments/{_q(assignment)}/grading-guide"
+        return self._call("GET", path).json()
+
     def roll_bindings(self, course):
         """``[{roll_number, username, bound_at}, ...]`` of the course (instructor)."""
         return self._call("GET", f"/api/courses/{_q(course)}/roll-bindings").json()

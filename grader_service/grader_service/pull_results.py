@@ -46,6 +46,9 @@ import shutil
 import tempfile
 
 SUMMARY_KEY = "dlcourse_grading_service"
+#: tag of the grading-guide cells put above hand-graded answers (instructors only: the
+#: image's nbgrader config drops them from generated feedback, see feedback_filter.py)
+GUIDE_TAG = "dlcourse-grading-guide"
 MAX_UNPACKED = 500 * 1024 * 1024
 
 
@@ -98,16 +101,33 @@ def pull_results(client, course, assignment, coursedir, students=None, log=None)
                             f"`nbgrader generate_assignment {assignment}` in the course "
                             "directory first") from None
         cells = {nb.name: _cells(nb) for nb in found.notebooks}
+        guides = _guides(client, course, assignment) if latest else {}
         for username in sorted(latest):
             if students is not None and username not in students:
                 continue
             row = client.submission(latest[username]["submission_id"])
             report.students += 1
             before = report.changed
-            _pull_one(client, gradebook, coursedir, assignment, row, cells, report)
+            _pull_one(client, gradebook, coursedir, assignment, row, cells, guides, report)
             if report.changed == before and log is not None:
                 log(f"{username}: unchanged (submission {row['submission_id']})")
     return report
+
+
+def _guides(client, course, assignment):
+    """``{notebook name: {cell name: guide entry}}`` from the service (an older service
+    without guides, or any refusal: none)."""
+    from .client import ApiError
+
+    try:
+        entries = client.grading_guide(course, assignment)
+    except ApiError:
+        return {}
+    found = {}
+    for entry in entries:
+        name = entry["grade_id"].removeprefix("rubric:")
+        found.setdefault(_notebook_name(entry["notebook"]), {})[name] = entry
+    return found
 
 
 def _cells(notebook):
@@ -140,7 +160,7 @@ def _notebook_name(path):
     return name[:-len(".ipynb")] if name.endswith(".ipynb") else name
 
 
-def _pull_one(client, gradebook, coursedir, assignment, row, cells, report):
+def _pull_one(client, gradebook, coursedir, assignment, row, cells, guides, report):
     student, record = row["username"], row["result"] or {}
     dest = coursedir.format_path(coursedir.autograded_directory, student, assignment)
     files = _submitted_files(client.submission_files(row["submission_id"]))
@@ -149,7 +169,8 @@ def _pull_one(client, gradebook, coursedir, assignment, row, cells, report):
         if path not in files:
             report.say(f"{student} {assignment}: {path} was not submitted")
             continue
-        files[path] = annotate(files[path], notebook, notebook_cells, record, row)
+        files[path] = annotate(files[path], notebook, notebook_cells, record, row,
+                               guides.get(notebook))
     files["timestamp.txt"] = row["timestamp"].encode()
     files["submission_id.txt"] = row["submission_id"].encode()
     if _write_tree(dest, files):
@@ -181,16 +202,20 @@ def _submitted_files(archive):
     return files
 
 
-def annotate(content, notebook, notebook_cells, record, row):
+def annotate(content, notebook, notebook_cells, record, row, guides=None):
     """The submitted notebook (bytes) with the service's verdicts: a summary cell at the
-    top, each grade cell's verdict as its output; nbgrader metadata of cells the
-    gradebook does not know is dropped (so the formgrader and feedback do not fail on a
-    cell a student made up). Deterministic: the same inputs give the same bytes."""
+    top, each grade cell's verdict as its output, and the grading guide of each
+    hand-graded answer (``guides``: ``{cell name: entry}``) in a cell tagged
+    ``GUIDE_TAG`` above it; nbgrader metadata of cells the gradebook does not know is
+    dropped (so the formgrader and feedback do not fail on a cell a student made up).
+    Deterministic: the same inputs give the same bytes."""
     import nbformat
 
     nb = nbformat.reads(content.decode("utf-8"), as_version=4)
     by_name, tests = service_tests(record, notebook)
-    nb.cells = [c for c in nb.cells if not c.get("metadata", {}).get(SUMMARY_KEY)]
+    nb.cells = [c for c in nb.cells if not c.get("metadata", {}).get(SUMMARY_KEY)
+                and GUIDE_TAG not in c.get("metadata", {}).get("tags", [])]
+    _insert_guides(nb, guides or {})
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader")
         if not meta:
@@ -212,6 +237,25 @@ def annotate(content, notebook, notebook_cells, record, row):
     nb.cells.insert(0, summary)
     _stable_ids(nb)
     return (nbformat.writes(nb) + "\n").encode("utf-8")
+
+
+def _insert_guides(nb, guides):
+    """A markdown cell tagged ``GUIDE_TAG`` above each answer cell named in ``guides``."""
+    import nbformat
+
+    cells = []
+    for cell in nb.cells:
+        name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if name in guides:
+            entry = guides[name]
+            guide = nbformat.v4.new_markdown_cell(
+                f"**Grading guide: {_md(entry['item'])} ({_pts(entry['points'])} points; "
+                f"instructors only, never in feedback)**\n\n{entry['guide']}")
+            guide.metadata["tags"] = [GUIDE_TAG]
+            guide.pop("id", None)
+            cells.append(guide)
+        cells.append(cell)
+    nb.cells = cells
 
 
 def _stable_ids(nb):

@@ -15,11 +15,14 @@ Per role (``NBGRADER_ROLE`` from the hub, ``instructor`` for the course's
   ~/<course id>`` (``source/``, ``release/``, ``submitted/``, ``gradebook.db``...).
 
 Nobody's server autogrades (``grader_service.exchange.local_autograde``): the grading
-service grades every submission in its sandbox.
+service grades every submission in its sandbox. Generated feedback drops the grading
+guides that ``pull-results`` shows instructors in the formgrader
+(``grader_service.exchange.feedback_filter``).
 """
 
 import os
 
+from grader_service.exchange.feedback_filter import apply as feedback_without_guides
 from grader_service.exchange.local_autograde import apply as refuse_local_autograde
 from grader_service.exchange.nbgrader_config_snippet import apply as use_grader_exchange
 
@@ -36,3 +39,4 @@ else:
     c.CourseDirectory.student_id = os.environ.get("JUPYTERHUB_USER", "")
 use_grader_exchange(c)
 refuse_local_autograde(c)
+feedback_without_guides(c)

@@ -225,6 +225,17 @@ def test_every_rubric_blocks_the_answer_key():
         assert set(REFERENCE_MODULES) <= set(rubric.blocked_modules), rubric.name
 
 
+def test_every_hand_graded_item_has_a_grading_guide_with_exemplars():
+    from dlcourse.grading.rubrics.guides import GUIDES
+
+    manual = {(r.name, i.id) for r in RUBRICS.values() for i in r.items if i.manual}
+    assert set(GUIDES) == manual
+    for key, guide in GUIDES.items():
+        for part in ("**Full", "**Partial", "**None", "*Full-credit exemplar:*",
+                     "*Partial exemplar:*"):
+            assert part in guide, (key, part)
+
+
 def test_named_mistakes_are_mutants():
     assert set(NAMED_MISTAKES) <= {m.id for m in MUTANTS}
 

@@ -47,6 +47,7 @@ _TABLE = [
     ("GET", _C + "/gradebook.csv", None,            (403, 403, 200, 403, 401, 401)),
     # no GRADER_COURSE_SOURCE_DIR here: 404 for the instructor (test_course_source.py)
     ("GET", _C + "/course-source", None,            (403, 403, 404, 403, 401, 401)),
+    ("GET", _A + "/grading-guide", None,            (403, 403, 200, 403, 401, 401)),
     ("GET", _C + "/roll-bindings", None,            (403, 403, 200, 403, 401, 401)),
     ("DELETE", _C + "/roll-bindings/{roll}", None,  (403, 403, 200, 403, 401, 401)),
     ("GET", "/api/submissions/{sid}", None,         (200, 404, 200, 404, 401, 401)),

@@ -18,7 +18,7 @@ from nbgrader.api import Gradebook
 from test_instructor_nbgrader import formgrader_api, image_config, release_ps0
 
 from grader_service.cli import main
-from grader_service.pull_results import SUMMARY_KEY
+from grader_service.pull_results import GUIDE_TAG, SUMMARY_KEY
 from grader_service.result_check import expected_tests
 from grader_service.tarsafe import pack_directory
 from grader_service.worker import get_workers
@@ -302,7 +302,23 @@ def test_release_feedback_sends_the_formgraders_manual_grades_first(
         for name, points in (("framing", 2.0), ("experiments", 3.0), ("memo", 4.0)):
             gb.find_grade(name, "capstone", "m08_capstone", "alice").manual_score = points
         gb.db.commit()
+    # the formgrader shows each hand-graded item's guide above the answer...
+    graded_nb = nbformat.read(str(root / "autograded" / "alice" / "m08_capstone" /
+                                  "capstone.ipynb"), as_version=4)
+    names = [c.metadata.get("nbgrader", {}).get("grade_id") or
+             ("GUIDE" if GUIDE_TAG in c.metadata.get("tags", []) else None)
+             for c in graded_nb.cells]
+    for item in ("framing", "experiments", "memo"):
+        assert names[names.index(item) - 1] == "GUIDE", names
+    assert "Full-credit exemplar" in nbformat.writes(graded_nb)
     assert api.generate_feedback("m08_capstone")["success"]
+    # ...and the feedback students get holds none of it
+    for user in ("alice", "bob"):
+        html = feedback_score(root, user, "m08_capstone", "capstone")[2]
+        assert "exemplar" not in html and GUIDE_TAG not in html
+    # feedback generated without the filter (another config) is never released
+    leaky = root / "feedback" / "bob" / "m08_capstone" / "capstone.html"
+    leaky.write_text(leaky.read_text() + f'<div class="celltag_{GUIDE_TAG}">guide</div>')
     released = api.release_feedback("m08_capstone")
     assert released["success"], released
     assert "alice: final grade 16/20 signed" in released["log"], released["log"]
@@ -322,6 +338,11 @@ def test_release_feedback_sends_the_formgraders_manual_grades_first(
     assert service_score(client, "bob", "m08_capstone")[0] == 7.0
     assert platform.scores_for("bob")["m08_capstone"]["gradingProgress"] == "PendingManual"
     assert "bob: still pending manual grades" in released["log"]
+    assert "Not releasing feedback for bob: it holds the instructors' grading guide" \
+        in released["log"]
+    rows = client.get(f"/api/courses/{COURSE}/submissions?assignment=m08_capstone",
+                      headers=auth("prof-token")).json
+    assert {r["username"]: r["has_feedback"] for r in rows} == {"alice": True, "bob": False}
     assert not marker.exists()
 
 
@@ -358,3 +379,14 @@ def test_rubric_items_without_a_cell_and_cells_without_an_item():
     assert "not one of the service's items" in texts[1]
     assert "nbgrader" not in out.cells[4].metadata  # a cell the gradebook does not know
     assert _wanted("auto", None, None) == {"auto_score": None, "needs_manual_grade": False}
+
+
+def test_the_service_serves_the_guides_of_an_assignments_hand_graded_items():
+    from grader_service.api.grading_guide import assignment_guides
+
+    guides = assignment_guides("m03_mlp_scratch_2",
+                               ["mlp_scratch_part2.ipynb", "roll_compare.ipynb"])
+    assert [(g["notebook"], g["grade_id"], g["points"]) for g in guides] == [
+        ("mlp_scratch_part2.ipynb", "rubric:presentation", 3),
+        ("roll_compare.ipynb", "rubric:discussion", 2)]
+    assert assignment_guides("ps0", ["ps0.ipynb"]) == []  # no rubric, no guide

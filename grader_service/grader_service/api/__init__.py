@@ -5,6 +5,7 @@ from . import (
     course_source,
     feedback,
     gradebook,
+    grading_guide,
     manual,
     roll_bindings,
     service,
@@ -12,4 +13,4 @@ from . import (
 )
 
 BLUEPRINTS = (service.bp, assignments.bp, submissions.bp, feedback.bp, gradebook.bp,
-               manual.bp, course_source.bp, roll_bindings.bp)
+               manual.bp, course_source.bp, roll_bindings.bp, grading_guide.bp)

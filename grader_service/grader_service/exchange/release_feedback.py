@@ -10,6 +10,7 @@ from traitlets import Bool
 
 from ..tarsafe import pack_directory
 from .exchange import GraderServiceExchange, quote
+from .feedback_filter import holds_guide
 
 
 class ExchangeReleaseFeedback(GraderServiceExchange, ABCExchangeReleaseFeedback):
@@ -57,6 +58,12 @@ class ExchangeReleaseFeedback(GraderServiceExchange, ABCExchangeReleaseFeedback)
                                                    if s["username"] == student])
             if target is None:
                 self.log.warning("No submission of %s to attach feedback to", student)
+                continue
+            if holds_guide(folder):
+                self.log.error("Not releasing feedback for %s: it holds the instructors' "
+                               "grading guide; generate feedback again with the course's "
+                               "nbgrader config (grader_service.exchange.feedback_filter)",
+                               student)
                 continue
             archive = pack_directory(folder, include=("*.html",), max_bytes=self.max_upload_bytes)
             self.api("PUT", f"api/submissions/{quote(target['submission_id'])}/feedback",
