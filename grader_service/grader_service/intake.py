@@ -13,7 +13,9 @@ in the same transaction (``queue.supersede``; see queue.py for the fairness rule
 The resubmission limit is enforced by the database too: ``submission_number`` is unique
 per (course, assignment, student), so two replicas accepting the same student's
 simultaneous submissions cannot both take the last allowed attempt; the loser of that
-race is re-decided on its own.
+race is re-decided on its own. Rows are inserted in key order, so two replicas' batches
+take the unique index's locks in the same order; should the database still report a
+deadlock or a serialization failure, the batch is redone one submission at a time too.
 """
 
 import dataclasses
@@ -24,13 +26,24 @@ import threading
 import time
 
 from sqlalchemy import func, insert, select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from .db import Assignment, Status, Submission
 from .policy import Decision, PolicyRefusal, decide
 from .queue import supersede
 
 log = logging.getLogger(__name__)
+
+#: SQLSTATEs of a transaction the database aborted only because of a concurrent one
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+
+
+def is_race(err: Exception) -> bool:
+    """True if ``err`` means another transaction won a race (redo, do not fail)."""
+    if isinstance(err, IntegrityError):
+        return True
+    sqlstate = getattr(getattr(err, "orig", None), "sqlstate", None)
+    return isinstance(err, DBAPIError) and sqlstate in RETRYABLE_SQLSTATES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,12 +152,12 @@ class Intake:
     def _commit(self, batch):
         try:
             self._insert(batch)
-        except IntegrityError:
-            # another process took a submission_number in this batch: redo one by one
-            for item in batch:
-                self._commit_alone(item)
-            return
         except Exception as err:
+            if is_race(err):
+                # another process took a submission_number in this batch: redo one by one
+                for item in batch:
+                    self._commit_alone(item)
+                return
             log.exception("could not store %d submission(s)", len(batch))
             for item in batch:
                 item.error = err
@@ -153,13 +166,13 @@ class Intake:
 
     def _commit_alone(self, item):
         for _ in range(self.retries):
+            item.decision = item.error = None  # decided afresh against the latest rows
             try:
                 self._insert([item])
                 break
-            except IntegrityError:
-                item.decision = item.error = None
-                continue
             except Exception as err:
+                if is_race(err):
+                    continue
                 log.exception("could not store a submission")
                 item.error = err
                 break
@@ -188,6 +201,8 @@ class Intake:
                 if decision.attempt > 1:
                     newest[item.student_key] = (decision.attempt, item.values["id"])
             if rows:
+                rows.sort(key=lambda row: (row["course"], row["assignment"], row["username"],
+                                           row["submission_number"]))
                 session.execute(insert(Submission.__table__), rows)
             for (course, assignment, username), (number, sid) in newest.items():
                 supersede(session, course, assignment, username, number, sid)

@@ -224,13 +224,19 @@ def test_a_week_of_module_03_through_the_browser(stack, people_browsers, people,
         formgrader.goto(f"{hub_url}/user/instructor1/formgrader/manage_students/student1/"
                         f"{ASSIGNMENT}", timeout=60_000)
         formgrader.locator("a", has_text=notebook).first.click()
+        # the boxes are bound to their grades only once the page has fetched them; a
+        # value typed earlier is overwritten by that fetch
+        formgrader.wait_for_function("() => window.formgrader && formgrader.grades"
+                                     " && formgrader.grades.loaded", timeout=UI_TIMEOUT)
         for grade_id, points in items.items():
             box = formgrader.locator(f"input.score#{grade_id}")
             expect(box).to_be_visible(timeout=UI_TIMEOUT)
-            box.fill(str(points))
-            box.press("Tab")
+            with formgrader.expect_response(lambda r: "/formgrader/api/grade/" in r.url
+                                            and r.request.method == "PUT") as saved:
+                box.fill(str(points))
+                box.press("Tab")  # the score is saved on change (an XHR)
+            assert saved.value.ok, saved.value.status
             expect(box).to_have_value(str(points))
-        formgrader.wait_for_timeout(1000)  # the score is saved on change (an XHR)
     formgrader.goto(f"{hub_url}/user/instructor1/formgrader/manage_assignments",
                     timeout=60_000)
     formgrader_action(formgrader, "generate-feedback", "Successfully generated feedback")

@@ -95,3 +95,21 @@ def test_an_unreleased_assignment_is_404_even_after_a_release_elsewhere(app, act
     assert actions.submit(assignment="ps9").status_code == 404
     actions.release(assignment="ps9")
     assert actions.submit(assignment="ps9").status_code == 202  # absence is never cached
+
+
+class _DriverError(Exception):
+    def __init__(self, sqlstate):
+        super().__init__(f"sqlstate {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(("sqlstate", "race"), [("40P01", True), ("40001", True),
+                                                 ("23505", False), ("53300", False)])
+def test_deadlocks_and_serialization_failures_are_redone_not_reported(sqlstate, race):
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    from grader_service.intake import is_race
+
+    assert is_race(OperationalError("INSERT", {}, _DriverError(sqlstate))) is race
+    assert is_race(IntegrityError("INSERT", {}, _DriverError(sqlstate)))  # a unique key
+    assert not is_race(RuntimeError("disk full"))
