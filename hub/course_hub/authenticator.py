@@ -10,14 +10,16 @@ live in :mod:`course_hub.claims`, shared with the LTI 1.3 login (:mod:`course_hu
 from oauthenticator.generic import GenericOAuthenticator
 
 from .claims import RollNumberClaim
+from .roll_registry import OneAccountPerRoll
 
 
-class CourseOAuthenticator(RollNumberClaim, GenericOAuthenticator):
+class CourseOAuthenticator(OneAccountPerRoll, RollNumberClaim, GenericOAuthenticator):
     """GenericOAuthenticator that requires a valid roll-number claim.
 
     Configure it like GenericOAuthenticator (``authorize_url``, ``token_url``,
     ``userdata_url``, ``client_id``...), with ``enable_auth_state = True`` and
-    ``JUPYTERHUB_CRYPT_KEY`` set, since the roll number travels in auth_state.
+    ``JUPYTERHUB_CRYPT_KEY`` set, since the roll number travels in auth_state. A roll
+    number that another account holds is refused (:mod:`course_hub.roll_registry`).
     """
 
     async def update_auth_model(self, auth_model):

@@ -49,6 +49,7 @@ from traitlets import Dict, Int, Set, TraitError, Unicode, default, validate
 
 from .claims import RollNumberClaim
 from .roles import course_groups, instructor_group, student_group
+from .roll_registry import OneAccountPerRoll
 
 LTI_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 CONTEXT_CLAIM = LTI_CLAIM + "context"
@@ -224,7 +225,7 @@ class CourseLTI13CallbackHandler(LTI13CallbackHandler):
             raise web.HTTPError(400, REPLAYED_LAUNCH_MESSAGE)
 
 
-class CourseLTI13Authenticator(RollNumberClaim, LTI13Authenticator):
+class CourseLTI13Authenticator(OneAccountPerRoll, RollNumberClaim, LTI13Authenticator):
     """LTI 1.3 authenticator that requires a roll number and a course role.
 
     Configure it like ``LTI13Authenticator`` (``issuer``, ``client_id``,

@@ -59,6 +59,19 @@ def test_login_without_a_valid_roll_number_is_refused(stack, username, message):
     assert message in info.value.message
 
 
+def test_a_second_account_with_a_taken_roll_number_is_refused(stack, people):
+    """``rollcopy`` carries student1's roll number (a recycled or duplicated account at the
+    provider): it gets no hub account, and student1 keeps the roll number."""
+    people("student1")  # logged in: CS21B001 is bound to student1
+    with pytest.raises(LoginError) as info:
+        login(stack.config.hub_url, "rollcopy", "dl101-demo")
+    assert info.value.status_code == 403
+    assert "already belongs to another account" in info.value.message
+    assert "student1" not in info.value.message
+    student = people("student1")
+    assert kernel(student, "import os; print(os.environ['ROLL_NUMBER'])").strip() == "CS21B001"
+
+
 def test_preloaded_course_holds_no_solutions(people):
     student = people("student1")
     text = kernel(student, "print(open('course/ps0/ps0.ipynb').read())")

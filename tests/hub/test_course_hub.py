@@ -85,3 +85,47 @@ def test_demo_accounts_cover_the_refusal_cases():
     assert users["student1"]["roll_number"] == "CS21B001"
     assert "roll_number" not in users["noroll"]
     assert "formgrade-dl101" in users["instructor1"]["groups"]
+    assert users["rollcopy"]["roll_number"] == users["student1"]["roll_number"]
+
+
+def test_a_roll_number_binds_its_first_account_until_released(tmp_path):
+    from course_hub.roll_registry import RollRegistry, RollTaken
+
+    url = f"sqlite:///{tmp_path / 'hub.sqlite'}"
+    registry = RollRegistry(url)
+    registry.bind("CS21B001", "student1")
+    registry.bind("CS21B001", "student1")  # every later login of the same account
+    registry.bind("CS21B002", "student2")
+    with pytest.raises(RollTaken) as taken:
+        registry.bind("CS21B001", "student2")
+    assert taken.value.owner == "student1"
+    reopened = RollRegistry(url)  # the table outlives the hub process
+    assert [row[:2] for row in reopened.all()] == [("CS21B001", "student1"),
+                                                  ("CS21B002", "student2")]
+    assert reopened.release("CS21B001") == "student1"
+    assert reopened.release("CS21B001") is None
+    registry.bind("CS21B001", "student2")
+    assert registry.owner("CS21B001") == "student2"
+
+
+def test_a_lost_race_for_a_roll_number_names_the_winner(tmp_path, monkeypatch):
+    """Two first logins at once: the insert of the slower one fails on the key and it is
+    refused with the winner as owner (never both bound, never an error page)."""
+    from course_hub.roll_registry import RollRegistry, RollTaken
+
+    registry = RollRegistry(f"sqlite:///{tmp_path / 'hub.sqlite'}")
+    real_owner = registry.owner
+    calls = []
+
+    def owner_seen_before_the_other_insert(roll_number):
+        calls.append(roll_number)
+        if len(calls) == 1:  # the other login inserts between our read and our insert
+            registry_other.bind(roll_number, "student1")
+            return None
+        return real_owner(roll_number)
+
+    registry_other = RollRegistry(f"sqlite:///{tmp_path / 'hub.sqlite'}")
+    monkeypatch.setattr(registry, "owner", owner_seen_before_the_other_insert)
+    with pytest.raises(RollTaken) as taken:
+        registry.bind("CS21B001", "student2")
+    assert taken.value.owner == "student1"

@@ -7,6 +7,9 @@ created, forged or replayed id_tokens refused, and ``ROLL_NUMBER`` in the spawn
 environment.
 """
 
+import itertools
+import subprocess
+import sys
 import time
 import uuid
 from html.parser import HTMLParser
@@ -75,7 +78,15 @@ def launch(lms, launch):
         return session.post(action, data=fields, timeout=30, allow_redirects=False)
 
 
-def new_user(sourcedid="CS21B001"):
+#: roll numbers no other test uses (a roll number binds the first account that logs in)
+_FRESH_ROLLS = (f"CS22B{n:03d}" for n in itertools.count(1))
+
+
+def new_user(sourcedid=None, fresh_roll=True):
+    """A new LMS person; with ``fresh_roll`` and no ``sourcedid``, a roll number of their own
+    (``fresh_roll=False``: a launch without any)."""
+    if sourcedid is None and fresh_roll:
+        sourcedid = next(_FRESH_ROLLS)
     sub = uuid.uuid4().hex[:12]
     return LmsUser(sub=sub, email=f"s{sub}@univ.example", name="Asha Raman",
                    sourcedid=sourcedid)
@@ -103,7 +114,7 @@ def test_learner_launch_logs_in_with_roll_number_from_the_sis_id(lms, lti_hub):
 @pytest.mark.parametrize("roles", [[INSTRUCTOR], [TEACHING_ASSISTANT],
                                    [INSTRUCTOR, LEARNER]])
 def test_instructor_launch_joins_the_formgrade_group(lms, lti_hub, roles):
-    teacher = new_user(sourcedid="FAC0001")
+    teacher = new_user()
     answer = launch(lms, Launch(teacher, COURSE_CONTEXT, roles))
     assert answer.status_code == 302, answer.text
     groups = set(lti_hub.user(hub_name(lms, teacher))["groups"])
@@ -124,7 +135,7 @@ def test_a_later_launch_updates_the_role_in_that_course(lms, lti_hub):
     ("!!", INVALID_CLAIM_MESSAGE.format(value="!!")),
 ])
 def test_launch_without_valid_roll_number_is_refused(lms, lti_hub, sourcedid, message):
-    student = new_user(sourcedid=sourcedid)
+    student = new_user(sourcedid=sourcedid, fresh_roll=False)
     answer = launch(lms, Launch(student, COURSE_CONTEXT, [LEARNER]))
     assert answer.status_code == 403
     assert message.split("(")[0] in answer.text.replace("&#39;", "'")
@@ -237,7 +248,7 @@ def test_learner_launches_in_a_real_browser(lms, lti_hub, browser):
 
 
 def test_browser_shows_why_a_launch_without_roll_number_is_refused(lms, lti_hub, browser):
-    student = new_user(sourcedid=None)
+    student = new_user(fresh_roll=False)
     page = browser.new_page()
     page.goto(lms.launch_url(Launch(student, COURSE_CONTEXT, [LEARNER])), timeout=60_000)
     page.wait_for_selector("text=did not include a roll number", timeout=60_000)
@@ -279,9 +290,8 @@ def test_many_launches_fetch_the_platform_key_set_at_most_once(lms, lti_hub):
     hub's event loop fetch it once per student."""
     launch(lms, Launch(new_user(), COURSE_CONTEXT, [LEARNER]))  # warm (or already cached)
     before = lms.jwks_requests
-    for number in range(5):
-        answer = launch(lms, Launch(new_user(sourcedid=f"CS21B10{number}"), COURSE_CONTEXT,
-                                    [LEARNER]))
+    for _ in range(5):
+        answer = launch(lms, Launch(new_user(), COURSE_CONTEXT, [LEARNER]))
         assert answer.status_code == 302, answer.text
     assert lms.jwks_requests == before
 
@@ -336,3 +346,36 @@ def test_a_changed_email_keeps_the_account(lms, lti_hub):
     model = lti_hub.user(hub_name(lms, student))
     assert model["auth_state"]["lti_claims"]["email"] == "asha.new@univ.example"
     assert model["auth_state"]["roll_number"] == "CS21B051"
+
+
+def roll_registry(lti_hub, *args):
+    """``python -m course_hub.roll_registry`` on the test hub's database."""
+    db_url = f"sqlite:///{lti_hub.log_path.parent / 'jupyterhub.sqlite'}"
+    return subprocess.run([sys.executable, "-m", "course_hub.roll_registry", "--db-url", db_url,
+                           *args], capture_output=True, text=True, timeout=60)
+
+
+def test_a_roll_number_another_account_holds_is_refused_until_released(lms, lti_hub):
+    """A second LMS identity with the same SIS id (a recycled account, a typo) gets no
+    account: the roll number, its submissions and grades stay with the first."""
+    first = new_user(sourcedid="CS21B077")
+    assert launch(lms, Launch(first, COURSE_CONTEXT, [LEARNER])).status_code == 302
+    assert launch(lms, Launch(first, COURSE_CONTEXT, [LEARNER])).status_code == 302  # again
+    second = new_user(sourcedid=" cs21-b077 ")  # the same roll number, written differently
+    answer = launch(lms, Launch(second, COURSE_CONTEXT, [LEARNER]))
+    assert answer.status_code == 403
+    assert "already belongs to another account" in answer.text
+    assert hub_name(lms, first) not in answer.text  # the other account is not named
+    assert lti_hub.user(hub_name(lms, second)) is None
+    assert lti_hub.user(hub_name(lms, first))["auth_state"]["roll_number"] == "CS21B077"
+    assert "roll number CS21B077 belongs to " + hub_name(lms, first) in lti_hub.log()
+
+    listing = roll_registry(lti_hub, "list")
+    assert f"CS21B077\t{hub_name(lms, first)}\t" in listing.stdout, listing
+    released = roll_registry(lti_hub, "release", "cs21b077")
+    assert released.returncode == 0 and hub_name(lms, first) in released.stdout, released
+    assert launch(lms, Launch(second, COURSE_CONTEXT, [LEARNER])).status_code == 302
+    assert lti_hub.user(hub_name(lms, second))["auth_state"]["roll_number"] == "CS21B077"
+    first_again = launch(lms, Launch(first, COURSE_CONTEXT, [LEARNER]))
+    assert first_again.status_code == 403  # now the first is the one refused
+    assert roll_registry(lti_hub, "release", "CS21B999").returncode == 1
