@@ -107,21 +107,40 @@ def train_mlp(X, y, hidden_units, activations, learning_rate, epochs, batch_size
         (DX_RETURN, "return dxp[:, :, :h, :wd], dw, db"),  # wrong crop
     )),
     Mutant("cnn_pool_grad_wrong_cell", CNN, {"gradient_routes": 3, "learning_signal": 0},
-           "max_pool_backward", '''
-def max_pool_backward(dout, x, size):
+           "pool_backward", '''
+def pool_backward(dout, x, size):
     dx = np.zeros_like(x, dtype=np.float64)
-    dx[:, :, ::size, ::size] = dout  # always the top-left cell, not the maximum
-    return dx
+    dx[:, :, ::size, ::size] = dout  # always the top-left cell (max: not the maximum;
+    return dx                        # avg: not shared by the window)
 '''),
     Mutant("cnn_pool_stride_one", CNN, {"pool_forward": 2, "learning_signal": 4},
-           "max_pool_forward", '''
-def max_pool_forward(x, size):
+           "pool_forward", '''
+def pool_forward(x, size):
     n, c, h, w = x.shape
-    out = np.full((n, c, h - size + 1, w - size + 1), -np.inf)
+    out = np.zeros((n, c, h - size + 1, w - size + 1))
     for i in range(size):
         for j in range(size):  # overlapping windows: stride 1 instead of size
-            out = np.maximum(out, x[:, :, i:i + h - size + 1, j:j + w - size + 1])
+            out = out + x[:, :, i:i + h - size + 1, j:j + w - size + 1] / size ** 2
     return out
+'''),
+    # a classmate's pooling: the notebook of a roll number whose cnn_pooling differs
+    Mutant("cnn_pooling_of_another_roll", CNN, {"pool_forward": 2, "gradient_routes": 3,
+                                                "learning_signal": 2},
+           "pool_forward", edits=(
+               ('if CONFIG["cnn_pooling"] == "max":', 'if CONFIG["cnn_pooling"] != "max":'),
+           ), append='''
+def pool_backward(dout, x, size):
+    n, c, h, w = x.shape
+    oh, ow = h // size, w // size
+    windows = x[:, :, :oh * size, :ow * size].reshape(n, c, oh, size, ow, size)
+    if CONFIG["cnn_pooling"] != "max":
+        share = windows == windows.max(axis=(3, 5), keepdims=True)
+    else:
+        share = np.full(windows.shape, 1.0 / (size * size))
+    dx = np.zeros_like(x, dtype=np.float64)
+    routed = share * dout[:, :, :, None, :, None]
+    dx[:, :, :oh * size, :ow * size] = routed.reshape(n, c, oh * size, ow * size)
+    return dx
 '''),
     Mutant("cnn_softmax_unstable", CNN, {"softmax_ce": 3}, "softmax_ce", '''
 def softmax_ce(logits, y):
@@ -527,8 +546,9 @@ NAMED_MISTAKES = {
     "cnn_stride_off_by_one": "// stride + 1",
     "cnn_conv_true_convolution": "the kernel is flipped",
     "cnn_dx_padding_not_removed": "drop pad rows and columns",
-    "cnn_pool_grad_wrong_cell": "the right values in the wrong cells",
+    "cnn_pool_grad_wrong_cell": "in the wrong cells",
     "cnn_pool_stride_one": "the step of your window loop",
+    "cnn_pooling_of_another_roll": "your roll number's pooling is",
     "cnn_softmax_unstable": "subtract each row's largest logit",
     "cnn_softmax_grad_no_onehot": "subtract the one-hot labels",
     "churn_precision_recall_swapped": "precision and recall are swapped",

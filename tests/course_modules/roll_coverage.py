@@ -51,7 +51,8 @@ NOTEBOOK_FIELDS = {
     "m03_mlp_scratch_2/mlp_scratch_part2.ipynb": MLP_FIELDS,
     "m03_mlp_scratch_2/roll_compare.ipynb": MLP_FIELDS + TRAINING_FIELDS,
     "m04_churn_thresholds/churn_thresholds.ipynb": ("hidden_units", "seed"),
-    "m05_cnn_scratch/cnn_scratch.ipynb": ("cnn_filters", "cnn_kernel_size", "seed"),
+    "m05_cnn_scratch/cnn_scratch.ipynb": ("cnn_filters", "cnn_kernel_size", "cnn_pooling",
+                                          "seed"),
     "m06_framework_cnn/framework_cnn.ipynb": CNN_FIELDS,
     "m07_experimentation/experimentation.ipynb": MLP_FIELDS + TRAINING_FIELDS,
     # the churn track (the reference's); fit_predict fixes optimizer, rate and batch size

@@ -97,16 +97,37 @@ def test_gradient_check_inputs_stay_clear_of_relu_kinks():
     assert result["items"][0]["passed"], result["items"][0]["message"]
 
 
-def test_a_right_cnn_short_of_the_bar_on_one_dataset_trains_on_another():
-    """The reference CNN misses 0.85 held-out accuracy on about 1 fresh dataset in 100
-    (60 test images); seed 1493 draws one. The checker trains once more on another
-    dataset and says so, so the reference keeps its points."""
-    result = grade_notebook(SOURCE / GRADED["m05_cnn_scratch"], "m05_cnn_scratch", ROLL,
-                            seed=1493)
-    [item] = [i for i in result["items"] if i["id"] == "learning_signal"]
-    accuracy = item["subchecks"][1]
-    assert accuracy["passed"] and "best of 2 fresh datasets" in accuracy["message"], accuracy
-    assert result["score"] == auto_max(result)
+def test_a_training_run_short_of_the_bar_trains_once_more_on_another_dataset():
+    """A right CNN missed 0.85 held-out accuracy on a few fresh datasets in 1000; the
+    checker then trains once more on another dataset and says so. A run that is wrong
+    in form (not short of a bar) is not repeated, and a second miss fails."""
+    from dlcourse.grading.checks import Context, _learning
+    from dlcourse.grading.isolation import CallResult
+    from dlcourse.grading.rubrics import SubCheck
+
+    sub = SubCheck("cnn_accuracy", "held-out accuracy", 2, "cnn_training", ("train_cnn",),
+                   {"part": "accuracy", "min_accuracy": 0.85})
+
+    def grade(accuracies, value=None):
+        runs = iter(accuracies)
+
+        def run():
+            accuracy = next(runs)
+            params = {"accuracy": accuracy}
+            return CallResult(True, value or [params, [1.0, 0.5]]), ((), ()), ((), ())
+
+        ctx = Context(host=None, rng=np.random.default_rng(0), roll_number=ROLL)
+        return _learning(ctx, sub, "train_cnn", run, lambda p, X, y: (0.0, p["accuracy"]),
+                         ratio=0.7), ctx.cache["train_cnn"]
+
+    (passed, message), runs = grade([0.80, 0.95])
+    assert passed and "best of 2 fresh datasets" in message and len(runs) == 2, message
+    (passed, message), runs = grade([0.80, 0.70])
+    assert not passed and "and on 1 other fresh dataset" in message
+    (passed, message), runs = grade([0.95])
+    assert passed and "fresh datasets" not in message and len(runs) == 1
+    (passed, message), runs = grade([0.5, 0.95], value=["not", "params"])
+    assert not passed and len(runs) == 1 and "(params, losses)" in message
 
 
 REFERENCES = sorted(GRADED.items()) + [("m03_mlp_scratch_2", ROLL_COMPARE)]

@@ -22,6 +22,10 @@ from dlcourse.grading.diagnosis import likely_mistake
 from dlcourse.roll import derive_config
 
 
+class NoRollNumber(Exception):
+    """A check of a roll-dependent answer was asked for without a roll number."""
+
+
 @dataclass
 class Context:
     """What every check gets: the host, a generator, the roll number and a call cache."""
@@ -32,6 +36,14 @@ class Context:
     timeout: float | None = None
     cache: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)  # numbers measured here, signed in the stamp
+
+    @property
+    def config(self) -> dict:
+        """``derive_config`` of the roll number the service graded (never the notebook's)."""
+        if not self.roll_number:
+            raise NoRollNumber("no roll number: an answer that depends on it cannot be "
+                               "checked")
+        return derive_config(self.roll_number)
 
     def call(self, sub, fn, *args, key=None, **kwargs):
         """Call the student's ``fn`` (cached under ``key`` so sibling sub-checks share it)."""
@@ -250,6 +262,22 @@ def _evaluate_binary(y, scores, threshold):
     return {k: report[k] for k in ("accuracy", "precision", "recall", "roc_auc", "pr_auc")}
 
 
+def _pool_forward(pooling):
+    forward = conv.POOLING[pooling][0]
+    return lambda x, size: forward(x, size)[0]
+
+
+def _pool_backward(pooling):
+    forward, backward = conv.POOLING[pooling]
+    return lambda dout, x, size: backward(dout, forward(x, size)[1])
+
+
+#: references of answers that depend on the student's roll number: config -> function
+ROLL_REFERENCES = {
+    "pool_forward": lambda config: _pool_forward(config["cnn_pooling"]),
+    "pool_backward": lambda config: _pool_backward(config["cnn_pooling"]),
+}
+
 REFERENCES = {
     "dense_forward": lambda x, W, b: layers.dense_forward(x, W, b)[0],
     "mlp_forward": ref_mlp_forward,
@@ -260,9 +288,6 @@ REFERENCES = {
     "dense_backward": lambda dout, x, W: layers.dense_backward(dout, (x, W)),
     "conv_forward": lambda x, w, b, s, p: conv.conv2d_forward(x, w, b, s, p)[0],
     "conv_backward": _conv_backward,
-    "max_pool_forward": lambda x, size: conv.max_pool_forward(x, size)[0],
-    "max_pool_backward": lambda dout, x, size: conv.max_pool_backward(
-        dout, conv.max_pool_forward(x, size)[1]),
     "softmax_ce": _softmax_ce,
     "precision_recall": lambda y, p: (metrics.precision(y, p), metrics.recall(y, p)),
     "roc_auc": metrics.roc_auc,
@@ -291,13 +316,25 @@ def _select(value, which):
     return [value[i] for i in which]
 
 
+def reference(ctx, name):
+    """The reference function ``name``; a roll-dependent one for ``ctx``'s roll number."""
+    if name in ROLL_REFERENCES:
+        return ROLL_REFERENCES[name](ctx.config)
+    return REFERENCES[name]
+
+
 def check_compare(ctx, sub):
-    """Call the student's function on fresh inputs; compare with the reference."""
+    """Call the student's function on fresh inputs; compare with the reference (for a
+    roll-dependent answer, the reference of the roll number the service graded)."""
     p = sub.params
     key = (sub.functions[0], p["inputs"])  # sibling sub-checks share one call
     if key not in ctx.cache:
+        try:
+            ref = reference(ctx, p["reference"])
+        except NoRollNumber as missing:
+            return False, str(missing)
         args, kwargs = INPUTS[p["inputs"]](ctx.rng)
-        want = REFERENCES[p["reference"]](*args, **kwargs)
+        want = ref(*args, **kwargs)
         ctx.cache[key] = (list(want) if isinstance(want, tuple) else want,
                           ctx.call(sub, sub.functions[0], *args, **kwargs), (args, kwargs))
     want, result, (args, kwargs) = ctx.cache[key]
@@ -312,7 +349,7 @@ def check_compare(ctx, sub):
     if reason is None:
         return True, "matches the reference"
     hint = likely_mistake(p["reference"], args, kwargs, got, want, sub.tolerance,
-                          p.get("select"))
+                          p.get("select"), config=ctx.config if ctx.roll_number else None)
     return False, f"{reason}; likely: {hint}" if hint else reason
 
 
@@ -448,30 +485,39 @@ def check_mlp_training(ctx, sub):
 CNN_FILTERS, CNN_KERNEL, CNN_SIZE = 4, 3, 8
 
 
-def cnn_scores(params, X):
+CNN_LEARNING_RATE, CNN_EPOCHS = 0.4, 8
+
+
+def cnn_scores(params, X, pooling):
     """Class scores (logits) of the module-05 architecture:
-    conv (same padding, stride 1) -> relu -> 2x2 max pool -> flatten -> dense."""
+    conv (same padding, stride 1) -> relu -> 2x2 ``pooling`` -> flatten -> dense."""
     h = conv.conv2d_forward(X, params["W_conv"], params["b_conv"], 1, CNN_KERNEL // 2)[0]
-    h = conv.max_pool_forward(np.maximum(h, 0), 2)[0]
+    h = conv.POOLING[pooling][0](np.maximum(h, 0), 2)[0]
     return layers.dense_forward(h.reshape(len(X), -1), params["W_fc"], params["b_fc"])[0]
 
 
 def check_cnn_training(ctx, sub):
-    """``train_cnn`` on fresh bar images; the parent scores the returned weights."""
+    """``train_cnn`` on fresh bar images (the student's layers, so the student's pooling);
+    the parent scores the returned weights with the roll number's pooling."""
     flat = CNN_FILTERS * (CNN_SIZE // 2) ** 2
+    try:
+        pooling = ctx.config["cnn_pooling"]
+    except NoRollNumber as missing:
+        return False, str(missing)
 
     def run():
         X, y = data.make_bars(200, seed=int(ctx.rng.integers(2**31)), size=CNN_SIZE)
         X_tr, y_tr, X_te, y_te = _split(X, y, ctx.rng, 60)
         result = ctx.call(sub, "train_cnn", X_tr, y_tr, num_filters=CNN_FILTERS,
-                          kernel_size=CNN_KERNEL, learning_rate=0.1, epochs=8, batch_size=16,
+                          kernel_size=CNN_KERNEL, learning_rate=CNN_LEARNING_RATE,
+                          epochs=CNN_EPOCHS, batch_size=16,
                           seed=int(ctx.rng.integers(1000)))
         return result, (X_tr, y_tr), (X_te, y_te)
 
     def model(params, X, y):
         _checked(params, {"W_conv": (CNN_FILTERS, 1, CNN_KERNEL, CNN_KERNEL),
                           "b_conv": (CNN_FILTERS,), "W_fc": (flat, 2), "b_fc": (2,)})
-        scores = cnn_scores(params, X)
+        scores = cnn_scores(params, X, pooling)
         loss = layers.softmax_cross_entropy_forward(scores, y)[0]
         return loss, metrics.accuracy(y, scores.argmax(axis=1))
 
@@ -522,7 +568,10 @@ def check_roll_draws(ctx, sub):
     if not result.ok:
         return False, result.error
     reason = mismatch(result.value, want, sub.tolerance, f"{sub.functions[0]}({n})")
-    return reason is None, reason or "the draws of your roll number's seed"
+    if reason:
+        return False, (f"{reason}: expected the first {n} draws of "
+                       "default_rng(CONFIG['seed']) of your roll number")
+    return True, "the draws of your roll number's seed"
 
 
 def check_framework_training(ctx, sub):

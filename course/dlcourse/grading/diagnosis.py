@@ -6,7 +6,9 @@ A compare check that fails says *how* the answer differs from the reference
 1. **Known mistakes** of the function (:data:`KNOWN_MISTAKES`): the wrong answers a
    student typically writes, computed here in the parent from the same inputs
    (columns centred along the rows, a flipped kernel, a mean where the sum is
-   needed...). The first one the student's answer equals is named.
+   needed...), and for an answer that depends on the roll number the answer of another
+   roll number's variant (:data:`ROLL_MISTAKES`). The first one the student's answer
+   equals is named.
 2. **Shapes of error** that hold for any array or number: not finite (with the
    function's usual cause, :data:`NOT_FINITE`), a spatial size off (stride or
    padding), transposed, the opposite sign, a constant factor, the right values in
@@ -109,6 +111,25 @@ KNOWN_MISTAKES = {
              lambda y, y_hat: float(np.sum((y - y_hat) ** 2) / (len(y) - 1))),),
 }
 
+def _other_pooling(config, part):
+    """The answer of the pooling the student's roll number does *not* give (a notebook
+    written for another roll number, or the wrong choice read from CONFIG)."""
+    mine = config["cnn_pooling"]
+    other = next(name for name in conv.POOLING if name != mine)
+    forward, backward = conv.POOLING[other]
+    phrase = (f"this is {other} pooling: your roll number's pooling is {mine} "
+              f"(CONFIG['cnn_pooling'])")
+    if part == "forward":
+        return ((phrase, lambda x, size: forward(x, size)[0]),)
+    return ((phrase, lambda dout, x, size: backward(dout, forward(x, size)[1])),)
+
+
+#: roll-dependent reference name -> config -> ((mistake, wrong answer), ...)
+ROLL_MISTAKES = {
+    "pool_forward": lambda config: _other_pooling(config, "forward"),
+    "pool_backward": lambda config: _other_pooling(config, "backward"),
+}
+
 #: reference name -> the usual cause of a NaN or inf answer
 NOT_FINITE = {
     "bce_loss": "clip the probabilities to [1e-7, 1 - 1e-7] before the log",
@@ -149,20 +170,29 @@ def _value_hint(got, want):
             and np.allclose(got[~nonzero], 0.0, atol=1e-9 * scale):
         return (f"it is {ratios.flat[0]:.4g} x the right answer: a constant factor (a mean "
                 "where a sum is needed, or n - 1 where n is?)")
-    if got.size > 1 and np.isclose(got.sum(), want.sum(), rtol=1e-6, atol=1e-9 * scale) \
-            and np.allclose(np.sort(got[got != 0]), np.sort(want[want != 0]), rtol=1e-6):
-        return ("the right values in the wrong cells (a gradient routed to another "
-                "position than the one that produced the output?)")
+    if got.size > 1 and np.isclose(got.sum(), want.sum(), rtol=1e-6, atol=1e-9 * scale):
+        got_values, want_values = np.sort(got[got != 0]), np.sort(want[want != 0])
+        if got_values.shape == want_values.shape and np.allclose(got_values, want_values,
+                                                                 rtol=1e-6):
+            return ("the right values in the wrong cells (a gradient routed to another "
+                    "position than the one that produced the output?)")
+        if got_values.size != want_values.size:
+            return ("the right total in the wrong cells (a gradient given to other or "
+                    "fewer positions than the ones that produced the output?)")
     return ""
 
 
-def likely_mistake(reference, args, kwargs, got, want, tol, select=None):
+def likely_mistake(reference, args, kwargs, got, want, tol, select=None, config=None):
     """A phrase naming the likely mistake behind ``got`` (which did not match ``want``,
     the reference's answer on ``args``), or "" when none is recognised. ``select`` picks
-    the compared part of a tuple answer, as the check does."""
+    the compared part of a tuple answer, as the check does; ``config`` is the graded
+    roll number's config (for answers that depend on it)."""
     from dlcourse.grading.checks import _select, mismatch
 
-    for phrase, wrong_answer in KNOWN_MISTAKES.get(reference, ()):
+    known = KNOWN_MISTAKES.get(reference, ())
+    if config is not None and reference in ROLL_MISTAKES:
+        known = (*ROLL_MISTAKES[reference](config), *known)
+    for phrase, wrong_answer in known:
         wrong = wrong_answer(*args, **kwargs)
         wrong = _select(list(wrong) if isinstance(wrong, tuple) else wrong, select)
         if mismatch(got, wrong, tol) is None:

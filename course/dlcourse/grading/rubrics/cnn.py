@@ -1,4 +1,5 @@
-"""CNN from scratch (module 05): 20 points, all automatic."""
+"""CNN from scratch (module 05): 20 points, all automatic; the pooling items and the
+learning signal depend on the roll number's ``cnn_pooling``."""
 
 from dlcourse.grading.rubrics import Item, Rubric, SubCheck, compare
 from dlcourse.grading.rubrics.mlp import SCRATCH_BLOCKED
@@ -19,13 +20,14 @@ RUBRIC = Rubric(
             compare("conv_backward_dw_db", "dw and db (stride 2, padding 1)", 2,
                     "conv_backward", "conv_backward", select=[1, 2]),
         )),
-        Item("pool_forward", "Max pooling forward", (
-            compare("max_pool_forward", "2x2 max pooling, stride 2", 2, "max_pool_forward",
-                    "pool"),
+        Item("pool_forward", "Pooling forward (your roll number's max or avg)", (
+            compare("pool_forward", "2x2 pooling, stride 2, of your roll number's "
+                    "cnn_pooling", 2, "pool_forward", "pool"),
         )),
-        Item("gradient_routes", "Pooling gradient routes", (
-            compare("max_pool_backward", "each window's gradient goes to its maximum", 3,
-                    "max_pool_backward", "pool_backward"),
+        Item("gradient_routes", "Pooling gradient routes (your roll number's max or avg)", (
+            compare("pool_backward", "each window's gradient goes to the cells that made "
+                    "its output (max: the maximum; avg: every cell, equally)", 3,
+                    "pool_backward", "pool_backward"),
         )),
         Item("softmax_ce", "Softmax cross-entropy and its gradient", (
             compare("softmax_ce_loss", "mean loss, stable for large logits", 1, "softmax_ce",
