@@ -55,7 +55,7 @@ images: base-image wheelhouse course-release course-source images/hub/chp/node_m
 
 # --- The stack -----------------------------------------------------------------------
 demo: images
-	$(PY) -m scripts.localstack up --project $(PROJECT)
+	$(PY) -m scripts.localstack up --project $(PROJECT) --release m01_foundations
 
 down: venv
 	$(PY) -m scripts.localstack down --project $(PROJECT)

@@ -34,7 +34,8 @@ claim whose value, hashed with the issuer, names the hub user: default "sub", th
 stable user id; "custom_x" reads x from the LTI custom claim; email and names are
 refused, users can change them), SINGLEUSER_MEM_LIMIT, SINGLEUSER_CPU_LIMIT, USER_CONTAINER_PREFIX,
 HUB_OPS_API_TOKEN (an admin service token for ops scripts and tests),
-HUB_CULL_IDLE_SECONDS (stop servers idle this long; default 3600, 0 = never).
+HUB_CULL_IDLE_SECONDS (stop servers idle this long; default 3600, 0 = never),
+COURSE_CONTACT (whom students ask, shown under every error page's message).
 The LMS registers the hub as a tool with login URL <hub>/hub/lti13/oauth_login and
 redirect URL <hub>/hub/lti13/oauth_callback (<hub>/hub/lti13/config describes it).
 """
@@ -65,6 +66,12 @@ c.JupyterHub.hub_ip = "0.0.0.0"
 c.JupyterHub.hub_connect_ip = env("HUB_CONNECT_HOST")
 c.JupyterHub.db_url = env("JUPYTERHUB_DB_URL", "sqlite:////srv/jupyterhub/jupyterhub.sqlite")
 c.JupyterHub.cookie_secret_file = "/srv/jupyterhub/jupyterhub_cookie_secret"
+
+# Pages for people: refusals once, readable, with whom to ask (course_hub.pages)
+from course_hub.pages import TEMPLATES, template_vars  # noqa: E402
+
+c.JupyterHub.template_paths = [TEMPLATES]
+c.JupyterHub.template_vars = template_vars(env("COURSE_CONTACT", ""))
 c.ConfigurableHTTPProxy.pid_file = "/srv/jupyterhub/jupyterhub-proxy.pid"
 # A hub restart (a redeploy, a changed setting) leaves the student servers running, as
 # z2jh and TLJH do: on start the hub finds them again in its database. The proxy
@@ -203,7 +210,7 @@ ops_token = os.environ.get("HUB_OPS_API_TOKEN")
 if ops_token:
     c.JupyterHub.services.append({"name": "ops", "api_token": ops_token})
     roles.append({"name": "ops", "scopes": ["admin:users", "admin:servers", "tokens",
-                                            "admin:auth_state", "read:groups", "list:users",
+                                            "admin:auth_state", "admin:groups", "list:users",
                                             "read:services"],
                   "services": ["ops"]})
 prometheus_token = os.environ.get("HUB_PROMETHEUS_API_TOKEN")

@@ -42,6 +42,8 @@ from scripts.demo_idp import DEMO_PASSWORD, launch_demo_idp
 REPO = Path(__file__).resolve().parent.parent
 IDP_DIR = REPO / "hub" / "demo-idp"
 OIDC_CLIENT_ID = "jupyterhub"
+#: whom the demo's students are told to ask (the hub's error pages show it)
+DEMO_CONTACT = "the course staff of dl101 (demo: dl101-staff@example.edu)"
 
 
 @dataclass
@@ -243,6 +245,7 @@ class LocalStack:
             "GRADER_SERVICE_API_TOKEN": self.secrets["grader_api_token"],
             "HUB_OPS_API_TOKEN": self.secrets["ops_api_token"],
             "COURSE_IDS": cfg.course_ids,
+            "COURSE_CONTACT": DEMO_CONTACT,
         }
 
     def start_hub(self, gateway: str) -> float:
@@ -316,11 +319,20 @@ def main(argv=None) -> int:
     parser.add_argument("--hub-port", type=int, default=8000)
     parser.add_argument("--idp-port", type=int, default=9000)
     parser.add_argument("--volumes", action="store_true", help="down: also delete volumes")
+    parser.add_argument("--release", metavar="ASSIGNMENT", default="",
+                        help="up: then release this assignment of the built course as "
+                             "instructor1 (make demo: m01_foundations)")
     args = parser.parse_args(argv)
     stack = LocalStack(StackConfig(project=args.project, hub_port=args.hub_port,
                                    idp_port=args.idp_port))
     if args.command == "up":
         info = stack.up()
+        if args.release:
+            from scripts.demo_release import release
+
+            course = stack.config.course_ids.split(",")[0]
+            release(info["hub_url"], stack.secrets["ops_api_token"], args.release, course)
+            print(f"released {course}/{args.release}: students find it in the Assignments tab")
         print(f"\nJupyterHub is up at {info['hub_url']}  (IdP: {info['idp_issuer']})")
         print(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for user in demo_accounts():

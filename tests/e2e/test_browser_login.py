@@ -29,3 +29,7 @@ def test_browser_login_without_roll_number_shows_the_reason(stack, browser):
     if "/hub/" not in page.url:
         page.click("button[type=submit], input[type=submit]")
     page.wait_for_selector("text=did not include a roll number", timeout=60_000)
+    # the message once, under a short heading, with whom to ask (course_hub.pages)
+    assert page.locator("h1").inner_text() == "You cannot use this course hub yet"
+    assert page.locator("text=did not include a roll number").count() == 1
+    assert "Course staff: the course staff of dl101" in page.inner_text("body")

@@ -279,3 +279,30 @@ def wait_for_lms(fake_lms, name, score, timeout=60):
             return got
         assert time.monotonic() < deadline, (got, score)
         time.sleep(0.5)
+
+
+def test_make_demo_releases_a_first_assignment_students_see(stack, people, grader_url):
+    """``make demo`` ends with module 01 released (scripts.demo_release, as instructor1
+    through the hub and the service's release API): a student who logs in then finds it
+    in the Assignments tab instead of "No courses found"."""
+    from scripts.demo_release import release
+
+    record = release(stack.config.hub_url, stack.secrets["ops_api_token"], "m01_foundations",
+                     COURSE)
+    assert (record["assignment"], record["notebooks"]) == ("m01_foundations",
+                                                           ["quickstart.ipynb"])
+    student = people("student3")
+    r = requests.get(f"{student.server_url}/assignments", params={"course_id": COURSE},
+                     headers=student.headers, timeout=60)
+    assert r.status_code == 200 and r.json()["success"], r.text
+    listed = {a["assignment_id"]: a["status"] for a in r.json()["value"]}
+    assert listed.get("m01_foundations") == "released", listed
+    r = requests.post(f"{student.server_url}/assignments/fetch", headers=student.headers,
+                      data={"course_id": COURSE, "assignment_id": "m01_foundations"},
+                      timeout=60)
+    assert r.status_code == 200 and r.json()["success"], r.text
+    folder = api(student, "GET", "m01_foundations")["content"]
+    assert {f["name"] for f in folder} == {"quickstart.ipynb", "readings.md"}, folder
+    instructor = people("instructor1")
+    assert requests.delete(f"{grader_url}/api/courses/{COURSE}/assignments/m01_foundations",
+                           headers=instructor.headers, timeout=30).status_code == 204

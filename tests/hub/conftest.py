@@ -23,6 +23,7 @@ from tests.fake_lms.launch import LmsContext, new_platform
 
 HERE = Path(__file__).resolve().parent
 COURSE_CONTEXT = LmsContext(id="ctx-4f1c9a", label="DL101-2026", title="Deep Learning")
+COURSE_CONTACT = "dl101-staff@univ.example"
 OTHER_CONTEXT = LmsContext(id="ctx-77aa01", label="PHY204", title="Optics")
 
 
@@ -115,6 +116,7 @@ def lti_hub(lms, hub_port, tmp_path_factory):
         "HUB_OPS_API_TOKEN": api_token,
         "HUB_PROMETHEUS_API_TOKEN": PROMETHEUS_TOKEN,
         "HUB_CULL_IDLE_SECONDS": "0",
+        "COURSE_CONTACT": COURSE_CONTACT,
     }
     log_path = state / "jupyterhub.log"
     with log_path.open("wb") as log:

@@ -8,6 +8,7 @@ environment.
 """
 
 import itertools
+import re
 import subprocess
 import sys
 import time
@@ -36,7 +37,7 @@ from tests.fake_lms.launch import (
     LmsUser,
     new_signing_key,
 )
-from tests.hub.conftest import COURSE_CONTEXT, OTHER_CONTEXT
+from tests.hub.conftest import COURSE_CONTACT, COURSE_CONTEXT, OTHER_CONTEXT
 
 pytestmark = pytest.mark.slow
 
@@ -379,3 +380,13 @@ def test_a_roll_number_another_account_holds_is_refused_until_released(lms, lti_
     first_again = launch(lms, Launch(first, COURSE_CONTEXT, [LEARNER]))
     assert first_again.status_code == 403  # now the first is the one refused
     assert roll_registry(lti_hub, "release", "CS21B999").returncode == 1
+
+
+def test_a_refusal_page_says_its_message_once_with_whom_to_ask(lms, lti_hub):
+    answer = launch(lms, Launch(new_user(fresh_roll=False), COURSE_CONTEXT, [LEARNER]))
+    assert answer.status_code == 403
+    page = answer.text
+    heading = re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S).group(1).strip()
+    assert heading == "You cannot use this course hub yet"
+    assert page.count(MISSING_CLAIM_MESSAGE.split(",")[0]) == 1
+    assert f"Course staff: {COURSE_CONTACT}" in page

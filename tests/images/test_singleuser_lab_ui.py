@@ -36,6 +36,7 @@ INSTRUCTOR_ONLY = {"@jupyter/nbgrader:course-list", "@jupyter/nbgrader:create-as
 STUDENT_KEEPS = {"@jupyter/nbgrader:menu", "@jupyter/nbgrader:assignment-list",
                  "@jupyter/nbgrader:validate-assignment"}
 TOKEN = "lab-ui-test-token"
+LAB_OVERRIDES = REPO / "images" / "singleuser" / "lab-overrides.json"
 
 
 def image_etc_jupyter(dest: Path) -> Path:
@@ -71,12 +72,15 @@ def lab(request, tmp_path_factory):
     home.mkdir()
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(home), "LANG": "C.UTF-8",
            "JUPYTER_CONFIG_PATH": str(image_etc_jupyter(tmp)), "NBGRADER_ROLE": role}
+    settings = tmp / "lab-settings"  # the image's settings overrides, as its COPY puts them
+    (settings / "overrides.d").mkdir(parents=True)
+    shutil.copy(LAB_OVERRIDES, settings / "overrides.d" / "dlcourse.json")
     port = free_port()
     log = (tmp / "lab.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
          f"--port={port}", "--ServerApp.port_retries=0", "--ServerApp.allow_root=True",
-         f"--IdentityProvider.token={TOKEN}"],
+         f"--IdentityProvider.token={TOKEN}", f"--LabApp.app_settings_dir={settings}"],
         cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -147,3 +151,18 @@ def test_nbgrader_server_extensions_per_role(lab):
     for path in ("/formgrader", "/formgraders"):
         status = get(url, path).status_code
         assert (status == 404) == (role == "student"), (path, status)
+
+
+def test_no_news_prompt_and_the_course_menu(lab):
+    """A newcomer's first Lab page asks nothing about Jupyter news (the server has no
+    internet anyway) and has the Course menu with the results page."""
+    _role, url = lab
+    assert f"COPY {LAB_OVERRIDES.relative_to(REPO)} " in DOCKERFILE.read_text()
+    news = get(url, "/lab/api/settings/@jupyterlab/apputils-extension:notification").json()
+    properties = news["schema"]["properties"]
+    assert properties["fetchNews"]["default"] == "false"
+    assert properties["checkForUpdates"]["default"] is False
+    menus = get(url, "/lab/api/settings/@jupyterlab/mainmenu-extension:plugin").json()
+    course = [m for m in menus["schema"]["properties"]["menus"]["default"]
+              if m["id"] == "jp-mainmenu-dlcourse"]
+    assert course and course[0]["items"][0]["args"]["url"] == "/services/grader/", course
