@@ -63,6 +63,10 @@ class StackConfig:
     grader_env: dict[str, str] = field(default_factory=dict)
     # memory (and memory+swap) of the grading service container: uploads unpack there
     grader_memory: str = "2g"
+    # the IdP's accounts (default: hub/demo-idp/users.json; benchmarks make their own)
+    users_file: Path | None = None
+    # more settings for the hub (e.g. spawn limits a benchmark compares)
+    hub_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def network(self) -> str:
@@ -169,7 +173,8 @@ class LocalStack:
         idp = launch_demo_idp(
             cfg.idp_port, self.idp_issuer(gateway), OIDC_CLIENT_ID,
             self.secrets["oidc_client_secret"], redirect_uris, gateway,
-            cookie_keys=[self.secrets["idp_cookie_key"]], log_path=cfg.state_dir / "idp.log")
+            cookie_keys=[self.secrets["idp_cookie_key"]], log_path=cfg.state_dir / "idp.log",
+            users_file=cfg.users_file)
         pid_file.write_text(str(idp.process.pid))
 
     @staticmethod
@@ -246,6 +251,7 @@ class LocalStack:
             "HUB_OPS_API_TOKEN": self.secrets["ops_api_token"],
             "COURSE_IDS": cfg.course_ids,
             "COURSE_CONTACT": DEMO_CONTACT,
+            **cfg.hub_env,
         }
 
     def start_hub(self, gateway: str) -> float:

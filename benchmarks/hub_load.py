@@ -1,0 +1,244 @@
+"""A workshop arriving at the hub: N students log in at a steady rate and run a cell.
+
+Brings up a stack of its own (``scripts.localstack``, project ``dlcourse-bench`` on free
+ports, the project's images) whose demo IdP holds N generated accounts with roll
+numbers, then starts one thread per student at ``i / rate`` seconds. Each student goes
+through the real login (OIDC, the IdP's forms, the hub's callback), asks for a server,
+waits until it answers through the proxy, starts a kernel and runs ``1 + 1``. Per
+student it records the time of every stage; for the run, failures by stage and cause,
+CPU seconds per single-user container (its whole start, kernel included), the hub
+container's CPU (hub and proxy), and memory per idle user with a kernel. It prints a
+table, saves everything as JSON, and removes its stack (``--keep`` leaves it up).
+
+    python benchmarks/hub_load.py [--students 20] [--rate 1.0] [--json out.json]
+        [--hub-env KEY=VALUE ...] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from scripts.demo_idp import DEMO_PASSWORD, free_port  # noqa: E402
+from scripts.localstack import LocalStack, StackConfig  # noqa: E402
+from tests.e2e.support import login, run_code  # noqa: E402
+
+COURSE = "dl101"
+STAGES = ("login", "spawn", "first_cell")
+
+
+@dataclass
+class Student:
+    """One student's run: seconds from arrival to the end of each stage, or the failure."""
+
+    name: str
+    roll_number: str
+    arrived: float = 0.0
+    done: dict = field(default_factory=dict)  # stage -> seconds since arrival
+    failed_stage: str = ""
+    failure: str = ""
+    cpu_seconds: float | None = None
+    memory_mib: float | None = None
+
+
+def users_file(students: list[Student], directory: Path) -> Path:
+    """The IdP's accounts for ``students`` (all in the course's student group)."""
+    path = directory / "bench-users.json"
+    path.write_text(json.dumps({"users": [
+        {"username": s.name, "password": DEMO_PASSWORD, "name": s.name,
+         "email": f"{s.name}@students.example.edu", "roll_number": s.roll_number,
+         "groups": [f"nbgrader-{COURSE}"]} for s in students]}))
+    return path
+
+
+class Workshop:
+    """Drives the students through one stack."""
+
+    def __init__(self, stack: LocalStack, timeout: float):
+        self.stack = stack
+        self.url = stack.config.hub_url
+        self.ops = {"Authorization": f"token {stack.secrets['ops_api_token']}"}
+        self.timeout = timeout
+
+    def attend(self, student: Student, start: float) -> None:
+        time.sleep(max(0.0, start + student.arrived - time.monotonic()))
+        t0 = time.monotonic()
+        stage = "login"
+        try:
+            session = login(self.url, student.name, DEMO_PASSWORD, timeout=self.timeout)
+            student.done["login"] = time.monotonic() - t0
+            stage = "spawn"
+            token = self._token(student.name)
+            headers = {"Authorization": f"token {token}"}
+            r = session.post(f"{self.url}/hub/api/users/{student.name}/server",
+                             headers=headers, timeout=self.timeout)
+            if r.status_code not in (201, 202):
+                raise RuntimeError(f"spawn request: HTTP {r.status_code} {r.text[:200]}")
+            self._wait_ready(student.name, headers, t0)
+            student.done["spawn"] = time.monotonic() - t0
+            stage = "first_cell"
+            out, err = run_code(f"{self.url}/user/{student.name}", token, "print(1 + 1)",
+                                timeout=self.timeout)
+            if err is not None or out.strip() != "2":
+                raise RuntimeError(f"cell: {err or out!r}")
+            student.done["first_cell"] = time.monotonic() - t0
+        except Exception as exc:  # a benchmark records every failure and goes on
+            student.failed_stage = stage
+            student.failure = f"{type(exc).__name__}: {str(exc)[:200]}"
+
+    def _token(self, name: str) -> str:
+        r = requests.post(f"{self.url}/hub/api/users/{name}/tokens", headers=self.ops,
+                          json={"note": "hub_load", "expires_in": 3600}, timeout=30)
+        r.raise_for_status()
+        return r.json()["token"]
+
+    def _wait_ready(self, name: str, headers: dict, t0: float) -> None:
+        while time.monotonic() - t0 < self.timeout:
+            r = requests.get(f"{self.url}/user/{name}/api/status", headers=headers,
+                             timeout=10, allow_redirects=False)
+            if r.status_code == 200:
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"server not answering after {self.timeout:.0f} s")
+
+
+def container_cpu_seconds(container) -> float:
+    stats = container.stats(stream=False)
+    return stats["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
+
+
+def container_memory_mib(container) -> float:
+    memory = container.stats(stream=False)["memory_stats"]
+    cache = memory.get("stats", {}).get("inactive_file", memory.get("stats", {}).get("cache", 0))
+    return (memory["usage"] - cache) / 2**20
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summarise(students: list[Student], wall: float, hub_cpu: float) -> dict:
+    served = [s for s in students if "first_cell" in s.done]
+    spawn = [s.done["spawn"] - s.done["login"] for s in served]
+    first = [s.done["first_cell"] for s in served]
+    cpu = [s.cpu_seconds for s in served if s.cpu_seconds is not None]
+    memory = [s.memory_mib for s in served if s.memory_mib is not None]
+    failures: dict[str, int] = {}
+    for s in students:
+        if s.failed_stage:
+            key = f"{s.failed_stage}: {s.failure.split(':')[0]}"
+            failures[key] = failures.get(key, 0) + 1
+    return {
+        "students": len(students), "served": len(served), "failures": failures,
+        "spawn_s": {"p50": percentile(spawn, 0.5), "p95": percentile(spawn, 0.95),
+                    "max": max(spawn, default=None)},
+        "arrival_to_first_result_s": {"p50": percentile(first, 0.5),
+                                      "p95": percentile(first, 0.95),
+                                      "max": max(first, default=None)},
+        "cpu_s_per_start": statistics.mean(cpu) if cpu else None,
+        "memory_mib_per_idle_user": statistics.mean(memory) if memory else None,
+        "hub_container_cpu_s": hub_cpu, "wall_s": wall,
+        "starts_per_s": len(served) / wall if wall else None,
+    }
+
+
+def print_table(summary: dict) -> None:
+    def fmt(v):
+        return "-" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
+
+    rows = [
+        ("students served", f"{summary['served']}/{summary['students']}"),
+        ("spawn s p50/p95/max", " / ".join(fmt(v) for v in summary["spawn_s"].values())),
+        ("arrival -> first result s p50/p95/max",
+         " / ".join(fmt(v) for v in summary["arrival_to_first_result_s"].values())),
+        ("CPU-s per single-user start (kernel and 1+1 included)",
+         fmt(summary["cpu_s_per_start"])),
+        ("MiB per idle user with a kernel", fmt(summary["memory_mib_per_idle_user"])),
+        ("hub container CPU-s (hub + proxy)", fmt(summary["hub_container_cpu_s"])),
+        ("starts completed per second", fmt(summary["starts_per_s"])),
+        ("failures", ", ".join(f"{k} x{n}" for k, n in summary["failures"].items()) or "none"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+
+
+def run(args) -> dict:
+    students = [Student(f"bench{i:03d}", f"CS2024-{i:03d}", arrived=(i - 1) / args.rate)
+                for i in range(1, args.students + 1)]
+    state = Path(tempfile.mkdtemp(prefix="hub-load-"))
+    hub_env = dict(item.split("=", 1) for item in args.hub_env)
+    config = StackConfig(project=args.project, hub_port=free_port(), idp_port=free_port(),
+                         users_file=users_file(students, state), hub_env=hub_env,
+                         state_root=state)
+    stack = LocalStack(config)
+    stack.down(remove_volumes=True)
+    try:
+        stack.up()
+        hub = stack.docker.containers.get(config.hub_container)
+        hub_cpu_before = container_cpu_seconds(hub)
+        workshop = Workshop(stack, timeout=args.timeout)
+        start = time.monotonic()
+        threads = [threading.Thread(target=workshop.attend, args=(s, start)) for s in students]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.monotonic() - start
+        hub_cpu = container_cpu_seconds(hub) - hub_cpu_before
+        time.sleep(args.settle)  # idle users: kernels started, nothing running
+        for s in students:
+            if "first_cell" not in s.done:
+                continue
+            container = stack.docker.containers.get(f"{config.project}-user-{s.name}")
+            s.cpu_seconds = container_cpu_seconds(container)
+            s.memory_mib = container_memory_mib(container)
+        summary = summarise(students, wall, hub_cpu)
+        summary["settings"] = {"students": args.students, "rate_per_s": args.rate,
+                               "hub_env": hub_env, "cpus": os.cpu_count()}
+        return {"summary": summary, "students": [asdict(s) for s in students]}
+    finally:
+        if not args.keep:
+            stack.down(remove_volumes=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--students", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=1.0, help="arrivals per second")
+    parser.add_argument("--timeout", type=float, default=300.0, help="per stage, seconds")
+    parser.add_argument("--settle", type=float, default=10.0,
+                        help="seconds idle before memory is read")
+    parser.add_argument("--hub-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra hub settings (repeatable)")
+    parser.add_argument("--project", default="dlcourse-bench")
+    parser.add_argument("--json", type=Path, help="write the figures here too")
+    parser.add_argument("--keep", action="store_true", help="leave the stack up")
+    args = parser.parse_args(argv)
+    result = run(args)
+    print_table(result["summary"])
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+        print(f"figures: {args.json}")
+    return 0 if result["summary"]["served"] == args.students else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
