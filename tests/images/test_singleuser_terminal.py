@@ -44,3 +44,22 @@ def test_terminal_finds_nbgrader_and_dl_grader(docker_client):
     assert lines[3:] == [f"dl-grader: cannot reach the grading service at {UNREACHABLE} "
                          "(Connection refused); pass --url or set $GRADER_SERVICE_URL",
                          "dl-grader exit 2"], out
+
+
+def test_server_start_imports_no_grammar_builder(docker_client):
+    """rfc3987-syntax (jsonschema's optional IRI check) cost half of every server start;
+    it is gone, and what needed jsonschema still validates (jupyter_events' schemas,
+    nbformat), with the URI checks it uses."""
+    require_image(docker_client, IMAGE)
+    status, out = run_login_shell(docker_client, "python - <<'PY'\n"
+                                  "import importlib.util, sys\n"
+                                  "import jupyter_events.logger, jsonschema, nbformat\n"
+                                  "assert importlib.util.find_spec('rfc3987_syntax') is None\n"
+                                  "assert 'rfc3987_syntax' not in sys.modules\n"
+                                  "checker = jsonschema.FormatChecker()\n"
+                                  "assert 'uri' in checker.checkers\n"
+                                  "nb = nbformat.v4.new_notebook()\n"
+                                  "nbformat.validate(nb)\n"
+                                  "print('ok')\n"
+                                  "PY")
+    assert status == 0 and out.strip().endswith("ok"), out
