@@ -133,7 +133,7 @@ class DockerRunner(Runner):
                         stdout, _stderr, truncated = _read_frames(raw, deadline,
                                                                   self.limits.output_bytes)
                 except SandboxTimeout:
-                    container.kill()
+                    _kill_quietly(container)  # it may have exited right at the deadline
                     return RunResult(Outcome.TIMEOUT, None, self._info(container),
                                      f"killed after {timeout:g} s (the sandbox's limit for "
                                      f"this notebook: {self.limits.startup:g} s + "
@@ -263,7 +263,8 @@ def _parse_time(text):
 
 
 def _kill_quietly(container):
-    """Stop a cancelled job's container (it may have just exited on its own)."""
+    """Stop a job's container (cancelled, timed out or flooding output) that may have just
+    exited on its own: Docker then answers 409, which is not an error here."""
     import docker
     import requests
 
