@@ -130,6 +130,41 @@ def test_a_training_run_short_of_the_bar_trains_once_more_on_another_dataset():
     assert not passed and len(runs) == 1 and "(params, losses)" in message
 
 
+def test_a_harness_short_of_the_learning_bar_is_tried_on_a_second_config():
+    """A right m07 harness missed 0.8 x the untrained loss on 2 checker configs in 1000
+    (a bad initialisation); the checker then tries one more config and says so. A
+    harness that does not learn fails on both."""
+    from dlcourse.grading import projects
+    from dlcourse.grading.checks import Context
+    from dlcourse.grading.isolation import CallResult
+    from dlcourse.grading.rubrics import RUBRICS
+
+    sub = next(s for item in RUBRICS["experimentation"].items for s in item.subchecks
+               if s.id == "harness_learns")
+    split = projects.experiment_split(ROLL)
+
+    class Harness:  # the student's side: the loss a run reaches, as a share of untrained
+        def __init__(self, shares):
+            self.shares, self.configs = iter(shares), []
+
+        def call(self, fn, config, rate, timeout=None, **kwargs):
+            self.configs.append(config)
+            loss = next(self.shares) * projects._untrained(config, split)["val_loss"]
+            return CallResult(True, {"val_accuracy": 0.5, "val_loss": loss})
+
+    def grade(shares):
+        host = Harness(shares)
+        ctx = Context(host=host, rng=np.random.default_rng(0), roll_number=ROLL)
+        return projects.check_harness(ctx, sub), host.configs
+
+    (passed, message), configs = grade([0.9, 0.5])
+    assert passed and "second of 2 configs" in message and configs[0] != configs[1]
+    (passed, message), configs = grade([0.9, 0.95])
+    assert not passed and "and on 1 other config" in message and len(configs) == 2
+    (passed, message), configs = grade([0.5])
+    assert passed and "configs" not in message and len(configs) == 1
+
+
 REFERENCES = sorted(GRADED.items()) + [("m03_mlp_scratch_2", ROLL_COMPARE)]
 
 

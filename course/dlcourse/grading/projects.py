@@ -71,19 +71,49 @@ def _record(result, fn="run_experiment"):
 
 
 #: the harness checks' trainable experiment: Adam at this rate learns the moons in 10
-#: epochs; the config's own learning_rate is a decoy the harness must not use
-LEARNING_RATE, DECOY_RATE = 0.01, 1e-5
+#: epochs (the reference's validation loss ratio: 0.28 median, 0.86 worst, 2 of 1000
+#: configs above 0.8, hence ``LEARNING_CONFIGS``); the config's own learning_rate is a
+#: decoy the harness must not use
+LEARNING_RATE, DECOY_RATE = 0.03, 1e-5
+
+#: configs tried before "learns" fails: a second, fresh config when the first one's run
+#: falls short of the bar (a bad initialisation is not the student's fault)
+LEARNING_CONFIGS = 2
 
 
-def _learnable_config(ctx):
-    if "learnable_config" not in ctx.cache:
+def _learnable_config(ctx, attempt=0):
+    """The checker's trainable config number ``attempt`` (drawn once per grading)."""
+    configs = ctx.cache.setdefault("learnable_configs", [])
+    while len(configs) <= attempt:
         depth = int(ctx.rng.integers(1, 3))
-        ctx.cache["learnable_config"] = _fresh_config(
+        configs.append(_fresh_config(
             ctx.rng, optimizer="adam", learning_rate=DECOY_RATE, batch_size=32,
             hidden_units=int(ctx.rng.choice([16, 24, 32])), num_hidden_layers=depth,
             activations=[str(a) for a in ctx.rng.choice(["relu", "tanh", "leaky_relu"],
-                                                        depth)])
-    return ctx.cache["learnable_config"]
+                                                        depth)]))
+    return configs[attempt]
+
+
+def _learns(ctx, sub, fn, split):
+    """harness_learns: the validation loss of a trainable run falls below ``max_ratio`` x
+    the untrained loss, on the first of ``LEARNING_CONFIGS`` configs that does."""
+    limit = sub.params["max_ratio"]
+    for attempt in range(LEARNING_CONFIGS):
+        config = _learnable_config(ctx, attempt)
+        key = (fn, "learnable", LEARNING_RATE) if attempt == 0 else None
+        rec, reason = _record(ctx.call(sub, fn, config, LEARNING_RATE, key=key), fn)
+        if reason:
+            return False, reason
+        start = _untrained(config, split)["val_loss"]
+        passed = rec["val_loss"] < limit * start
+        message = (f"validation loss {start:.4f} untrained -> {rec['val_loss']:.4f} with "
+                   f"learning rate {LEARNING_RATE} (needs < {limit} x untrained)")
+        if passed:
+            break
+    if attempt:
+        message += (f" (on the second of {attempt + 1} configs)" if passed else
+                    f" (and on {attempt} other config(s))")
+    return passed, message
 
 
 def check_harness(ctx, sub):
@@ -110,17 +140,13 @@ def check_harness(ctx, sub):
         reason = mismatch({k: rec[k] for k in want}, want, sub.tolerance,
                           f"{fn}(config, learning_rate=0)")
         return reason is None, reason or "learning rate 0 reports the untrained model"
+    if part == "learns":
+        return _learns(ctx, sub, fn, split)
     config = _learnable_config(ctx)
     first, reason = _record(ctx.call(sub, fn, config, LEARNING_RATE,
                                      key=(fn, "learnable", LEARNING_RATE)), fn)
     if reason:
         return False, reason
-    if part == "learns":
-        start = _untrained(config, split)["val_loss"]
-        limit = sub.params["max_ratio"]
-        ok = first["val_loss"] < limit * start
-        return ok, (f"validation loss {start:.4f} untrained -> {first['val_loss']:.4f} "
-                    f"with learning rate {LEARNING_RATE} (needs < {limit} x untrained)")
     again, reason = _record(ctx.call(sub, fn, config, LEARNING_RATE), fn)
     if reason:
         return False, reason
