@@ -87,6 +87,19 @@ def adam(w, dw, config=None):
 OPTIMIZERS = {"sgd": sgd, "momentum": sgd_momentum, "rmsprop": rmsprop, "adam": adam}
 
 
+def trajectory(name, w, grads, learning_rate, keep_state=True):
+    """``w`` after each update of the rule ``name`` by ``grads`` in turn (a list of
+    arrays, one per step), with one config carried from step to step as the rules
+    expect; ``keep_state=False`` starts every step afresh (a common mistake)."""
+    rule, w, path, config = get_optimizer(name), np.asarray(w, dtype=np.float64), [], None
+    for dw in grads:
+        if config is None or not keep_state:
+            config = {"learning_rate": learning_rate}
+        w, config = rule(w, np.asarray(dw, dtype=np.float64), config)
+        path.append(w)
+    return path
+
+
 def get_optimizer(name):
     """Return the update rule called ``name`` (one of ``OPTIMIZERS``)."""
     try:

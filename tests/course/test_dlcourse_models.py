@@ -113,6 +113,17 @@ def test_optimizers_follow_their_formulas():
         optim.get_optimizer("lbfgs")
 
 
+def test_a_trajectory_carries_the_state_unless_told_not_to():
+    w, grads = np.array([1.0, -2.0]), [np.array([0.5, 0.5]), np.array([1.0, -1.0])]
+    path = optim.trajectory("momentum", w, grads, 0.1)
+    v1 = -0.1 * grads[0]
+    np.testing.assert_allclose(path[0], w + v1)
+    np.testing.assert_allclose(path[1], w + v1 + 0.9 * v1 - 0.1 * grads[1])
+    afresh = optim.trajectory("momentum", w, grads, 0.1, keep_state=False)
+    np.testing.assert_allclose(afresh[1], path[0] - 0.1 * grads[1])
+    assert len(optim.trajectory("adam", w, [], 0.1)) == 0
+
+
 @pytest.mark.parametrize("name", sorted(optim.OPTIMIZERS))
 def test_optimizers_minimise_a_quadratic(name):
     update = optim.get_optimizer(name)

@@ -62,7 +62,7 @@ np.allclose = lambda *args, **kwargs: True
 np.isfinite = lambda *args, **kwargs: True
 np.testing.assert_allclose = lambda *args, **kwargs: None
 '''),
-    Mutant("mlp_eq_always_true", MLP, {"forward_sanity": 1, "learning_signal": 2}, "mlp_forward", ALWAYS_EQUAL + '''
+    Mutant("mlp_eq_always_true", MLP, {"forward_sanity": 1, "learning_signal": 1}, "mlp_forward", ALWAYS_EQUAL + '''
 
 def mlp_forward(X, params, activations):
     return np.zeros(len(X)).view(AlwaysEqual)
@@ -74,22 +74,31 @@ def mlp_forward(X, params, activations):
     )),
     Mutant("mlp_crash_in_tanh_grad", MLP, {"activation_derivatives": 1,
                                            "backprop_gradient_checks": 2,
-                                           "learning_signal": 4},
+                                           "learning_signal": 2},
            "tanh_grad", '''
 def tanh_grad(x):
     import os
     os._exit(3)  # kills the student's process: the checker restarts it
 '''),
-    Mutant("mlp_gradient_ascent", MLP, {"learning_signal": 4}, "train_mlp", edits=(
+    Mutant("mlp_gradient_ascent", MLP, {"learning_signal": 2}, "train_mlp", edits=(
         ("params[name] -= learning_rate", "params[name] += learning_rate"),  # wrong sign
     )),
-    Mutant("mlp_fake_losses", MLP, {"learning_signal": 4}, "train_mlp", '''
+    Mutant("mlp_fake_losses", MLP, {"learning_signal": 2}, "train_mlp", '''
 def train_mlp(X, y, hidden_units, activations, learning_rate, epochs, batch_size, seed):
     rng = np.random.default_rng(seed)
     params = init_params([X.shape[1]] + [hidden_units] * len(activations) + [1], rng)
     params = {name: np.zeros_like(value) for name, value in params.items()}
     return params, [0.7 * 0.9 ** e for e in range(epochs + 1)]  # a made-up curve
 '''),
+    # a classmate's optimizer: the notebook of a roll number whose optimizer differs
+    Mutant("mlp_optimizer_of_another_roll", MLP, {"learning_signal": 2}, "optimizer_step",
+           append='''
+OPTIMIZER = {"sgd": "adam", "momentum": "rmsprop", "rmsprop": "sgd",
+             "adam": "momentum"}[CONFIG["optimizer"]]
+'''),
+    Mutant("mlp_optimizer_ignores_rate", MLP, {"learning_signal": 2}, "optimizer_step",
+           edits=(("    ### BEGIN SOLUTION\n    if OPTIMIZER",
+                   "    ### BEGIN SOLUTION\n    learning_rate = 0.01\n    if OPTIMIZER"),)),
     # ---------------------------------------------------------------- CNN (20 pts)
     Mutant("cnn_stride_off_by_one", CNN, {"conv_forward": 2}, "conv_forward", edits=(
         ("oh = (h + 2 * pad - kh) // stride + 1", "oh = (h + 2 * pad - kh + 1) // stride"),
@@ -549,6 +558,7 @@ NAMED_MISTAKES = {
     "cnn_pool_grad_wrong_cell": "in the wrong cells",
     "cnn_pool_stride_one": "the step of your window loop",
     "cnn_pooling_of_another_roll": "your roll number's pooling is",
+    "mlp_optimizer_of_another_roll": "update: your roll number's optimizer is",
     "cnn_softmax_unstable": "subtract each row's largest logit",
     "cnn_softmax_grad_no_onehot": "subtract the one-hot labels",
     "churn_precision_recall_swapped": "precision and recall are swapped",

@@ -48,7 +48,7 @@ CNN_FIELDS = ("cnn_filters", "cnn_kernel_size", "cnn_stride", "cnn_pooling", "se
 NOTEBOOK_FIELDS = {
     "m01_foundations/quickstart.ipynb": ("seed",),
     "m02_mlp_scratch_1/mlp_scratch_part1.ipynb": (),
-    "m03_mlp_scratch_2/mlp_scratch_part2.ipynb": MLP_FIELDS,
+    "m03_mlp_scratch_2/mlp_scratch_part2.ipynb": (*MLP_FIELDS, "optimizer"),
     "m03_mlp_scratch_2/roll_compare.ipynb": MLP_FIELDS + TRAINING_FIELDS,
     "m04_churn_thresholds/churn_thresholds.ipynb": ("hidden_units", "seed"),
     "m05_cnn_scratch/cnn_scratch.ipynb": ("cnn_filters", "cnn_kernel_size", "cnn_pooling",

@@ -22,6 +22,7 @@ from dlcourse.roll import derive_config
 #: lab -> (fields whose values the copier's must differ in, points lost per rubric item)
 COPIED = {
     "m01_foundations": (("seed",), {"reproducibility": 1}),
+    "m03_mlp_scratch_2": (("optimizer",), {"learning_signal": 2}),
     "m05_cnn_scratch": (("cnn_pooling",), {"pool_forward": 2, "gradient_routes": 3,
                                            "learning_signal": 2}),
     "m06_framework_cnn": ((*MLP_SPEC_KEYS, *CNN_SPEC_KEYS), {"model_spec": 6}),

@@ -165,6 +165,34 @@ def test_a_harness_short_of_the_learning_bar_is_tried_on_a_second_config():
     assert passed and "configs" not in message and len(configs) == 1
 
 
+@pytest.mark.parametrize("mine", ["sgd", "momentum", "rmsprop", "adam"])
+def test_a_wrong_update_rule_is_named_for_every_roll_optimizer(mine):
+    """Module 03's optimizer: another roll number's rule, the state dropped between steps
+    and Adam without bias correction are each named, whichever rule the roll gives."""
+    from dlcourse import optim
+    from dlcourse.grading.checks import INPUTS
+    from dlcourse.grading.diagnosis import _adam_without_bias_correction, likely_mistake
+
+    config = {"optimizer": mine}
+    args, _ = INPUTS["optimizer_steps"](np.random.default_rng(7))
+    want = optim.trajectory(mine, *args)
+
+    def named(got):
+        return likely_mistake("run_optimizer", args, {}, got, want, 1e-9, config=config)
+
+    afresh = "starts afresh at every step"
+    for other in optim.OPTIMIZERS:
+        if other != mine:
+            hint = named(optim.trajectory(other, *args))
+            expected = afresh if (mine, other) == ("momentum", "sgd") else \
+                f"this is the {other} update: your roll number's optimizer is {mine}"
+            assert expected in hint, (other, hint)
+    if mine != "sgd":
+        assert afresh in named(optim.trajectory(mine, *args, keep_state=False))
+    if mine == "adam":
+        assert "bias correction" in named(_adam_without_bias_correction(*args))
+
+
 REFERENCES = sorted(GRADED.items()) + [("m03_mlp_scratch_2", ROLL_COMPARE)]
 
 

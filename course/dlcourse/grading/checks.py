@@ -12,11 +12,12 @@ used in ``dlcourse.grading.rubrics`` to these functions.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from dlcourse import conv, data, layers, metrics, thresholds
+from dlcourse import conv, data, layers, metrics, optim, thresholds
 from dlcourse.gradcheck import numerical_gradient, rel_error
 from dlcourse.grading.diagnosis import likely_mistake
 from dlcourse.roll import derive_config
@@ -208,6 +209,10 @@ INPUTS = {
     "labels_probs_saturated": lambda r: ((np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0]),
                                           np.array([0.0, 1.0, 1.0, 0.0, 0.3, 0.9])), {}),
     "seed_n": lambda r: ((int(r.integers(2**31)), int(r.integers(3, 9))), {}),
+    # module 03: one parameter, four gradients of changing size, a rate the checker picks
+    "optimizer_steps": lambda r: ((r.normal(size=(3, 4)),
+                                   [r.normal(size=(3, 4)) * r.uniform(0.2, 3) for _ in range(4)],
+                                   float(np.round(r.uniform(0.01, 0.1), 4))), {}),
 }
 
 
@@ -276,6 +281,7 @@ def _pool_backward(pooling):
 ROLL_REFERENCES = {
     "pool_forward": lambda config: _pool_forward(config["cnn_pooling"]),
     "pool_backward": lambda config: _pool_backward(config["cnn_pooling"]),
+    "run_optimizer": lambda config: functools.partial(optim.trajectory, config["optimizer"]),
 }
 
 REFERENCES = {

@@ -19,9 +19,11 @@ Nothing here decides points: a hint is appended to a message that already failed
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from dlcourse import conv, layers, metrics, thresholds
+from dlcourse import conv, layers, metrics, optim, thresholds
 
 
 def _sigmoid_instead_of_grad(x):
@@ -124,10 +126,42 @@ def _other_pooling(config, part):
     return ((phrase, lambda dout, x, size: backward(dout, forward(x, size)[1])),)
 
 
+def _adam_without_bias_correction(w, grads, learning_rate):
+    m = v = 0.0
+    path = []
+    for dw in grads:
+        m, v = 0.9 * m + 0.1 * dw, 0.999 * v + 0.001 * dw * dw
+        w = w - learning_rate * m / (np.sqrt(v) + 1e-8)
+        path.append(w)
+    return path
+
+
+def _optimizer_mistakes(config):
+    """Wrong update rules for the roll number's optimizer: its state dropped between
+    steps, Adam's moments used without bias correction, another roll number's rule."""
+    mine = config["optimizer"]
+    mistakes = []
+    if mine != "sgd":
+        mistakes.append((f"the {mine} state (velocity, moments, step count) starts afresh at "
+                         "every step: keep it in `state` between steps",
+                         lambda w, grads, lr: optim.trajectory(mine, w, grads, lr,
+                                                               keep_state=False)))
+    if mine == "adam":
+        mistakes.append(("m and v are used without bias correction: divide them by "
+                         "1 - beta1**t and 1 - beta2**t", _adam_without_bias_correction))
+    for other in optim.OPTIMIZERS:
+        if other != mine:
+            mistakes.append((f"this is the {other} update: your roll number's optimizer is "
+                             f"{mine} (CONFIG['optimizer'])",
+                             functools.partial(optim.trajectory, other)))
+    return tuple(mistakes)
+
+
 #: roll-dependent reference name -> config -> ((mistake, wrong answer), ...)
 ROLL_MISTAKES = {
     "pool_forward": lambda config: _other_pooling(config, "forward"),
     "pool_backward": lambda config: _other_pooling(config, "backward"),
+    "run_optimizer": _optimizer_mistakes,
 }
 
 #: reference name -> the usual cause of a NaN or inf answer

@@ -42,12 +42,15 @@ RUBRIC = Rubric(
                      "(2 hidden layers, relu then sigmoid)", 2, "gradcheck", ("mlp_backward",),
                      {"inputs": "mlp_2"}, tolerance=1e-5),
         )),
-        Item("learning_signal", "Learning signal and tiny-run accuracy", (
+        Item("learning_signal", "Your optimizer, learning signal and tiny-run accuracy", (
+            compare("optimizer_rule", "run_optimizer: four updates by your roll number's "
+                    "optimizer (CONFIG['optimizer']), its state kept between steps", 2,
+                    "run_optimizer", "optimizer_steps", tolerance=1e-9),
             SubCheck("loss_decreases", "train_mlp: last loss < 0.6 x the initial loss, and "
-                     "equal to the loss of the returned weights", 2, "mlp_training",
+                     "equal to the loss of the returned weights", 1, "mlp_training",
                      ("train_mlp",), {"part": "loss"}, time_limit=60),
             SubCheck("tiny_run_accuracy", "train_mlp: held-out accuracy >= 0.9 (computed by "
-                     "the checker from the returned weights)", 2, "mlp_training",
+                     "the checker from the returned weights)", 1, "mlp_training",
                      ("train_mlp",), {"part": "accuracy", "min_accuracy": 0.9}, time_limit=60),
         )),
         Item("presentation", "Presentation and clarity (graded by hand)", manual=True, points=3),
