@@ -39,9 +39,11 @@ def utc_timestamp(epoch=None):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
-def artifact_filename(roll_number):
-    """'submission_<roll_clean>.json'."""
-    return f"submission_{roll_clean(roll_number)}.json"
+def artifact_filename(roll_number, notebook=None):
+    """'submission_<roll_clean>.json', or 'submission_<roll_clean>_<notebook>.json' for
+    the artifact of one notebook of a lab that has several (``notebook``: its file stem)."""
+    suffix = "" if notebook is None else f"_{notebook}"
+    return f"submission_{roll_clean(roll_number)}{suffix}.json"
 
 
 def _jsonable(value):
@@ -63,9 +65,11 @@ def _payload_digest(record):
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def build_submission(roll_number, metrics, config=None, started_at=None, notes=None):
+def build_submission(roll_number, metrics, config=None, started_at=None, notes=None,
+                     notebook=None):
     """The artifact as a dict. metrics: {name: number}; config defaults to
-    ``derive_config(roll_number)``; started_at: epoch seconds or ISO string."""
+    ``derive_config(roll_number)``; started_at: epoch seconds or ISO string; notebook:
+    the file stem of the notebook that wrote it (recorded when given)."""
     roll = normalize_roll_number(roll_number)
     if isinstance(started_at, (int, float)):
         started_at = utc_timestamp(started_at)
@@ -82,17 +86,20 @@ def build_submission(roll_number, metrics, config=None, started_at=None, notes=N
                     "python": platform.python_version()},
         "notes": notes,
     }
+    if notebook is not None:
+        record["notebook"] = notebook
     record["payload_sha256"] = _payload_digest(record)
     return record
 
 
 def write_submission(roll_number, metrics, directory=".", **kwargs):
-    """Build the artifact and write it as ``directory/submission_<roll_clean>.json``.
+    """Build the artifact and write it as ``directory/submission_<roll_clean>.json``
+    (``..._<notebook>.json`` with ``notebook=``).
 
     Returns the path. kwargs go to ``build_submission``.
     """
     record = build_submission(roll_number, metrics, **kwargs)
-    path = Path(directory) / artifact_filename(roll_number)
+    path = Path(directory) / artifact_filename(roll_number, kwargs.get("notebook"))
     path.write_text(json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n")
     return path
 

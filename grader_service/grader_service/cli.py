@@ -76,12 +76,25 @@ def cmd_list(args):
     if args.status:
         rows = [r for r in rows if r["status"] == args.status]
     for row in rows:
-        result = row.get("result") or {}
-        score = f"{result['score']}/{result['max_score']}" if "score" in result else "-"
-        print(f"{row['submission_id']}  {row['username']:<12} {row['assignment']:<10} "
-              f"{row['timestamp']}  {row['status']:<10} {score}{'  LATE' if row['late'] else ''}")
+        print(submission_line(row))
     print(f"{len(rows)} submission(s)", file=sys.stderr)
     return 0
+
+
+def submission_line(row):
+    """One line of ``dl-grader list``: id, user, assignment, time, status, score, and the
+    flags LATE and ARTIFACT? (notebooks whose handed-in integrity artifact did not verify
+    for the graded roll number)."""
+    result = row.get("result") or {}
+    score = f"{result['score']}/{result['max_score']}" if "score" in result else "-"
+    flags = ["LATE"] if row["late"] else []
+    unverified = sorted(name for name, values in (result.get("metrics") or {}).items()
+                        if values.get("artifact_verified") == 0.0)
+    if unverified:
+        flags.append(f"ARTIFACT? {','.join(unverified)}")
+    return (f"{row['submission_id']}  {row['username']:<12} {row['assignment']:<10} "
+            f"{row['timestamp']}  {row['status']:<10} {score}"
+            + "".join(f"  {flag}" for flag in flags))
 
 
 def cmd_rolls(args):

@@ -184,8 +184,10 @@ def execute_notebook(path, roll=ROLL, timeout=600):
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute(env=env)
         seconds = time.perf_counter() - start
+        written = {p.name: json.loads(p.read_text())
+                   for p in Path(artifacts).glob("submission_*.json")}
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
-    audit = json.loads(text.split("PLOT_AUDIT ", 1)[1])
+    audit = {**json.loads(text.split("PLOT_AUDIT ", 1)[1]), "artifacts": written}
     return nb, audit, seconds
 
 

@@ -193,6 +193,33 @@ def test_a_wrong_update_rule_is_named_for_every_roll_optimizer(mine):
         assert "bias correction" in named(_adam_without_bias_correction(*args))
 
 
+def test_the_handed_in_artifact_is_verified_for_the_graded_roll_number():
+    """Modules 01-06: the checker records (no points) whether the artifact handed in
+    belongs to the graded roll number: the student's own does; a classmate's renamed,
+    an edited one, another notebook's, a missing one or a JSON bomb does not."""
+    import json
+
+    from dlcourse.artifacts import artifact_filename, build_submission
+
+    source = SOURCE / GRADED["m01_foundations"]
+    name = artifact_filename(ROLL, source.stem)
+
+    def verified(content):
+        files = {} if content is None else {name: content if isinstance(content, bytes)
+                                            else json.dumps(content).encode()}
+        result = grade_notebook(source, "m01_foundations", ROLL, seed=1, files=files)
+        assert result["score"] == auto_max(result)  # the artifact earns nothing
+        return result["metrics"]["artifact_verified"]
+
+    mine = build_submission(ROLL, {"first_draw_of_my_seed": 0.5}, notebook=source.stem)
+    assert verified(mine) == 1.0
+    assert verified(build_submission(SECOND_ROLL, {"x": 0.5}, notebook=source.stem)) == 0.0
+    assert verified({**mine, "metrics": {"first_draw_of_my_seed": 0.9}}) == 0.0
+    assert verified(build_submission(ROLL, {"x": 0.5}, notebook="cnn_scratch")) == 0.0
+    assert verified(None) == 0.0
+    assert verified(b"[" * 100_000 + b"]" * 100_000) == 0.0
+
+
 REFERENCES = sorted(GRADED.items()) + [("m03_mlp_scratch_2", ROLL_COMPARE)]
 
 

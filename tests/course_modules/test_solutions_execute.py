@@ -30,6 +30,24 @@ def test_solution_notebook_executes(path):
     TIMINGS[f"{path.parent.name}/{path.name}"] = seconds
     assert not audit["problems"], audit["problems"]
     assert audit["axes"] >= 1, "expected at least one plot"
+    _assert_writes_its_artifact(path, audit["artifacts"], ROLL)
+
+
+def _assert_writes_its_artifact(path, written, roll):
+    """Every graded notebook writes one integrity artifact of the roll number it ran
+    under, with its key numbers (modules 07 and 08: the plain name their rubric grades)."""
+    from dlcourse.artifacts import artifact_filename, verify_submission
+    from dlcourse.roll import normalize_roll_number
+
+    alone = path.parent.name in ("m07_experimentation", "m08_capstone")
+    name = artifact_filename(roll, None if alone else path.stem)
+    assert list(written) == [name], written
+    record = written[name]
+    assert verify_submission(record) == [], verify_submission(record)
+    assert record["roll_number"] == normalize_roll_number(roll)
+    assert alone or record["notebook"] == path.stem
+    assert record["metrics"] and all(isinstance(v, int | float) for v in
+                                     record["metrics"].values()), record["metrics"]
 
 
 def roll_id(roll):
@@ -57,6 +75,7 @@ def test_solution_notebook_executes_for_every_roll(path, roll, request):
     nb, audit, seconds = tier_result(request, _execute)
     TIMINGS[f"{path.parent.name}/{path.name}@{roll}"] = seconds
     assert not audit["problems"], audit["problems"]
+    _assert_writes_its_artifact(path, audit["artifacts"], roll)
 
 
 def test_plot_audit_catches_an_unlabelled_plot(tmp_path):

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from grader_service.cli import main
+from grader_service.cli import main, submission_line
 from grader_service.logs import JsonFormatter
 from grader_service.worker import get_workers
 
@@ -148,3 +148,17 @@ def test_installed_command_prints_no_traceback(tmp_path):
                           env=env, timeout=60)
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_the_listing_flags_late_work_and_artifacts_that_did_not_verify():
+    row = {"submission_id": "s1", "username": "alice", "assignment": "m03", "late": True,
+           "timestamp": "2026-12-01T10:00:00Z", "status": "graded",
+           "result": {"score": 17.0, "max_score": 25.0, "metrics": {
+               "mlp_scratch_part2.ipynb": {"artifact_verified": 1.0, "test_accuracy": 0.95},
+               "roll_compare.ipynb": {"artifact_verified": 0.0}}}}
+    line = submission_line(row)
+    assert line.endswith("17.0/25.0  LATE  ARTIFACT? roll_compare.ipynb"), line
+    row["result"]["metrics"]["roll_compare.ipynb"]["artifact_verified"] = 1.0
+    row["late"] = False
+    assert submission_line(row).endswith("17.0/25.0"), submission_line(row)
+    assert submission_line({**row, "result": None, "status": "queued"}).endswith("queued     -")

@@ -18,14 +18,16 @@ Returned dict::
      "max_score": all points of the graded items (automatic + manual),
      "manual_max_score": points left to the human grader,
      "setup": "ok" or why the notebook's cells could not run,
-     "metrics": {name: number} the checker measured (held-out accuracy, loss),
+     "metrics": {name: number} the checker measured (held-out accuracy, loss, and
+                 ``artifact_verified``: 1.0 when the notebook's integrity artifact
+                 verifies for the graded roll number, where no rubric item grades it),
      "cell_errors": [...], "restarts": int}
 
 The reference modules are imported here before the child starts, and the child
 gets a working directory of its own and a minimal environment (no grader
 secrets, ``ROLL_NUMBER`` from the caller, ``SUBMISSION_DIR`` = that directory, where
-the artifact checks of modules 07 and 08 have the child read back the
-``submission_<roll>.json`` the notebook wrote). In the platform's sandbox (no network,
+the artifact checks have the child read back the ``submission_<roll>[_<notebook>].json``
+the notebook wrote). In the platform's sandbox (no network,
 read-only root, resource limits) the child runs under the student's own uid.
 """
 
@@ -86,6 +88,7 @@ def grade_notebook(student_notebook_path, assignment: str, roll_number: str | No
 
     from dlcourse.grading.checks import CHECKS, Context
     from dlcourse.grading.isolation import StudentHost
+    from dlcourse.grading.projects import read_artifact
     from dlcourse.grading.rubrics import rubric_for
 
     rubric, items = rubric_for(assignment, Path(student_notebook_path).stem)
@@ -121,6 +124,9 @@ def grade_notebook(student_notebook_path, assignment: str, roll_number: str | No
             failed = [f"{s['id']}: {s['message']}" for s in subs if not s["passed"]]
             results.append(_item_result(item, points, not failed,
                                         "; ".join(failed) or "all checks passed", subs))
+        if roll_number and not rubric.grades_artifact:
+            record, _reason = read_artifact(ctx, Path(student_notebook_path).stem)
+            ctx.metrics["artifact_verified"] = float(record is not None)
         cell_errors, restarts, measured = host.cell_errors, host.restarts, ctx.metrics
     auto = [r for r in results if not r["manual"]]
     return {

@@ -230,30 +230,32 @@ def check_ablation(ctx, sub):
 # ----------------------------------------------------------------------------
 # The artifact both modules write
 # ----------------------------------------------------------------------------
-def read_artifact(ctx):
-    """The ``submission_<roll>.json`` the notebook wrote for the grader's roll number,
-    parsed and verified -> (record, None) or (None, reason). Read once per grading."""
-    if "artifact" not in ctx.cache:
-        ctx.cache["artifact"] = _read_artifact(ctx)
-    return ctx.cache["artifact"]
+def read_artifact(ctx, notebook=None):
+    """The ``submission_<roll>.json`` (``..._<notebook>.json``) the notebook wrote for the
+    grader's roll number, parsed and verified -> (record, None) or (None, reason). Read
+    once per grading."""
+    key = ("artifact", notebook)
+    if key not in ctx.cache:
+        ctx.cache[key] = _read_artifact(ctx, notebook)
+    return ctx.cache[key]
 
 
-def _read_artifact(ctx):
+def _read_artifact(ctx, notebook):
     if not ctx.roll_number:
         return None, "no roll number: the artifact cannot be checked"
-    name = artifact_filename(ctx.roll_number)
+    name = artifact_filename(ctx.roll_number, notebook)
     result = ctx.host.read_output(name)
     if not result.ok:
         return None, result.error
     try:
         record = json.loads(result.value)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         return None, f"{name} is not JSON ({exc})"
     if type(record) is not dict:
         return None, f"{name} should hold a JSON object"
     try:
         problems = verify_submission(record)
-    except (TypeError, ValueError, AttributeError) as exc:
+    except (TypeError, ValueError, AttributeError, RecursionError) as exc:
         problems = [f"cannot be verified ({type(exc).__name__}: {exc})"]
     roll = normalize_roll_number(ctx.roll_number)
     if record.get("roll_number") != roll:
@@ -262,6 +264,8 @@ def _read_artifact(ctx):
         return None, f"{name}: " + "; ".join(problems)
     if type(record.get("metrics")) is not dict:
         return None, f"{name}: metrics should be an object"
+    if record.get("notebook", notebook) != notebook:
+        return None, f"{name}: written by {record['notebook']!r}, not {notebook!r}"
     return record, None
 
 

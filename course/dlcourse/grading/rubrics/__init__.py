@@ -79,6 +79,12 @@ class Rubric:
         return bool(set(FRAMEWORKS) & set(self.blocked_modules))
 
     @property
+    def grades_artifact(self) -> bool:
+        """True where the artifact earns points (modules 07 and 08); elsewhere the checker
+        only records whether the notebook's artifact verifies."""
+        return any(s.check == "artifact" for i in self.items for s in i.subchecks)
+
+    @property
     def max_score(self) -> float:
         return sum(i.max_points for i in self.items)
 
