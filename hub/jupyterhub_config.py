@@ -35,6 +35,10 @@ stable user id; "custom_x" reads x from the LTI custom claim; email and names ar
 refused, users can change them), SINGLEUSER_MEM_LIMIT, SINGLEUSER_CPU_LIMIT, USER_CONTAINER_PREFIX,
 HUB_OPS_API_TOKEN (an admin service token for ops scripts and tests),
 HUB_CULL_IDLE_SECONDS (stop servers idle this long; default 3600, 0 = never),
+HUB_KERNEL_CULL_SECONDS (shut down kernels idle this long; default 3600, 0 = never),
+HUB_SPAWN_SLOTS (servers started at once, the others wait in line on the pending page;
+default one per core), HUB_SPAWN_QUEUE_LIMIT (starts pending at once, in line or
+starting, past which the hub answers 429; default 400),
 COURSE_CONTACT (whom students ask, shown under every error page's message).
 The LMS registers the hub as a tool with login URL <hub>/hub/lti13/oauth_login and
 redirect URL <hub>/hub/lti13/oauth_callback (<hub>/hub/lti13/config describes it).
@@ -151,7 +155,16 @@ c.Authenticator.manage_groups = True
 
 # --- Single-user servers in Docker ---------------------------------------------------
 prefix = env("USER_CONTAINER_PREFIX", "dlcourse")
-c.JupyterHub.spawner_class = "docker"
+from course_hub.spawn_queue import queued  # noqa: E402
+from dockerspawner import DockerSpawner  # noqa: E402
+
+# Servers start HUB_SPAWN_SLOTS at a time, first come first served; the pending page
+# tells each waiting student their place (course_hub.spawn_queue, docs/capacity.md).
+c.JupyterHub.spawner_class = queued(DockerSpawner)
+c.JupyterHub.concurrent_spawn_limit = int(env("HUB_SPAWN_QUEUE_LIMIT", "400"))
+# a spawn still going after 3 s shows the pending page (place in line, progress), not a
+# blank 10 s wait
+c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 3}
 c.DockerSpawner.image = env("SINGLEUSER_IMAGE")
 c.DockerSpawner.network_name = env("DOCKER_NETWORK_NAME")
 c.DockerSpawner.use_internal_ip = True
@@ -165,6 +178,10 @@ c.DockerSpawner.notebook_dir = "/home/jovyan"
 c.DockerSpawner.mem_limit = env("SINGLEUSER_MEM_LIMIT", "2G")
 c.DockerSpawner.cpu_limit = float(env("SINGLEUSER_CPU_LIMIT", "1"))
 c.DockerSpawner.cmd = ["jupyterhub-singleuser"]
+kernel_cull_seconds = int(env("HUB_KERNEL_CULL_SECONDS", "3600"))
+if kernel_cull_seconds > 0:  # a forgotten kernel holds its memory until culled
+    c.Spawner.args = [f"--MappingKernelManager.cull_idle_timeout={kernel_cull_seconds}",
+                      "--MappingKernelManager.cull_interval=300"]
 c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 90

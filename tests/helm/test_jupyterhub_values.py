@@ -9,6 +9,7 @@ the spawner environment, and no secret is written in it.
 import asyncio
 import importlib.util
 import re
+import sys
 import tomllib
 import types
 
@@ -147,9 +148,26 @@ def test_extra_config_sets_roll_number_from_auth_state(z2jh_values, monkeypatch)
     env = z2jh_values["hub"]["extraEnv"]
     monkeypatch.setenv("COURSE_IDS", env["COURSE_IDS"])
     monkeypatch.setenv("GRADER_SERVICE_URL", env["GRADER_SERVICE_URL"])
+    from jupyterhub.spawner import Spawner
+
+    from course_hub.spawn_queue import QueuedSpawnerMixin
+
+    # kubespawner (the hub image's [kubernetes] extra) cannot run here: a stand-in class
+    kubespawner = types.ModuleType("kubespawner")
+    async def not_here(self):
+        raise NotImplementedError
+
+    kubespawner.KubeSpawner = type("KubeSpawner", (Spawner,), {
+        "start": not_here, "stop": not_here, "poll": not_here})
+    monkeypatch.setitem(sys.modules, "kubespawner", kubespawner)
     c = Config()
     for name, code in sorted(z2jh_values["hub"]["extraConfig"].items()):
         exec(compile(code, f"hub.extraConfig.{name}", "exec"), {"c": c})
+    # servers start through the spawn line, the pending page after 3 s
+    assert issubclass(c.JupyterHub.spawner_class, QueuedSpawnerMixin)
+    assert issubclass(c.JupyterHub.spawner_class, kubespawner.KubeSpawner)
+    assert c.JupyterHub.tornado_settings["slow_spawn_timeout"] == 3
+    assert z2jh_values["hub"]["concurrentSpawnLimit"] >= 300
     course = env["COURSE_IDS"].split(",")[0]
     assert set(c.CourseOAuthenticator.allowed_groups) == {f"nbgrader-{course}",
                                                           f"formgrade-{course}"}

@@ -116,6 +116,7 @@ def lti_hub(lms, hub_port, tmp_path_factory):
         "HUB_OPS_API_TOKEN": api_token,
         "HUB_PROMETHEUS_API_TOKEN": PROMETHEUS_TOKEN,
         "HUB_CULL_IDLE_SECONDS": "0",
+        "HUB_SPAWN_SLOTS": "1",  # one start at a time: the spawn line is visible
         "COURSE_CONTACT": COURSE_CONTACT,
     }
     log_path = state / "jupyterhub.log"
@@ -124,6 +125,7 @@ def lti_hub(lms, hub_port, tmp_path_factory):
             [sys.executable, "-m", "jupyterhub", "-f", str(HERE / "jupyterhub_config.py")],
             cwd=state, env=env, stdout=log, stderr=subprocess.STDOUT)
     hub = RunningHub(f"http://localhost:{hub_port}", api_token, process, log_path)
+    hub.state = state
     try:
         wait_until_up(hub)
         yield hub

@@ -6,6 +6,7 @@ tests talk to the hub's own port, routes are only remembered), single-user serve
 local processes, state in ``TEST_HUB_STATE_DIR``, the hub on ``TEST_HUB_PORT``.
 """
 
+import asyncio
 import os
 import sys
 from pathlib import Path
@@ -45,8 +46,26 @@ c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{os.environ['TEST_HUB_PORT']}"
 c.JupyterHub.hub_connect_ip = "127.0.0.1"
 c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
-c.JupyterHub.spawner_class = "simple"
+from jupyterhub.spawner import SimpleLocalProcessSpawner  # noqa: E402
+
+from course_hub.spawn_queue import queued  # noqa: E402
+
+c.JupyterHub.spawner_class = queued(SimpleLocalProcessSpawner)  # the real spawn line
 c.SimpleLocalProcessSpawner.home_dir_template = str(state / "home" / "{username}")
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
 c.Spawner.default_url = "/tree"
-c.Spawner.args = ["--allow-root"]  # CI runs the tests as root
+kept = c.Spawner.args if isinstance(c.Spawner.args, list) else []  # kernel culling
+c.Spawner.args = [*kept, "--allow-root"]  # CI runs the tests as root
+
+
+async def slow_for_listed_users(spawner):
+    """Hold a spawn (and its place in the spawn line) for the seconds that the file
+    ``slow_spawns`` in the state directory gives its user: "<name> <seconds>" lines."""
+    listed = state / "slow_spawns"
+    for line in listed.read_text().splitlines() if listed.exists() else ():
+        name, _, seconds = line.partition(" ")
+        if name == spawner.user.name:
+            await asyncio.sleep(float(seconds))
+
+
+c.Spawner.pre_spawn_hook = slow_for_listed_users
