@@ -10,16 +10,24 @@ CPU seconds per single-user container (its whole start, kernel included), the hu
 container's CPU (hub and proxy), and memory per idle user with a kernel. It prints a
 table, saves everything as JSON, and removes its stack (``--keep`` leaves it up).
 
+``--prewarm``: the workshop as ops run it with ``course_hub.prewarm``. Every student has
+logged in once before (the hub knows their roll number); the command starts all their
+servers at ``--prewarm-rate`` and the time it takes is recorded; then the students
+arrive as above and find their server running (the spawn stage is a request that
+answers "already running").
+
     python benchmarks/hub_load.py [--students 20] [--rate 1.0] [--json out.json]
-        [--hub-env KEY=VALUE ...] [--keep]
+        [--hub-env KEY=VALUE ...] [--prewarm [--prewarm-rate 1.0]] [--keep]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -85,7 +93,8 @@ class Workshop:
             headers = {"Authorization": f"token {token}"}
             r = session.post(f"{self.url}/hub/api/users/{student.name}/server",
                              headers=headers, timeout=self.timeout)
-            if r.status_code not in (201, 202):
+            if r.status_code not in (201, 202) and not (
+                    r.status_code == 400 and "already running" in r.text):
                 raise RuntimeError(f"spawn request: HTTP {r.status_code} {r.text[:200]}")
             self._wait_ready(student.name, headers, t0)
             student.done["spawn"] = time.monotonic() - t0
@@ -113,6 +122,33 @@ class Workshop:
                 return
             time.sleep(0.5)
         raise TimeoutError(f"server not answering after {self.timeout:.0f} s")
+
+
+def prewarm(stack: LocalStack, students: list[Student], rate: float, timeout: float) -> float:
+    """Log every student in once, then run ``course_hub.prewarm`` for the course's
+    students in the hub container; seconds from its start until every server is up."""
+    for s in students:
+        login(stack.config.hub_url, s.name, DEMO_PASSWORD, timeout=timeout)
+    start_at = datetime.datetime.now(datetime.UTC) + datetime.timedelta(
+        seconds=len(students) / rate + timeout)
+    ops = {"Authorization": f"token {stack.secrets['ops_api_token']}"}
+    command = subprocess.Popen(
+        ["docker", "exec", stack.config.hub_container, "python", "-m", "course_hub.prewarm",
+         "--group", f"nbgrader-{COURSE}", "--start-at", start_at.isoformat(),
+         "--rate", str(rate), "--touch-every", "30"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.monotonic()
+    try:
+        while time.monotonic() - t0 < len(students) / rate + timeout:
+            users = requests.get(f"{stack.config.hub_url}/hub/api/users", headers=ops,
+                                 timeout=30).json()
+            ready = sum(1 for u in users if u.get("servers", {}).get("", {}).get("ready"))
+            if ready >= len(students):
+                return time.monotonic() - t0
+            time.sleep(1)
+        raise TimeoutError(f"pre-warming: {ready}/{len(students)} servers up")
+    finally:
+        command.kill()  # the start time is far away: stop keeping the servers warm
 
 
 def container_cpu_seconds(container) -> float:
@@ -174,6 +210,8 @@ def print_table(summary: dict) -> None:
         ("starts completed per second", fmt(summary["starts_per_s"])),
         ("failures", ", ".join(f"{k} x{n}" for k, n in summary["failures"].items()) or "none"),
     ]
+    if summary.get("prewarm_seconds") is not None:
+        rows.insert(0, ("pre-warming every server took s", fmt(summary["prewarm_seconds"])))
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
@@ -193,6 +231,8 @@ def run(args) -> dict:
         stack.up()
         hub = stack.docker.containers.get(config.hub_container)
         hub_cpu_before = container_cpu_seconds(hub)
+        prewarm_seconds = (prewarm(stack, students, args.prewarm_rate, args.timeout)
+                           if args.prewarm else None)
         workshop = Workshop(stack, timeout=args.timeout)
         start = time.monotonic()
         threads = [threading.Thread(target=workshop.attend, args=(s, start)) for s in students]
@@ -210,8 +250,11 @@ def run(args) -> dict:
             s.cpu_seconds = container_cpu_seconds(container)
             s.memory_mib = container_memory_mib(container)
         summary = summarise(students, wall, hub_cpu)
+        summary["prewarm_seconds"] = prewarm_seconds
         summary["settings"] = {"students": args.students, "rate_per_s": args.rate,
-                               "hub_env": hub_env, "cpus": os.cpu_count()}
+                               "hub_env": hub_env, "cpus": os.cpu_count(),
+                               "prewarm_rate_per_s": args.prewarm_rate if args.prewarm
+                               else None}
         return {"summary": summary, "students": [asdict(s) for s in students]}
     finally:
         if not args.keep:
@@ -228,6 +271,10 @@ def main(argv=None) -> int:
                         help="seconds idle before memory is read")
     parser.add_argument("--hub-env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra hub settings (repeatable)")
+    parser.add_argument("--prewarm", action="store_true",
+                        help="pre-warm every server with course_hub.prewarm first")
+    parser.add_argument("--prewarm-rate", type=float, default=1.0,
+                        help="pre-warm start requests per second")
     parser.add_argument("--project", default="dlcourse-bench")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     parser.add_argument("--keep", action="store_true", help="leave the stack up")
