@@ -155,8 +155,9 @@ c.Authenticator.manage_groups = True
 
 # --- Single-user servers in Docker ---------------------------------------------------
 prefix = env("USER_CONTAINER_PREFIX", "dlcourse")
-from course_hub.spawn_queue import queued  # noqa: E402
 from dockerspawner import DockerSpawner  # noqa: E402
+
+from course_hub.spawn_queue import queued  # noqa: E402
 
 # Servers start HUB_SPAWN_SLOTS at a time, first come first served; the pending page
 # tells each waiting student their place (course_hub.spawn_queue, docs/capacity.md).

@@ -22,7 +22,6 @@ from tests.fake_lms.launch import LEARNER, Launch
 from tests.hub.conftest import COURSE_CONTEXT
 from tests.hub.test_lti_login import hub_name, launch, new_user, wait_for_server
 
-
 #: roll numbers of this module's students (test_lti_login's are its own)
 _ROLLS = (f"CS23W{n:03d}" for n in itertools.count(1))
 
