@@ -11,7 +11,10 @@ Reproducibility rules followed by every generator here:
   may sum in any order). Hence:
 - Gaussian-looking noise is the Irwin-Hall sum of 12 uniforms minus 6
   (mean 0, variance 1, bounded by +-6), and the churn probabilities use the
-  softsign link ``p = (1 + z / (1 + |z|)) / 2`` instead of the logistic one.
+  softsign link ``p = (1 + z / (1 + |z|)) / 2`` instead of the logistic one;
+- a draw added to a generator comes from a stream of its own, so the existing
+  outputs stay bit-identical (``make_churn_campaign`` assigns its offer from
+  ``PCG64(seed).jumped()``).
 
 Tabular sets return ``X (N, D) float64`` and ``y (N,) int64``; image sets
 return ``X (N, 1, H, W) float64`` (NCHW) and ``y (N,) int64``.
@@ -123,6 +126,39 @@ class ChurnData:
     churn_probability: np.ndarray
 
 
+def _softsign_probability(z):
+    """The churn link: ``(1 + z / (1 + |z|)) / 2``, a probability in (0, 1)."""
+    return 0.5 * (1.0 + z / (1.0 + np.abs(z)))
+
+
+def _churn_customers(n_samples, seed):
+    """The customers of ``make_churn``: features, risk score z and the label uniforms.
+
+    -> (columns dict of (N,) arrays, z (N,), u (N,)), all drawn from ``make_rng(seed)``
+    in ``make_churn``'s order; a customer churns when ``u < p``.
+    """
+    rng = make_rng(seed)
+    u = rng.random((n_samples, 6))
+    columns = {
+        "tenure_months": np.floor(1.0 + 72.0 * u[:, 0]),
+        "monthly_charges": 20.0 + 100.0 * u[:, 1],
+        "support_calls": np.floor(u[:, 2] * u[:, 2] * 10.0),  # skewed towards few calls
+        "month_to_month": (u[:, 3] < 0.55).astype(np.float64),
+        "fiber_optic": (u[:, 4] < 0.45).astype(np.float64),
+        "autopay": (u[:, 5] < 0.4).astype(np.float64),
+    }
+    z = (
+        -1.2
+        + 1.6 * columns["month_to_month"]
+        + 0.35 * columns["support_calls"]
+        + 0.6 * columns["fiber_optic"]
+        + 0.015 * (columns["monthly_charges"] - 70.0)
+        - 0.04 * (columns["tenure_months"] - 36.0)
+        - 0.7 * columns["autopay"]
+    )
+    return columns, z, rng.random(n_samples)
+
+
 def make_churn(n_samples=2000, seed=0, margin=0.35, horizon_months=24):
     """Synthetic telecom churn with a known generating model.
 
@@ -130,28 +166,74 @@ def make_churn(n_samples=2000, seed=0, margin=0.35, horizon_months=24):
     charges; falls with tenure and autopay. ``customer_value =
     monthly_charges * margin * horizon_months``. Returns ``ChurnData``.
     """
-    rng = make_rng(seed)
-    u = rng.random((n_samples, 6))
-    tenure = np.floor(1.0 + 72.0 * u[:, 0])
-    charges = 20.0 + 100.0 * u[:, 1]
-    calls = np.floor(u[:, 2] * u[:, 2] * 10.0)  # skewed towards few calls
-    month_to_month = (u[:, 3] < 0.55).astype(np.float64)
-    fiber = (u[:, 4] < 0.45).astype(np.float64)
-    autopay = (u[:, 5] < 0.4).astype(np.float64)
-    z = (
-        -1.2
-        + 1.6 * month_to_month
-        + 0.35 * calls
-        + 0.6 * fiber
-        + 0.015 * (charges - 70.0)
-        - 0.04 * (tenure - 36.0)
-        - 0.7 * autopay
-    )
-    p = 0.5 * (1.0 + z / (1.0 + np.abs(z)))
-    y = (rng.random(n_samples) < p).astype(np.int64)
-    X = np.stack([tenure, charges, calls, month_to_month, fiber, autopay], axis=1)
-    value = charges * margin * horizon_months
+    columns, z, u = _churn_customers(n_samples, seed)
+    p = _softsign_probability(z)
+    y = (u < p).astype(np.int64)
+    X = np.stack([columns[name] for name in CHURN_FEATURES], axis=1)
+    value = columns["monthly_charges"] * margin * horizon_months
     return ChurnData(X, y, CHURN_FEATURES, value, p)
+
+
+@dataclass(frozen=True)
+class ChurnCampaign:
+    """A randomised retention campaign run on the customers of ``make_churn``.
+
+    X, feature_names, customer_value: as in ``ChurnData``, the same customers as
+    ``make_churn(n_samples, seed)``. treated: (N,) int64, 1 = was made the retention
+    offer, assigned at random whatever the features. y: (N,) 1 = churned, observed
+    under the customer's own arm: with the offer when treated, without it otherwise
+    (for the untreated, ``make_churn``'s label). churn_probability_control /
+    churn_probability_treated: (N,) the true churn probability of every customer
+    without / with the offer. uplift: (N,) their difference, control minus treated,
+    the true drop in churn probability the offer causes (>= 0; what an uplift model
+    estimates).
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    treated: np.ndarray
+    feature_names: tuple
+    customer_value: np.ndarray
+    churn_probability_control: np.ndarray
+    churn_probability_treated: np.ndarray
+    uplift: np.ndarray
+
+
+def _campaign_rng(seed):
+    """The treatment assignment's own stream: ``PCG64(seed).jumped()``, the same
+    generator advanced about 2^127 draws, so assigning the offer leaves every draw of
+    ``make_churn(n, seed)`` as it was."""
+    return np.random.Generator(np.random.PCG64(seed).jumped())
+
+
+def make_churn_campaign(n_samples=2000, seed=0, treated_fraction=0.5, offer_effect=2.0,
+                        margin=0.35, horizon_months=24):
+    """``make_churn``'s customers in a randomised trial of a retention offer.
+
+    Each customer gets the offer with probability ``treated_fraction``, independently
+    of the features (a stream of its own: ``make_churn(n_samples, seed)`` stays
+    bit-identical). The offer lowers the risk score z of ``make_churn`` by
+    ``offer_effect * (0.2 + 0.8 * month_to_month) * (1 - tenure_months / 80)``:
+    five times as much for month-to-month customers as for those on a contract,
+    fading with tenure (long-standing customers barely react). On the probability
+    scale the uplift is largest near a churn probability of 1/2 and small for
+    near-certain churners: the riskiest customers are not the ones the offer moves
+    most. A customer's outcomes with and without the offer share
+    one uniform, so the offer never makes anyone churn. Returns ``ChurnCampaign``.
+    """
+    if not 0.0 < treated_fraction < 1.0:
+        raise ValueError("treated_fraction must be strictly between 0 and 1")
+    columns, z, u = _churn_customers(n_samples, seed)
+    responsiveness = ((0.2 + 0.8 * columns["month_to_month"])
+                      * (1.0 - columns["tenure_months"] / 80.0))
+    p_control = _softsign_probability(z)
+    p_treated = _softsign_probability(z - offer_effect * responsiveness)
+    treated = (_campaign_rng(seed).random(n_samples) < treated_fraction).astype(np.int64)
+    y = (u < np.where(treated == 1, p_treated, p_control)).astype(np.int64)
+    X = np.stack([columns[name] for name in CHURN_FEATURES], axis=1)
+    value = columns["monthly_charges"] * margin * horizon_months
+    return ChurnCampaign(X, y, treated, CHURN_FEATURES, value, p_control, p_treated,
+                         p_control - p_treated)
 
 
 # ----------------------------------------------------------------------------

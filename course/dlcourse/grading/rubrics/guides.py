@@ -40,17 +40,24 @@ Keras computes in float32, so its curve also wobbles slightly late in training."
 **Full (4):** recommends a threshold from the student's own sweep with its expected
 profit and the number of customers contacted; explains precision (share of contacted
 customers who would churn) and recall (share of churners reached) in campaign terms;
-names one risk with a consequence (calibration drift, a changing churn rate, offer
-cost). **Partial (2-3):** one of these missing, or metrics defined without the
-campaign meaning. **Partial (1):** a threshold without justification. **None (0):**
-missing.
+chooses one of the model variations of section 2b with a reason read from its table
+(validation ROC-AUC, the gap between training and validation loss, or that the
+differences are too small to matter, so the simpler or cheaper one); names one risk
+with a consequence (calibration drift, a changing churn rate, offer cost).
+**Partial (2-3):** one of these missing, metrics defined without the campaign meaning,
+or a variation chosen without a reason from the table. **Partial (1):** a threshold
+without justification. **None (0):** missing.
 
 *Full-credit exemplar:* "Contact customers scoring at least 0.31: about 420 of 2,000,
 expected profit 18,400. At this threshold 61% of those contacted would otherwise churn
-(precision) and we reach 78% of all churners (recall). Risk: if next quarter's churn
-rate rises, the scores shift and the threshold should be re-swept on fresh data."
+(precision) and we reach 78% of all churners (recall). I would deploy the section-1
+model (dropout 0.2, early stopping): its validation ROC-AUC of 0.782 is within 0.005 of
+the others, and it stopped after 9 epochs with validation loss 0.553, while the model
+without dropout or early stopping trained 20 epochs for a higher validation loss.
+Risk: if next quarter's churn rate rises, the scores shift and the threshold should be
+re-swept on fresh data."
 *Partial exemplar:* "tau = 0.31 maximises profit. Precision is TP/(TP+FP) and recall is
-TP/(TP+FN)."
+TP/(TP+FN). Dropout 0.5 is the best model because more regularisation is better."
 """,
     ("framework", "comparison"): """\
 **Full (4):** compares the three models on the test metrics with numbers, training
