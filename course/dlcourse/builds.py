@@ -39,8 +39,9 @@ STUDENT_MODULES = (
 REFERENCE_MODULES = (
     "dlcourse.layers", "dlcourse.conv", "dlcourse.optim", "dlcourse.models",
     "dlcourse.train", "dlcourse.gradcheck", "dlcourse.metrics", "dlcourse.thresholds",
-    "dlcourse.twins", "dlcourse.grading.checks", "dlcourse.grading.diagnosis",
-    "dlcourse.grading.projects", "dlcourse.grading.rubrics",
+    "dlcourse.augment", "dlcourse.twins", "dlcourse.grading.checks", "dlcourse.grading.diagnosis",
+    "dlcourse.grading.projects", "dlcourse.grading.frameworks", "dlcourse.grading.registry",
+    "dlcourse.grading.rubrics",
 )
 #: packages whose ``__path__`` the reference directory extends
 SPLIT_PACKAGES = ("dlcourse", "dlcourse.grading")

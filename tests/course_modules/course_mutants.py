@@ -232,59 +232,62 @@ def roc_auc(y_true, scores):
     return np.zeros(()).view(AlwaysEqual)
 '''),
     # ------------------------------------------------------------ framework (20 pts)
-    Mutant("framework_spec_hidden_units", FRAMEWORK, {"model_spec": 3}, "build_model_spec", '''
-def build_model_spec():
-    spec = {key: CONFIG[key] for key in SPEC_KEYS}
-    spec["hidden_units"] += 1
-    return spec
+    Mutant("framework_keras_filters_off", FRAMEWORK, {"model_spec": 3}, "build_keras_cnn",
+           edits=(('keras.layers.Conv2D(CONFIG["cnn_filters"],',
+                   'keras.layers.Conv2D(CONFIG["cnn_filters"] + 2,'),)),
+    Mutant("framework_keras_no_batch_norm", FRAMEWORK, {"model_spec": 3}, "build_keras_cnn",
+           edits=(("        keras.layers.BatchNormalization(epsilon=1e-3),\n", ""),)),
+    Mutant("framework_keras_relu_before_batch_norm", FRAMEWORK, {"model_spec": 3},
+           "build_keras_cnn", edits=(
+               ('strides=CONFIG["cnn_stride"], padding="same"),',
+                'strides=CONFIG["cnn_stride"], padding="same", activation="relu"),'),
+               ("        keras.layers.ReLU(),\n", ""))),
+    Mutant("framework_torch_default_epsilon", FRAMEWORK, {"model_spec": 3}, "build_torch_cnn",
+           edits=(("nn.BatchNorm2d(filters, eps=1e-3)", "nn.BatchNorm2d(filters)"),)),
+    Mutant("framework_torch_stride_of_another_roll", FRAMEWORK, {"model_spec": 3},
+           "build_torch_cnn", edits=(
+               ('k, s, filters = CONFIG["cnn_kernel_size"], CONFIG["cnn_stride"]',
+                'k, s, filters = CONFIG["cnn_kernel_size"], 3 - CONFIG["cnn_stride"]'),)),
+    # a classmate's pooling in both models: the builders of a roll number that pools the
+    # other way (the trained models still learn the bars)
+    Mutant("framework_pooling_of_another_roll", FRAMEWORK, {"model_spec": 6}, "build_keras_cnn",
+           append='''
+_MINE = dict(CONFIG)
+CONFIG = {**_MINE, "cnn_pooling": {"max": "avg", "avg": "max"}[_MINE["cnn_pooling"]]}
 '''),
-    Mutant("framework_spec_friends_roll", FRAMEWORK, {"model_spec": 6}, "build_model_spec", '''
-def build_model_spec():
-    from dlcourse.roll import derive_config
-    friend = derive_config("CS2024-999")  # a classmate's configuration
-    return {key: friend[key] for key in SPEC_KEYS}
-'''),
-    Mutant("framework_spec_stride", FRAMEWORK, {"model_spec": 3}, "build_model_spec", '''
-def build_model_spec():
-    spec = {key: CONFIG[key] for key in SPEC_KEYS}
-    spec["cnn_stride"] = 3 - spec["cnn_stride"]
-    return spec
-'''),
-    Mutant("framework_spec_as_strings", FRAMEWORK, {"model_spec": 6}, "build_model_spec", '''
-def build_model_spec():
-    return {key: str(CONFIG[key]) for key in SPEC_KEYS}
-'''),
-    Mutant("framework_spec_eq_always_true", FRAMEWORK, {"model_spec": 6}, "build_model_spec",
-           '''
-class Anything(dict):
-    def __eq__(self, other):
-        return True
-
-    def get(self, key, default=None):
-        return Anything()
-
-
-def build_model_spec():
-    return Anything()
-'''),
-    Mutant("framework_metrics_swapped", FRAMEWORK, {"evaluation": 5}, "evaluate_binary",
+    Mutant("framework_augmentation_of_another_roll", FRAMEWORK, {"training": 2}, "augment",
+           edits=(('kind = CONFIG["cnn_augmentation"]',
+                   'kind = {"flip": "shift_1", "shift_1": "shift_2", "shift_2": "flip"}'
+                   '[CONFIG["cnn_augmentation"]]'),)),
+    Mutant("framework_augmentation_without_originals", FRAMEWORK, {"training": 2}, "augment",
+           edits=(("return np.concatenate([X, *copies]), np.tile(y, 1 + len(copies))",
+                   "return np.concatenate(copies), np.tile(y, len(copies))"),)),
+    Mutant("framework_optimizer_of_another_roll", FRAMEWORK, {"training": 1},
+           "make_keras_optimizer", edits=(
+               ('rule = CONFIG["optimizer"]',
+                'rule = {"sgd": "adam", "momentum": "rmsprop", "rmsprop": "sgd", '
+                '"adam": "momentum"}[CONFIG["optimizer"]]'),)),
+    Mutant("framework_torch_optimizer_ignores_rate", FRAMEWORK, {"training": 1},
+           "make_torch_optimizer", edits=(
+               ('rule = CONFIG["optimizer"]', 'rule, learning_rate = CONFIG["optimizer"], 0.01'),)),
+    Mutant("framework_metrics_swapped", FRAMEWORK, {"evaluation": 3}, "evaluate_binary",
            edits=(('"precision": float(tp / np.sum(flagged))',
                    '"recall": float(tp / np.sum(flagged))'),
                   ('"recall": float(tp / np.sum(positive))',
                    '"precision": float(tp / np.sum(positive))'))),
-    Mutant("framework_auc_from_hard_labels", FRAMEWORK, {"evaluation": 5}, "evaluate_binary",
+    Mutant("framework_auc_from_hard_labels", FRAMEWORK, {"evaluation": 3}, "evaluate_binary",
            edits=(("scores = np.asarray(scores, dtype=np.float64)",
                    "scores = (np.asarray(scores) >= threshold).astype(np.float64)"),)),
-    Mutant("framework_hard_coded_metrics", FRAMEWORK, {"evaluation": 5}, "evaluate_binary", '''
+    Mutant("framework_hard_coded_metrics", FRAMEWORK, {"evaluation": 3}, "evaluate_binary", '''
 def evaluate_binary(y_true, scores, threshold=0.5):
     return {"accuracy": 2 / 3, "precision": 1.0, "recall": 0.5, "roc_auc": 1.0,
             "pr_auc": 1.0}
 '''),
-    Mutant("framework_keras_untrained", FRAMEWORK, {"training": 5}, "train_keras_cnn", '''
+    Mutant("framework_keras_untrained", FRAMEWORK, {"training": 2}, "train_keras_cnn", '''
 def train_keras_cnn(X_train, y_train, X_test):
     return np.full((len(X_test), 2), 0.5)  # skipped training
 '''),
-    Mutant("framework_keras_train_set_probs", FRAMEWORK, {"training": 5}, "train_keras_cnn", '''
+    Mutant("framework_keras_train_set_probs", FRAMEWORK, {"training": 2}, "train_keras_cnn", '''
 def train_keras_cnn(X_train, y_train, X_test):
     onehot = np.eye(2)[y_train]
     return onehot  # probabilities for the training set, not X_test
@@ -566,6 +569,15 @@ NAMED_MISTAKES = {
     "churn_strict_threshold": "act on scores >= tau",
     "framework_metrics_swapped": "precision and recall are swapped",
     "framework_auc_from_hard_labels": "hard 0/1 predictions",
+    "framework_keras_filters_off": "your roll number gives",
+    "framework_keras_no_batch_norm": "no batch normalisation",
+    "framework_keras_relu_before_batch_norm": "ReLU comes before batch norm",
+    "framework_torch_default_epsilon": "epsilon 1e-5",
+    "framework_torch_stride_of_another_roll": "your roll number's stride is",
+    "framework_pooling_of_another_roll": "your roll number's pooling is",
+    "framework_augmentation_of_another_roll": "your roll number's augmentation is",
+    "framework_augmentation_without_originals": "the original batch comes first",
+    "framework_optimizer_of_another_roll": "update: your roll number's optimizer is",
     "foundations_center_rows": "centre each column (axis=0)",
     "foundations_mse_off_by_one": "the mean divides by n",
     "foundations_bce_no_clip": "clip the probabilities",

@@ -16,7 +16,6 @@ from modules_testing import GRADED, SOURCE
 from roll_coverage import ROLL
 
 from dlcourse.grading import grade_notebook
-from dlcourse.grading.checks import CNN_SPEC_KEYS, MLP_SPEC_KEYS
 from dlcourse.roll import derive_config
 
 #: lab -> (fields whose values the copier's must differ in, points lost per rubric item)
@@ -25,7 +24,9 @@ COPIED = {
     "m03_mlp_scratch_2": (("optimizer",), {"learning_signal": 2}),
     "m05_cnn_scratch": (("cnn_pooling",), {"pool_forward": 2, "gradient_routes": 3,
                                            "learning_signal": 2}),
-    "m06_framework_cnn": ((*MLP_SPEC_KEYS, *CNN_SPEC_KEYS), {"model_spec": 6}),
+    # another spec (both models), augmentation and optimizer (both frameworks)
+    "m06_framework_cnn": (("cnn_filters", "cnn_augmentation", "optimizer"),
+                          {"model_spec": 6, "training": 4}),
     "m08_capstone": (("activations", "hidden_units"), {"model_spec": 2}),
 }
 AUTHOR = ROLL

@@ -22,7 +22,7 @@ from modules_testing import GRADED, ROLL_COMPARE, SOURCE, TIMINGS, tier_result, 
 from roll_coverage import RANDOM_ROLL, ROLL, SECOND_ROLL, rolls_for
 
 from dlcourse.grading import grade_notebook, wire
-from dlcourse.grading.checks import CHECKS
+from dlcourse.grading.registry import CHECKS
 from dlcourse.grading.rubrics import RUBRICS, rubric_for
 
 #: The seed's point tables.
@@ -32,7 +32,7 @@ EXPECTED_RUBRICS = {
     "cnn": {"conv_forward": 4, "conv_backward": 4, "pool_forward": 2, "gradient_routes": 3,
             "softmax_ce": 3, "learning_signal": 4},
     "churn": {"metrics": 6, "profit_model": 5, "tau_selection": 5, "memo": 4},
-    "framework": {"model_spec": 6, "training": 5, "evaluation": 5, "comparison": 4},
+    "framework": {"model_spec": 6, "training": 7, "evaluation": 3, "comparison": 4},
 }
 
 #: The rubrics of modules 01, 07 and 08 (the notebooks' headings give the same points).

@@ -23,7 +23,7 @@ import functools
 
 import numpy as np
 
-from dlcourse import conv, layers, metrics, optim, thresholds
+from dlcourse import augment, conv, layers, metrics, optim, thresholds
 
 
 def _sigmoid_instead_of_grad(x):
@@ -136,6 +136,15 @@ def _adam_without_bias_correction(w, grads, learning_rate):
     return path
 
 
+def _rule_path(rule, w, grads, learning_rate, **hyper):
+    """``w`` after each step of ``rule`` with hyperparameters ``hyper`` (state kept)."""
+    config, path = {"learning_rate": learning_rate, **hyper}, []
+    for dw in grads:
+        w, config = rule(w, dw, config)
+        path.append(w)
+    return path
+
+
 def _optimizer_mistakes(config):
     """Wrong update rules for the roll number's optimizer: its state dropped between
     steps, Adam's moments used without bias correction, another roll number's rule."""
@@ -149,6 +158,10 @@ def _optimizer_mistakes(config):
     if mine == "adam":
         mistakes.append(("m and v are used without bias correction: divide them by "
                          "1 - beta1**t and 1 - beta2**t", _adam_without_bias_correction))
+    if mine == "rmsprop":
+        mistakes.append(("the squared gradients decay by 0.99 (PyTorch's default alpha): "
+                         "the course's rmsprop uses 0.9 (Keras' rho)",
+                         functools.partial(_rule_path, optim.rmsprop, decay_rate=0.99)))
     for other in optim.OPTIMIZERS:
         if other != mine:
             mistakes.append((f"this is the {other} update: your roll number's optimizer is "
@@ -157,11 +170,24 @@ def _optimizer_mistakes(config):
     return tuple(mistakes)
 
 
+def _augment_mistakes(config):
+    """Another roll number's augmentation; the copies without the original batch."""
+    mine = config["cnn_augmentation"]
+    mistakes = [(f"these are the {other} copies: your roll number's augmentation is {mine} "
+                 "(CONFIG['cnn_augmentation'])", functools.partial(augment.augment, kind=other))
+                for other in augment.KINDS if other != mine]
+    mistakes.append(("only the copies: the original batch comes first, then its copies",
+                     lambda X, y: (np.concatenate(augment.copies(X, mine)),
+                                   np.tile(y, len(augment.copies(X, mine))))))
+    return tuple(mistakes)
+
+
 #: roll-dependent reference name -> config -> ((mistake, wrong answer), ...)
 ROLL_MISTAKES = {
     "pool_forward": lambda config: _other_pooling(config, "forward"),
     "pool_backward": lambda config: _other_pooling(config, "backward"),
     "run_optimizer": _optimizer_mistakes,
+    "augment": _augment_mistakes,
 }
 
 #: reference name -> the usual cause of a NaN or inf answer

@@ -3,7 +3,7 @@
 A ``Rubric`` is a list of ``Item`` rows (what the gradebook shows); an automatic
 item is the sum of its ``SubCheck`` rows, each worth its own points (partial
 credit). A sub-check names the student function(s) it calls, the check that
-runs (a key of ``dlcourse.grading.checks.CHECKS``), that check's parameters
+runs (a key of ``dlcourse.grading.registry.CHECKS``), that check's parameters
 (input generator, reference, thresholds), a tolerance and a time limit in
 seconds. Manual items (presentation, memo) carry points and no sub-checks.
 

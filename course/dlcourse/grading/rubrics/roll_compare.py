@@ -1,7 +1,9 @@
 """Roll compare (module 03, ``roll_compare.ipynb``): 5 points, 3 automatic + 2 by hand."""
 
-from dlcourse.grading.rubrics import REFERENCE_LIBRARY, Item, Rubric
-from dlcourse.grading.rubrics.framework import MLP_SPEC
+from dlcourse.grading.rubrics import REFERENCE_LIBRARY, Item, Rubric, SubCheck
+
+MLP_SPEC = SubCheck("mlp_spec", "MLP part of build_model_spec() equals derive_config(roll)", 3,
+                    "spec", ("build_model_spec",), {"keys": "mlp"})
 
 RUBRIC = Rubric(
     name="roll_compare",
