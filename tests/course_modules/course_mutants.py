@@ -296,16 +296,18 @@ def train_keras_cnn(X_train, y_train, X_test):
 
 MUTANTS += [
     # ------------------------------------------------- roll compare (module 03, 5 pts)
-    Mutant("roll_compare_friends_spec", MLP, {"model_spec": 3}, "build_model_spec", '''
-def build_model_spec():
-    from dlcourse.roll import derive_config
-    friend = derive_config("CS2024-999")
-    return {key: friend[key] for key in ("hidden_units", "num_hidden_layers", "activations",
-                                         "optimizer", "learning_rate", "batch_size", "epochs")}
-''', notebook=ROLL_COMPARE),
-    Mutant("roll_compare_capped_epochs", MLP, {"model_spec": 3}, "build_model_spec", edits=(
-        ("return {key: CONFIG[key] for key in keys}",
-         "return {**{key: CONFIG[key] for key in keys}, \"epochs\": EPOCHS}"),
+    Mutant("roll_compare_friends_units", MLP, {"model_spec": 3}, "build_keras_mlp", edits=(
+        ('keras.layers.Dense(CONFIG["hidden_units"])',
+         'keras.layers.Dense(derive_config("CS2024-999")["hidden_units"])'),
+    ), notebook=ROLL_COMPARE),
+    # the activations shifted by one layer (the roll numbers of the suite have no two
+    # layers' activations equal to the shifted ones)
+    Mutant("roll_compare_activations_shifted", MLP, {"model_spec": 3}, "build_keras_mlp",
+           edits=(('for name in CONFIG["activations"]:',
+                   'for name in CONFIG["activations"][1:] + CONFIG["activations"][:1]:'),),
+           notebook=ROLL_COMPARE),
+    Mutant("roll_compare_one_layer_fewer", MLP, {"model_spec": 3}, "build_keras_mlp", edits=(
+        ('for name in CONFIG["activations"]:', 'for name in CONFIG["activations"][:-1]:'),
     ), notebook=ROLL_COMPARE),
 ]
 
@@ -570,6 +572,9 @@ NAMED_MISTAKES = {
     "framework_metrics_swapped": "precision and recall are swapped",
     "framework_auc_from_hard_labels": "hard 0/1 predictions",
     "framework_keras_filters_off": "your roll number gives",
+    "roll_compare_friends_units": "your roll number gives",
+    "roll_compare_activations_shifted": "in another order",
+    "roll_compare_one_layer_fewer": "CONFIG['num_hidden_layers']",
     "framework_keras_no_batch_norm": "no batch normalisation",
     "framework_keras_relu_before_batch_norm": "ReLU comes before batch norm",
     "framework_torch_default_epsilon": "epsilon 1e-5",

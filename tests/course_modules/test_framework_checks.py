@@ -84,3 +84,34 @@ def test_keras_weights_are_the_torch_weights_in_keras_layout(drawn):
     side = frameworks.pooled_size(SIZE, CONFIG)
     nhwc = torch_w[6].T.reshape(4, side, side, 2).transpose(1, 2, 0, 3).reshape(-1, 2)
     assert np.array_equal(keras_w[6], nhwc)
+
+
+MLP_CONFIG = {**CONFIG, "hidden_units": 8, "num_hidden_layers": 3,
+              "activations": ["leaky_relu", "tanh", "sigmoid"]}
+
+
+@pytest.fixture
+def mlp_drawn():
+    rng = np.random.default_rng(2)
+    return rng.normal(0, 2, (16, 3)), frameworks.draw_mlp_weights(rng, MLP_CONFIG, 3)
+
+
+@pytest.mark.parametrize(("activations", "options", "named"), [
+    (["leaky_relu", "tanh", "sigmoid"], {"leaky_slope": 0.2}, "Keras' default slope 0.2"),
+    (["tanh", "leaky_relu", "sigmoid"], {}, "in another order"),
+    (["leaky_relu", "relu", "sigmoid"], {}, "hidden layer 2 uses relu: your roll number "
+                                            "gives tanh"),
+])
+def test_each_variant_of_the_roll_mlp_is_named(mlp_drawn, activations, options, named):
+    X, weights = mlp_drawn
+    got = frameworks.mlp_probabilities(X, weights, activations, **options)
+    want = frameworks.mlp_probabilities(X, weights, MLP_CONFIG["activations"])
+    assert not np.allclose(got, want, atol=frameworks.MLP_TOLERANCE)
+    assert named in frameworks.mlp_mistake(got, X, weights, MLP_CONFIG)
+
+
+def test_mlp_weight_shapes_name_units_and_layers(mlp_drawn):
+    _, weights = mlp_drawn
+    want = [list(w.shape) for w in weights]
+    message = frameworks.mlp_shape_differences(want[:2] + want[4:], want, MLP_CONFIG)
+    assert "[8, 8] hidden units" in message and "your roll number gives [8, 8, 8]" in message

@@ -535,27 +535,6 @@ def check_cnn_training(ctx, sub):
     return _learning(ctx, sub, "train_cnn", run, model, ratio=0.7)
 
 
-MLP_SPEC_KEYS = ("hidden_units", "num_hidden_layers", "activations", "optimizer",
-                 "learning_rate", "batch_size", "epochs")
-CNN_SPEC_KEYS = ("cnn_filters", "cnn_kernel_size", "cnn_stride", "cnn_pooling")
-
-
-def check_spec(ctx, sub):
-    """``build_model_spec()`` against ``derive_config(roll_number)`` computed in the parent."""
-    if not ctx.roll_number:
-        return False, "no roll number: the spec cannot be checked"
-    want = derive_config(ctx.roll_number)
-    keys = MLP_SPEC_KEYS if sub.params["keys"] == "mlp" else CNN_SPEC_KEYS
-    result = ctx.call(sub, "build_model_spec", key=("build_model_spec",))
-    if not result.ok:
-        return False, result.error
-    spec = result.value
-    if type(spec) is not dict:
-        return False, "build_model_spec() should return a dict"
-    wrong = spec_differences(spec, want, keys)
-    return not wrong, "; ".join(wrong) or "matches your roll-number config"
-
-
 def spec_differences(spec, want, keys):
     """``key=value (your roll number gives ...)`` for every key where ``spec`` differs."""
     wrong = []
@@ -590,6 +569,5 @@ CHECKS = {
     "gradcheck": check_gradcheck,
     "mlp_training": check_mlp_training,
     "cnn_training": check_cnn_training,
-    "spec": check_spec,
     "roll_draws": check_roll_draws,
 }

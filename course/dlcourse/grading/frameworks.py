@@ -12,6 +12,8 @@ number the service graded**:
   ``dlcourse.twins`` does for the scratch models) and compares the class
   probabilities on images it draws. A model of another roll number's spec has other
   weight shapes or other outputs, and the message names the field.
+- ``framework_mlp``: the same for module 03's ``build_keras_mlp`` (the roll's hidden
+  units, layers and activations, a sigmoid output).
 - ``framework_optimizer``: the student's ``make_keras_optimizer`` /
   ``make_torch_optimizer`` moves one parameter by gradients the checker draws; its path
   is compared with ``dlcourse.optim`` for the roll's optimizer (the mistakes of
@@ -25,11 +27,14 @@ right answer needs the right model, since the checker's weights and images are f
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from dlcourse import conv, data, metrics, optim
 from dlcourse.grading.checks import CNN_SIZE, _split, mismatch
 from dlcourse.grading.diagnosis import likely_mistake
+from dlcourse.layers import LEAKY_RELU_ALPHA
 from dlcourse.twins import dense_kernel_after_flatten
 
 #: batch norm's epsilon in both frameworks (Keras' default; PyTorch's is 1e-5)
@@ -52,6 +57,16 @@ import numpy as _dlcourse_numpy
 
 def _dlcourse_probe_keras_model(input_shape, weights, X):
     model = build_keras_cnn(tuple(input_shape))
+    if weights is None:
+        return [list(w.shape) for w in model.get_weights()]
+    model.set_weights([_dlcourse_numpy.asarray(w, dtype=_dlcourse_numpy.float32)
+                       for w in weights])
+    return _dlcourse_numpy.asarray(_dlcourse_keras.ops.convert_to_numpy(
+        model(X, training=False)), dtype=_dlcourse_numpy.float64)
+
+
+def _dlcourse_probe_keras_mlp(input_dim, weights, X):
+    model = build_keras_mlp(input_dim)
     if weights is None:
         return [list(w.shape) for w in model.get_weights()]
     model.set_weights([_dlcourse_numpy.asarray(w, dtype=_dlcourse_numpy.float32)
@@ -109,9 +124,10 @@ PROBE_IMPORT_SECONDS = 90.0
 #: (check, framework) -> the probe function PROBE_SOURCE[framework] defines
 PROBES = {(kind, framework): f"_dlcourse_probe_{framework}_{kind}"
           for kind in ("model", "optimizer") for framework in ("keras", "torch")}
+PROBES[("mlp", "keras")] = "_dlcourse_probe_keras_mlp"
 #: what the probe builds, for messages
 BUILDERS = {("model", "keras"): "build_keras_cnn", ("model", "torch"): "build_torch_cnn",
-            ("optimizer", "keras"): "make_keras_optimizer",
+            ("mlp", "keras"): "build_keras_mlp", ("optimizer", "keras"): "make_keras_optimizer",
             ("optimizer", "torch"): "make_torch_optimizer"}
 
 
@@ -238,6 +254,73 @@ def output_mistake(got, X, weights, config, framework):
 
 
 # ----------------------------------------------------------------------------
+# The roll's MLP (module 03's roll compare): dense layers, the roll's activations, sigmoid
+# ----------------------------------------------------------------------------
+#: probabilities compared at this tolerance (Keras computes in float32)
+MLP_TOLERANCE = 1e-5
+#: Keras' default negative slope of ``leaky_relu`` (the course's is LEAKY_RELU_ALPHA)
+KERAS_LEAKY_SLOPE = 0.2
+
+
+def draw_mlp_weights(rng, config, input_dim):
+    """``[W1, b1, W2, b2, ...]`` of the roll's MLP; kernels (in, out), as Keras stores them."""
+    sizes = [input_dim, *[config["hidden_units"]] * config["num_hidden_layers"], 1]
+    weights = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        weights += [rng.normal(0, 1.5 / np.sqrt(fan_in), (fan_in, fan_out)),
+                    rng.normal(0, 0.3, fan_out)]
+    return weights
+
+
+def mlp_probabilities(X, weights, activations, leaky_slope=LEAKY_RELU_ALPHA):
+    """P(y=1), shape (N,), of dense layers with ``activations`` and a sigmoid output."""
+    functions = {"relu": lambda z: np.maximum(z, 0.0),
+                 "leaky_relu": lambda z: np.where(z > 0, z, leaky_slope * z),
+                 "tanh": np.tanh, "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z))}
+    h = X
+    for i, name in enumerate(activations):
+        h = functions[name](h @ weights[2 * i] + weights[2 * i + 1])
+    z = h @ weights[-2] + weights[-1]
+    return functions["sigmoid"](z).reshape(-1)
+
+
+def mlp_mistake(got, X, weights, config):
+    """A phrase naming the variant of the roll's MLP the student's outputs equal, or ""."""
+    mine = list(config["activations"])
+    variants = []
+    if "leaky_relu" in mine:
+        variants.append((f"leaky_relu with Keras' default slope {KERAS_LEAKY_SLOPE}: the "
+                         f"course's is {LEAKY_RELU_ALPHA} (keras.layers.LeakyReLU("
+                         f"negative_slope={LEAKY_RELU_ALPHA}))",
+                         mine, {"leaky_slope": KERAS_LEAKY_SLOPE}))
+    for order in sorted(set(itertools.permutations(mine)) - {tuple(mine)}):
+        variants.append((f"the activations {list(order)} are in another order: your roll "
+                         f"number gives {mine}, input side first (CONFIG['activations'])",
+                         list(order), {}))
+    for layer, name in enumerate(mine):
+        for other in ("relu", "leaky_relu", "tanh", "sigmoid"):
+            if other != name:
+                changed = [*mine[:layer], other, *mine[layer + 1:]]
+                variants.append((f"hidden layer {layer + 1} uses {other}: your roll number "
+                                 f"gives {name} (CONFIG['activations'])", changed, {}))
+    for phrase, activations, options in variants:
+        if np.allclose(got, mlp_probabilities(X, weights, activations, **options),
+                       atol=MLP_TOLERANCE):
+            return phrase
+    return ""
+
+
+def mlp_shape_differences(got, want, config):
+    """Why the student's MLP has other weight shapes than the roll's, as a message."""
+    units = [s[1] for s in got[0::2] if len(s) == 2]
+    want_units = [config["hidden_units"]] * config["num_hidden_layers"]
+    return (f"the dense layers have {units[:-1]} hidden units and {units[-1:]} output: your "
+            f"roll number gives {want_units} (CONFIG['hidden_units'], "
+            "CONFIG['num_hidden_layers']) and 1 sigmoid output"
+            if units else f"weight shapes {got} are not those of dense layers")
+
+
+# ----------------------------------------------------------------------------
 # Checks
 # ----------------------------------------------------------------------------
 def _probe(ctx, sub, kind):
@@ -289,6 +372,39 @@ def check_framework_model(ctx, sub):
     return False, f"{reason}; likely: {hint}" if hint else reason
 
 
+def check_framework_mlp(ctx, sub):
+    """The student's Keras MLP with the roll's weights copied in gives the roll's outputs."""
+    probe, failure = _probe(ctx, sub, "mlp")
+    if failure:
+        return False, failure
+    config, input_dim = ctx.config, int(ctx.rng.integers(2, 5))
+    shapes = ctx.call(sub, probe, input_dim, None, None)
+    if not shapes.ok:
+        return False, f"build_keras_mlp({input_dim}): {shapes.error}"
+    weights = draw_mlp_weights(ctx.rng, config, input_dim)
+    want_shapes = [list(w.shape) for w in weights]
+    got_shapes = shapes.value
+    if type(got_shapes) is not list or not all(type(s) is list for s in got_shapes):
+        return False, "build_keras_mlp() did not build a Keras model"
+    if got_shapes != want_shapes:
+        return False, mlp_shape_differences(got_shapes, want_shapes, config)
+    X = ctx.rng.normal(0, 2, size=(16, input_dim))
+    result = ctx.call(sub, probe, input_dim, weights, X)
+    if not result.ok:
+        return False, f"build_keras_mlp(): {result.error}"
+    got, want = result.value, mlp_probabilities(X, weights, config["activations"])
+    if type(got) is not np.ndarray or got.size != want.size:
+        return False, "build_keras_mlp() model should map 16 samples to 16 probabilities"
+    got = got.reshape(-1)
+    if np.allclose(got, want, atol=MLP_TOLERANCE):
+        return True, "computes your roll number's MLP (weights copied in, outputs compared)"
+    worst = float(np.abs(got - want).max()) if np.all(np.isfinite(got)) else float("nan")
+    hint = mlp_mistake(got, X, weights, config)
+    reason = (f"with your roll number's MLP weights copied in, the probabilities differ by "
+              f"up to {worst:.3g}")
+    return False, f"{reason}; likely: {hint}" if hint else reason
+
+
 def check_framework_optimizer(ctx, sub):
     """The student's optimizer moves a parameter as the roll's rule does."""
     builder = BUILDERS[("optimizer", sub.params["framework"])]
@@ -331,6 +447,7 @@ def check_framework_training(ctx, sub):
 
 CHECKS = {
     "framework_model": check_framework_model,
+    "framework_mlp": check_framework_mlp,
     "framework_optimizer": check_framework_optimizer,
     "framework_training": check_framework_training,
 }
