@@ -41,6 +41,7 @@ cnn_filters         4, 6, 8, 12, 16
 cnn_kernel_size     3, 5
 cnn_stride          1, 2
 cnn_pooling         max, avg
+churn_offer         gift, voucher (module 04's retention offer)
 cnn_augmentation    flip, shift_1, shift_2 (module 06's training-set copies)
 =================== ====================================================
 """
@@ -174,6 +175,9 @@ SCHEMA = {
         ConfigField("cnn_kernel_size", "square conv kernel size", choices=(3, 5)),
         ConfigField("cnn_stride", "conv stride ('same' padding)", choices=(1, 2)),
         ConfigField("cnn_pooling", "2x2 pooling after the conv layer", choices=("max", "avg")),
+        ConfigField("churn_offer", "module 04's retention offer: a gift every targeted "
+                    "customer costs, or a voucher paid only by those who stay",
+                    choices=("gift", "voucher")),
         ConfigField("cnn_augmentation", "training-set augmentation of the framework CNN "
                     "(mirror copies, or copies shifted by 1 or 2 pixels)",
                     choices=("flip", "shift_1", "shift_2")),

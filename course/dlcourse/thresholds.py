@@ -39,16 +39,30 @@ class ProfitMatrix:
     fn: float | np.ndarray = 0.0
 
 
-def churn_profit_matrix(customer_value, offer_cost, success_rate):
+#: the two kinds of retention offer (a roll config's ``churn_offer``)
+OFFERS = ("gift", "voucher")
+
+
+def churn_profit_matrix(customer_value, offer_cost, success_rate, offer="gift"):
     """Retention campaign: offer an incentive to customers predicted to churn.
 
-    Compared with doing nothing: a targeted churner (TP) is kept with
-    probability ``success_rate``, worth ``success_rate * customer_value -
-    offer_cost``; a targeted loyal customer (FP) costs ``offer_cost``; FN and
-    TN change nothing (0). customer_value: scalar or (N,).
+    Compared with doing nothing, a targeted churner (TP) is kept with probability
+    ``success_rate``; a targeted loyal customer (FP) stays anyway and takes the offer;
+    FN and TN change nothing (0). customer_value: scalar or (N,). ``offer``:
+
+    - ``"gift"``: sent to every targeted customer, paid whether they stay or not:
+      TP ``success_rate * customer_value - offer_cost``, FP ``-offer_cost``;
+    - ``"voucher"``: paid only when redeemed, by customers who stay:
+      TP ``success_rate * (customer_value - offer_cost)``, FP ``-offer_cost``.
     """
-    return ProfitMatrix(tp=success_rate * np.asarray(customer_value, np.float64) - offer_cost,
-                        fp=-float(offer_cost), tn=0.0, fn=0.0)
+    value = np.asarray(customer_value, np.float64)
+    if offer == "gift":
+        kept = success_rate * value - offer_cost
+    elif offer == "voucher":
+        kept = success_rate * (value - offer_cost)
+    else:
+        raise ValueError(f"unknown offer {offer!r}; choose one of {OFFERS}")
+    return ProfitMatrix(tp=kept, fp=-float(offer_cost), tn=0.0, fn=0.0)
 
 
 def profit(y_true, scores, threshold, matrix):

@@ -5,6 +5,7 @@ import pytest
 
 from dlcourse import metrics as M
 from dlcourse import thresholds as T
+from dlcourse.roll import SCHEMA
 
 Y = np.array([1, 0, 1, 1, 0, 0, 1, 0])
 PRED = np.array([1, 0, 0, 1, 1, 0, 1, 0])  # TP 3, FN 1, FP 1, TN 3
@@ -64,6 +65,9 @@ def calibrated_case(tau_grid=1000, per_score=200):
     T.ProfitMatrix(tp=8.0, fp=-2.0),  # tau* = 0.2
     T.ProfitMatrix(tp=100.0, fp=-5.0, tn=1.0, fn=-20.0),
     T.churn_profit_matrix(customer_value=400.0, offer_cost=60.0, success_rate=0.5),  # 0.3
+    # a voucher: tp = 0.5 * (400 - 60) = 170, fp = -60, tau* = 60 / 230
+    T.churn_profit_matrix(customer_value=400.0, offer_cost=60.0, success_rate=0.5,
+                          offer="voucher"),
     T.ProfitMatrix(tp=1.0, fp=-3.0),  # tau* = 0.75
 ])
 def test_sweep_is_within_one_grid_step_of_closed_form(matrix):
@@ -86,6 +90,18 @@ def test_profit_curve_matches_direct_profit(rng):
         assert p == pytest.approx(T.profit(y, scores, t, matrix))
     per_customer = T.best_threshold_closed_form(matrix)
     np.testing.assert_allclose(per_customer, 50.0 / (0.4 * value))
+
+
+def test_the_two_offers_differ_only_in_who_pays_for_the_offer():
+    """A gift is paid by every targeted customer; a voucher only by those who stay."""
+    gift = T.churn_profit_matrix(300.0, offer_cost=40.0, success_rate=0.25)
+    voucher = T.churn_profit_matrix(300.0, offer_cost=40.0, success_rate=0.25,
+                                    offer="voucher")
+    assert (gift.tp, gift.fp) == (0.25 * 300 - 40, -40.0)
+    assert (voucher.tp, voucher.fp) == (0.25 * (300 - 40), -40.0)
+    assert set(T.OFFERS) == set(SCHEMA["churn_offer"].choices)
+    with pytest.raises(ValueError, match="unknown offer"):
+        T.churn_profit_matrix(300.0, 40.0, 0.25, offer="coupon")
 
 
 def test_closed_form_needs_a_sensible_matrix():

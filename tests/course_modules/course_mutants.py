@@ -207,6 +207,9 @@ def roc_auc(y_true, scores):
 '''),
     Mutant("churn_fp_costs_nothing", CHURN, {"profit_model": 5, "tau_selection": 5},
            "campaign_profit", edits=(("-offer_cost)", "0.0)"),)),
+    Mutant("churn_offer_of_another_roll", CHURN, {"profit_model": 5, "tau_selection": 5},
+           "campaign_profit", edits=(('if CONFIG["churn_offer"] == "gift":',
+                                      'if CONFIG["churn_offer"] != "gift":'),)),
     Mutant("churn_strict_threshold", CHURN, {"profit_model": 5, "tau_selection": 5},
            "campaign_profit", edits=((">= tau", "> tau"),)),  # should be >=
     Mutant("churn_closed_form_tau", CHURN, {"tau_selection": 5}, "best_tau", '''
@@ -569,6 +572,7 @@ NAMED_MISTAKES = {
     "churn_precision_recall_swapped": "precision and recall are swapped",
     "churn_auc_ignores_ties": "a tie counts as half a pair",
     "churn_strict_threshold": "act on scores >= tau",
+    "churn_offer_of_another_roll": "your roll number's offer is a",
     "framework_metrics_swapped": "precision and recall are swapped",
     "framework_auc_from_hard_labels": "hard 0/1 predictions",
     "framework_keras_filters_off": "your roll number gives",

@@ -36,8 +36,8 @@ SECOND_ROLL = "ME2024-002"
 #: found by search_covering_rolls(): ROLL first; every atom of every SCHEMA field occurs
 #: in one of them (12 is the least possible: learning_rate has 12 (optimizer, rate) atoms)
 COVERING_ROLLS = (
-    "CS2024-007", "EE2024-022", "CS2024-060", "CE2024-013", "CS2024-056", "EE2024-117",
-    "CS2024-024", "CS2024-002", "CS2024-004", "CS2024-005", "CS2024-014", "CS2024-032",
+    "CS2024-007", "ME2024-152", "EE2024-091", "EE2024-001", "CS2024-189", "CS2024-005",
+    "CS2024-016", "CS2024-004", "CS2024-006", "CS2024-009", "CS2024-015", "CS2024-032",
 )
 
 #: the fields each notebook reads (directly or through MLP/SmallCNN.from_config);
@@ -50,7 +50,7 @@ NOTEBOOK_FIELDS = {
     "m02_mlp_scratch_1/mlp_scratch_part1.ipynb": (),
     "m03_mlp_scratch_2/mlp_scratch_part2.ipynb": (*MLP_FIELDS, "optimizer"),
     "m03_mlp_scratch_2/roll_compare.ipynb": MLP_FIELDS + TRAINING_FIELDS,
-    "m04_churn_thresholds/churn_thresholds.ipynb": ("hidden_units", "seed"),
+    "m04_churn_thresholds/churn_thresholds.ipynb": ("hidden_units", "seed", "churn_offer"),
     "m05_cnn_scratch/cnn_scratch.ipynb": ("cnn_filters", "cnn_kernel_size", "cnn_pooling",
                                           "seed"),
     "m06_framework_cnn/framework_cnn.ipynb": (*CNN_FIELDS, "optimizer", "learning_rate",

@@ -22,6 +22,7 @@ from dlcourse.roll import derive_config
 COPIED = {
     "m01_foundations": (("seed",), {"reproducibility": 1}),
     "m03_mlp_scratch_2": (("optimizer",), {"learning_signal": 2}),
+    "m04_churn_thresholds": (("churn_offer",), {"profit_model": 5, "tau_selection": 5}),
     "m05_cnn_scratch": (("cnn_pooling",), {"pool_forward": 2, "gradient_routes": 3,
                                            "learning_signal": 2}),
     # another spec (both models), augmentation and optimizer (both frameworks)

@@ -250,13 +250,20 @@ def _softmax_ce(logits, y):
     return loss, layers.softmax_cross_entropy_backward(1.0, cache)
 
 
-def _campaign_profit(y, scores, tau, value, cost, success):
-    return thresholds.profit(y, scores, tau, thresholds.churn_profit_matrix(value, cost, success))
+def campaign_profit(offer):
+    """Total profit of the roll's ``offer`` at a threshold (module 04's contract)."""
+    def profit(y, scores, tau, value, cost, success):
+        matrix = thresholds.churn_profit_matrix(value, cost, success, offer)
+        return thresholds.profit(y, scores, tau, matrix)
+    return profit
 
 
-def _best_tau(y, scores, value, cost, success):
-    return thresholds.best_threshold_sweep(
-        y, scores, thresholds.churn_profit_matrix(value, cost, success))
+def best_tau(offer):
+    """The most profitable threshold on the 0.01 grid for the roll's ``offer``."""
+    def best(y, scores, value, cost, success):
+        return thresholds.best_threshold_sweep(
+            y, scores, thresholds.churn_profit_matrix(value, cost, success, offer))
+    return best
 
 
 def _tiny_graph(x, w, b, y):
@@ -285,6 +292,8 @@ ROLL_REFERENCES = {
     "pool_forward": lambda config: _pool_forward(config["cnn_pooling"]),
     "pool_backward": lambda config: _pool_backward(config["cnn_pooling"]),
     "run_optimizer": lambda config: functools.partial(optim.trajectory, config["optimizer"]),
+    "campaign_profit": lambda config: campaign_profit(config["churn_offer"]),
+    "best_tau": lambda config: best_tau(config["churn_offer"]),
     "augment": lambda config: functools.partial(augment.augment,
                                                 kind=config["cnn_augmentation"]),
 }
@@ -302,8 +311,6 @@ REFERENCES = {
     "softmax_ce": _softmax_ce,
     "precision_recall": lambda y, p: (metrics.precision(y, p), metrics.recall(y, p)),
     "roc_auc": metrics.roc_auc,
-    "campaign_profit": _campaign_profit,
-    "best_tau": _best_tau,
     "evaluate_binary": _evaluate_binary,
     # module 01 (foundations)
     "center_columns": lambda X: X - X.mean(axis=0),

@@ -56,9 +56,33 @@ def _auc_ties_as_losses(y, scores):
     return float(np.mean(pos[:, None] > neg[None, :]))
 
 
-def _profit_strict(y, scores, tau, value, cost, success):
-    matrix = thresholds.churn_profit_matrix(value, cost, success)
-    return thresholds.profit(y, scores, np.nextafter(tau, np.inf), matrix)
+def _profit(offer, strict=False):
+    """Campaign profit of ``offer``; ``strict``: customers at the threshold left out."""
+    def profit(y, scores, tau, value, cost, success):
+        matrix = thresholds.churn_profit_matrix(value, cost, success, offer)
+        return thresholds.profit(y, scores, np.nextafter(tau, np.inf) if strict else tau,
+                                 matrix)
+    return profit
+
+
+def _best_tau(offer):
+    def best(y, scores, value, cost, success):
+        matrix = thresholds.churn_profit_matrix(value, cost, success, offer)
+        return thresholds.best_threshold_sweep(y, scores, matrix)
+    return best
+
+
+def _offer_mistakes(config, function):
+    """Another roll number's offer; for the profit, customers at the threshold left out."""
+    mine = config["churn_offer"]
+    other = next(o for o in thresholds.OFFERS if o != mine)
+    build = _profit if function == "campaign_profit" else _best_tau
+    mistakes = [(f"this is the {other} offer's profit: your roll number's offer is a {mine} "
+                 "(CONFIG['churn_offer'])", build(other))]
+    if function == "campaign_profit":
+        mistakes.append(("customers exactly at the threshold are not contacted: act on "
+                         "scores >= tau", _profit(mine, strict=True)))
+    return tuple(mistakes)
 
 
 def _dx_cropped_top_left(dout, x, w, b, stride, pad):
@@ -100,8 +124,6 @@ KNOWN_MISTAKES = {
                           lambda y, p: (metrics.recall(y, p), metrics.precision(y, p))),),
     "roc_auc": (("tied scores count as misordered pairs: a tie counts as half a pair",
                  _auc_ties_as_losses),),
-    "campaign_profit": (("customers exactly at the threshold are not contacted: act on "
-                         "scores >= tau", _profit_strict),),
     "conv_backward": (("dx is cut from the top-left of the padded gradient: drop pad "
                        "rows and columns on every side", _dx_cropped_top_left),),
     "evaluate_binary": (("the areas under the curves come from hard 0/1 predictions: rank "
@@ -188,6 +210,8 @@ ROLL_MISTAKES = {
     "pool_backward": lambda config: _other_pooling(config, "backward"),
     "run_optimizer": _optimizer_mistakes,
     "augment": _augment_mistakes,
+    "campaign_profit": lambda config: _offer_mistakes(config, "campaign_profit"),
+    "best_tau": lambda config: _offer_mistakes(config, "best_tau"),
 }
 
 #: reference name -> the usual cause of a NaN or inf answer
