@@ -41,6 +41,7 @@ cnn_filters         4, 6, 8, 12, 16
 cnn_kernel_size     3, 5
 cnn_stride          1, 2
 cnn_pooling         max, avg
+ablation            depth, width (module 07's ablation)
 churn_offer         gift, voucher (module 04's retention offer)
 cnn_augmentation    flip, shift_1, shift_2 (module 06's training-set copies)
 =================== ====================================================
@@ -175,6 +176,8 @@ SCHEMA = {
         ConfigField("cnn_kernel_size", "square conv kernel size", choices=(3, 5)),
         ConfigField("cnn_stride", "conv stride ('same' padding)", choices=(1, 2)),
         ConfigField("cnn_pooling", "2x2 pooling after the conv layer", choices=("max", "avg")),
+        ConfigField("ablation", "module 07's ablation: one hidden layer (depth) or half the "
+                    "hidden units (width)", choices=("depth", "width")),
         ConfigField("churn_offer", "module 04's retention offer: a gift every targeted "
                     "customer costs, or a voucher paid only by those who stay",
                     choices=("gift", "voucher")),

@@ -426,13 +426,14 @@ def sweep(config, rates):
 def sweep(config, rates):
     return [0.8, 0.85, 0.9]  # numbers that look plausible
 """),
-    Mutant("experiment_ablation_drops_last_layer", EXPERIMENTS, {"ablation": 1},
-           "ablate_depth", """
-def ablate_depth(config):
-    depth = config["num_hidden_layers"] - 1  # one layer fewer, not one layer
-    return {**config, "num_hidden_layers": depth, "activations": config["activations"][:depth]}
+    Mutant("experiment_ablation_of_another_roll", EXPERIMENTS, {"ablation": 2}, "ablate",
+           edits=(('if CONFIG["ablation"] == "depth":', 'if CONFIG["ablation"] != "depth":'),)),
+    Mutant("experiment_ablation_forgets_the_copy", EXPERIMENTS, {"ablation": 1}, "ablate", """
+def ablate(config):
+    return dict(config)  # the config unchanged: nothing ablated
 """),
-    Mutant("experiment_friends_config", EXPERIMENTS, {"artifact": 2}, "sweep", append="""
+    Mutant("experiment_friends_config", EXPERIMENTS, {"ablation": 2, "artifact": 2}, "sweep",
+           append="""
 from dlcourse.roll import derive_config as _derive
 
 CONFIG = _derive("CS2024-999")  # the rest of the study runs on a classmate's config
@@ -573,6 +574,7 @@ NAMED_MISTAKES = {
     "churn_auc_ignores_ties": "a tie counts as half a pair",
     "churn_strict_threshold": "act on scores >= tau",
     "churn_offer_of_another_roll": "your roll number's offer is a",
+    "experiment_ablation_of_another_roll": "your roll number's ablation is",
     "framework_metrics_swapped": "precision and recall are swapped",
     "framework_auc_from_hard_labels": "hard 0/1 predictions",
     "framework_keras_filters_off": "your roll number gives",

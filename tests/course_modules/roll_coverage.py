@@ -28,16 +28,16 @@ from modules_testing import ROLL  # the base roll: every test uses it, the tier 
 from dlcourse.roll import SCHEMA, derive_config, normalize_roll_number
 
 #: a second roll for the mutation suite: other values than ROLL in every field but the
-#: number of hidden layers and the kernel size (leaky_relu and tanh, momentum, 64 units, 4 filters, stride 1,
-#: max pooling), more than 20 epochs (the capped-epochs mutant) and not the classmate
+#: number of hidden layers, the kernel size and the ablation (sigmoid, tanh and leaky_relu,
+#: momentum, 64 units, 4 filters, stride 1, max pooling, a voucher, shifts by 2), more than 20 epochs (the capped-epochs mutant) and not the classmate
 #: (CS2024-999) the cheating mutants copy
 SECOND_ROLL = "ME2024-002"
 
 #: found by search_covering_rolls(): ROLL first; every atom of every SCHEMA field occurs
 #: in one of them (12 is the least possible: learning_rate has 12 (optimizer, rate) atoms)
 COVERING_ROLLS = (
-    "CS2024-007", "ME2024-152", "EE2024-091", "EE2024-001", "CS2024-189", "CS2024-005",
-    "CS2024-016", "CS2024-004", "CS2024-006", "CS2024-009", "CS2024-015", "CS2024-032",
+    "CS2024-007", "CE2024-005", "CS2024-068", "EE2024-028", "EE2024-080", "CS2024-005",
+    "CS2024-016", "CS2024-001", "CS2024-004", "CS2024-006", "CS2024-015", "CS2024-032",
 )
 
 #: the fields each notebook reads (directly or through MLP/SmallCNN.from_config);
@@ -55,7 +55,7 @@ NOTEBOOK_FIELDS = {
                                           "seed"),
     "m06_framework_cnn/framework_cnn.ipynb": (*CNN_FIELDS, "optimizer", "learning_rate",
                                               "cnn_augmentation"),
-    "m07_experimentation/experimentation.ipynb": MLP_FIELDS + TRAINING_FIELDS,
+    "m07_experimentation/experimentation.ipynb": (*MLP_FIELDS, *TRAINING_FIELDS, "ablation"),
     # the churn track (the reference's); fit_predict fixes optimizer, rate and batch size
     "m08_capstone/capstone_template.ipynb": MLP_FIELDS,
 }

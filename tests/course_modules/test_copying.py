@@ -28,6 +28,7 @@ COPIED = {
     # another spec (both models), augmentation and optimizer (both frameworks)
     "m06_framework_cnn": (("cnn_filters", "cnn_augmentation", "optimizer"),
                           {"model_spec": 6, "training": 4}),
+    "m07_experimentation": (("ablation",), {"ablation": 2}),
     "m08_capstone": (("activations", "hidden_units"), {"model_spec": 2}),
 }
 AUTHOR = ROLL

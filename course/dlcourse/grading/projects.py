@@ -199,18 +199,29 @@ def check_sweep(ctx, sub):
                                "the rate-0 entry was compared: it is in place")
 
 
-def one_hidden_layer(config):
-    """The reference ablation: a single hidden layer with the first activation."""
-    return {**config, "num_hidden_layers": 1, "activations": config["activations"][:1]}
+#: the keys each ablation of module 07 changes (a roll config's ``ablation``)
+ABLATED_KEYS = {"depth": ("num_hidden_layers", "activations"), "width": ("hidden_units",)}
+
+
+def ablated(config, kind):
+    """The reference ablation ``kind`` of ``config``: ``"depth"`` keeps one hidden layer
+    with the first activation; ``"width"`` halves the hidden units."""
+    if kind == "depth":
+        return {**config, "num_hidden_layers": 1, "activations": config["activations"][:1]}
+    return {**config, "hidden_units": config["hidden_units"] // 2}
 
 
 def check_ablation(ctx, sub):
-    """``ablate_depth(config)`` on a 3-hidden-layer config the checker draws.
+    """``ablate(config)`` on a 3-hidden-layer config the checker draws, against the
+    ablation of the graded roll number (``CONFIG["ablation"]``).
 
-    part "depth": one hidden layer and its first activation; part "others": every other
-    key of the config unchanged.
+    part "change": the keys that ablation changes; part "others": every other key of
+    the config unchanged.
     """
     fn = sub.functions[0]
+    if not ctx.roll_number:
+        return False, "no roll number: your ablation cannot be checked"
+    kind = ctx.config["ablation"]
     if "ablation" not in ctx.cache:
         config = _fresh_config(ctx.rng, num_hidden_layers=3,
                                activations=[str(a) for a in ctx.rng.choice(ACTIVATIONS, 3)])
@@ -220,11 +231,16 @@ def check_ablation(ctx, sub):
         return False, result.error
     if type(result.value) is not dict:
         return False, f"{fn}() should return a dict (a config)"
-    want = one_hidden_layer(config)
-    depth = ("num_hidden_layers", "activations")
-    keys = depth if sub.params["part"] == "depth" else [k for k in want if k not in depth]
+    want, changed = ablated(config, kind), ABLATED_KEYS[kind]
+    keys = changed if sub.params["part"] == "change" else [k for k in want if k not in changed]
     reason = mismatch(result.value, {k: want[k] for k in keys}, sub.tolerance, f"{fn}()")
-    return reason is None, reason or "matches the reference ablation"
+    if reason is None:
+        return True, f"matches the {kind} ablation"
+    other = next(k for k in ABLATED_KEYS if k != kind)
+    if mismatch(result.value, ablated(config, other), sub.tolerance) is None:
+        reason += (f"; likely: this is the {other} ablation: your roll number's ablation is "
+                   f"{kind} (CONFIG['ablation'])")
+    return False, reason
 
 
 # ----------------------------------------------------------------------------
@@ -307,11 +323,11 @@ def _reproduce_experiments(ctx, sub):
     if type(values) is not list or len(values) != 3 or \
             any(type(v) not in (int, float) for v in values):
         return False, "rerunning your sweep: sweep() should return 3 numbers"
-    ablated = ctx.call(sub, "ablate_depth", config)
-    if not ablated.ok:
-        return False, f"rerunning your ablation: {ablated.error}"
+    smaller = ctx.call(sub, "ablate", config)
+    if not smaller.ok:
+        return False, f"rerunning your ablation: {smaller.error}"
     want = {"best_sweep_accuracy": float(max(values))}
-    for name, cfg in (("full", config), ("one_hidden_layer", ablated.value)):
+    for name, cfg in (("full", config), ("ablated", smaller.value)):
         rec, reason = _record(ctx.call(sub, "run_experiment", cfg, rate))
         if reason:
             return False, f"rerunning your ablation: {reason}"

@@ -25,11 +25,12 @@ RUBRIC = Rubric(
                      "accuracy per rate, in the order given", 2, "sweep",
                      ("sweep", "run_experiment"), tolerance=1e-9),
         )),
-        Item("ablation", "Depth ablation: ablate_depth", (
-            SubCheck("ablation_depth", "one hidden layer with the first activation", 1,
-                     "ablation", ("ablate_depth",), {"part": "depth"}),
+        Item("ablation", "Your roll number's ablation: ablate", (
+            SubCheck("ablation_change", "CONFIG['ablation'] of your roll number: one hidden "
+                     "layer with the first activation (depth) or half the hidden units "
+                     "(width)", 1, "ablation", ("ablate",), {"part": "change"}),
             SubCheck("ablation_others", "every other key of the config unchanged", 1,
-                     "ablation", ("ablate_depth",), {"part": "others"}),
+                     "ablation", ("ablate",), {"part": "others"}),
         )),
         Item("artifact", "Integrity artifact submission_<roll>.json", (
             SubCheck("artifact_verifies", "written by the notebook; digest, short hash, roll "
@@ -37,7 +38,7 @@ RUBRIC = Rubric(
                      {"part": "verifies"}),
             SubCheck("artifact_reproduced", "its sweep and ablation numbers are what your "
                      "code gives again for your roll-number config", 2, "artifact",
-                     ("sweep", "ablate_depth", "run_experiment"),
+                     ("sweep", "ablate", "run_experiment"),
                      {"part": "reproduced", "module": "experimentation"}),
         )),
         Item("reflection", "What did you learn? (graded by hand)", manual=True, points=2),
