@@ -96,6 +96,11 @@ def train_mlp(X, y, hidden_units, activations, learning_rate, epochs, batch_size
 OPTIMIZER = {"sgd": "adam", "momentum": "rmsprop", "rmsprop": "sgd",
              "adam": "momentum"}[CONFIG["optimizer"]]
 '''),
+    # a classmate's network: the activations of the roll number shifted by one layer
+    Mutant("mlp_network_of_another_roll", MLP, {"forward_sanity": 1}, "my_network",
+           edits=(('mlp_forward(X, params, CONFIG["activations"])',
+                   'mlp_forward(X, params, CONFIG["activations"][1:] + CONFIG["activations"][:1])'),
+                  )),
     Mutant("mlp_optimizer_ignores_rate", MLP, {"learning_signal": 2}, "optimizer_step",
            edits=(("    ### BEGIN SOLUTION\n    if OPTIMIZER",
                    "    ### BEGIN SOLUTION\n    learning_rate = 0.01\n    if OPTIMIZER"),)),
@@ -568,6 +573,7 @@ NAMED_MISTAKES = {
     "cnn_pool_stride_one": "the step of your window loop",
     "cnn_pooling_of_another_roll": "your roll number's pooling is",
     "mlp_optimizer_of_another_roll": "update: your roll number's optimizer is",
+    "mlp_network_of_another_roll": "in another order",
     "cnn_softmax_unstable": "subtract each row's largest logit",
     "cnn_softmax_grad_no_onehot": "subtract the one-hot labels",
     "churn_precision_recall_swapped": "precision and recall are swapped",

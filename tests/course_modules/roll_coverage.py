@@ -47,7 +47,8 @@ TRAINING_FIELDS = ("optimizer", "learning_rate", "batch_size", "epochs")
 CNN_FIELDS = ("cnn_filters", "cnn_kernel_size", "cnn_stride", "cnn_pooling", "seed")
 NOTEBOOK_FIELDS = {
     "m01_foundations/quickstart.ipynb": ("seed",),
-    "m02_mlp_scratch_1/mlp_scratch_part1.ipynb": (),
+    "m02_mlp_scratch_1/mlp_scratch_part1.ipynb": ("hidden_units", "num_hidden_layers",
+                                                  "activations"),
     "m03_mlp_scratch_2/mlp_scratch_part2.ipynb": (*MLP_FIELDS, "optimizer"),
     "m03_mlp_scratch_2/roll_compare.ipynb": MLP_FIELDS + TRAINING_FIELDS,
     "m04_churn_thresholds/churn_thresholds.ipynb": ("hidden_units", "seed", "churn_offer"),

@@ -21,7 +21,9 @@ from dlcourse.roll import derive_config
 #: lab -> (fields whose values the copier's must differ in, points lost per rubric item)
 COPIED = {
     "m01_foundations": (("seed",), {"reproducibility": 1}),
-    "m03_mlp_scratch_2": (("optimizer",), {"learning_signal": 2}),
+    "m02_mlp_scratch_1": (("activations",), {"forward_sanity": 1}),
+    "m03_mlp_scratch_2": (("optimizer", "activations"), {"learning_signal": 2,
+                                                         "forward_sanity": 1}),
     "m04_churn_thresholds": (("churn_offer",), {"profit_model": 5, "tau_selection": 5}),
     "m05_cnn_scratch": (("cnn_pooling",), {"pool_forward": 2, "gradient_routes": 3,
                                            "learning_signal": 2}),

@@ -63,6 +63,7 @@ def test_declared_fields_include_every_config_read(path):
 def test_second_and_random_rolls():
     assert is_valid_roll_number(RANDOM_ROLL)
     base, second = derive_config(ROLL), derive_config(SECOND_ROLL)
+    # the ablation: both depth (width runs in the covering rolls and the copy test)
     assert [k for k in SCHEMA if base[k] == second[k]] == ["num_hidden_layers",
-                                                              "cnn_kernel_size"]
+                                                              "cnn_kernel_size", "ablation"]
     assert second["epochs"] > 20  # the capped-epochs mutant must change something

@@ -219,6 +219,18 @@ INPUTS = {
 }
 
 
+def _roll_mlp_inputs(rng, config):
+    """X (12, 3) and the parameters of the roll's MLP: its hidden units and layers."""
+    sizes = (3, *[config["hidden_units"]] * config["num_hidden_layers"], 1)
+    return (rng.normal(0, 1.5, (12, 3)), _mlp_params(rng, sizes)), {}
+
+
+#: input generators of answers that depend on the roll number: (rng, config) -> inputs
+ROLL_INPUTS = {
+    "roll_mlp": _roll_mlp_inputs,
+}
+
+
 # ----------------------------------------------------------------------------
 # References: the student contract, answered by the course library
 # ----------------------------------------------------------------------------
@@ -292,6 +304,8 @@ ROLL_REFERENCES = {
     "pool_forward": lambda config: _pool_forward(config["cnn_pooling"]),
     "pool_backward": lambda config: _pool_backward(config["cnn_pooling"]),
     "run_optimizer": lambda config: functools.partial(optim.trajectory, config["optimizer"]),
+    "my_network": lambda config: functools.partial(ref_mlp_forward,
+                                                   activations=config["activations"]),
     "campaign_profit": lambda config: campaign_profit(config["churn_offer"]),
     "best_tau": lambda config: best_tau(config["churn_offer"]),
     "augment": lambda config: functools.partial(augment.augment,
@@ -351,11 +365,14 @@ def check_compare(ctx, sub):
             ref = reference(ctx, p["reference"])
         except NoRollNumber as missing:
             return False, str(missing)
-        args, kwargs = INPUTS[p["inputs"]](ctx.rng)
+        args, kwargs = (ROLL_INPUTS[p["inputs"]](ctx.rng, ctx.config)
+                        if p["inputs"] in ROLL_INPUTS else INPUTS[p["inputs"]](ctx.rng))
         want = ref(*args, **kwargs)
         ctx.cache[key] = (list(want) if isinstance(want, tuple) else want,
                           ctx.call(sub, sub.functions[0], *args, **kwargs), (args, kwargs))
     want, result, (args, kwargs) = ctx.cache[key]
+    if not result.ok and p["reference"] in ROLL_REFERENCES:
+        return False, f"{result.error} (called for your roll number's configuration)"
     if not result.ok:
         return False, result.error
     got = result.value

@@ -20,6 +20,7 @@ Nothing here decides points: a hint is appended to a message that already failed
 from __future__ import annotations
 
 import functools
+import itertools
 
 import numpy as np
 
@@ -204,12 +205,29 @@ def _augment_mistakes(config):
     return tuple(mistakes)
 
 
+def network_mistakes(config):
+    """The roll's MLP with its activations in another order, or one layer's replaced."""
+    from dlcourse.grading.checks import ref_mlp_forward
+
+    mine = list(config["activations"])
+    variants = [(f"the activations {list(order)} are in another order: your roll number "
+                 f"gives {mine}, input side first (CONFIG['activations'])", list(order))
+                for order in sorted(set(itertools.permutations(mine)) - {tuple(mine)})]
+    variants += [(f"hidden layer {layer + 1} uses {other}: your roll number gives {name} "
+                  "(CONFIG['activations'])", [*mine[:layer], other, *mine[layer + 1:]])
+                 for layer, name in enumerate(mine) for other in layers.ACTIVATIONS
+                 if other != name]
+    return tuple((phrase, functools.partial(ref_mlp_forward, activations=activations))
+                 for phrase, activations in variants)
+
+
 #: roll-dependent reference name -> config -> ((mistake, wrong answer), ...)
 ROLL_MISTAKES = {
     "pool_forward": lambda config: _other_pooling(config, "forward"),
     "pool_backward": lambda config: _other_pooling(config, "backward"),
     "run_optimizer": _optimizer_mistakes,
     "augment": _augment_mistakes,
+    "my_network": network_mistakes,
     "campaign_profit": lambda config: _offer_mistakes(config, "campaign_profit"),
     "best_tau": lambda config: _offer_mistakes(config, "best_tau"),
 }

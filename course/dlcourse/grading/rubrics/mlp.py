@@ -18,8 +18,9 @@ RUBRIC = Rubric(
         Item("forward_sanity", "Forward pass sanity", (
             compare("dense_forward", "dense_forward(x, W, b) = x @ W + b", 1, "dense_forward",
                     "dense"),
-            compare("mlp_forward", "mlp_forward gives P(y=1), shape (N,), for a 2-hidden-layer "
-                    "net", 1, "mlp_forward", "mlp_params"),
+            compare("mlp_forward", "my_network: P(y=1), shape (N,), of your roll number's MLP "
+                    "(CONFIG['activations'] in order) through mlp_forward", 1, "my_network",
+                    "roll_mlp"),
         )),
         Item("activation_derivatives", "Activation derivatives", (
             compare("sigmoid_grad", "sigmoid'(x) = s(1 - s)", 1, "sigmoid_grad", "activation"),
