@@ -10,6 +10,11 @@ CPU seconds per single-user container (its whole start, kernel included), the hu
 container's CPU (hub and proxy), and memory per idle user with a kernel. It prints a
 table, saves everything as JSON, and removes its stack (``--keep`` leaves it up).
 
+``--compare-stock``: the same workshop twice in one run, first on a stock JupyterHub with
+DockerSpawner and a minimal image (``benchmarks/stock_hub_config.py`` mounted as the
+hub's config.d, ``images/stock-singleuser``, built if missing), then on the project's
+shipped settings; the table shows both side by side.
+
 ``--prewarm``: the workshop as ops run it with ``course_hub.prewarm``. Every student has
 logged in once before (the hub knows their roll number); the command starts all their
 servers at ``--prewarm-rate`` and the time it takes is recorded; then the students
@@ -17,7 +22,8 @@ arrive as above and find their server running (the spawn stage is a request that
 answers "already running").
 
     python benchmarks/hub_load.py [--students 20] [--rate 1.0] [--json out.json]
-        [--hub-env KEY=VALUE ...] [--prewarm [--prewarm-rate 1.0]] [--keep]
+        [--hub-env KEY=VALUE ...] [--prewarm [--prewarm-rate 1.0]] [--compare-stock]
+        [--keep]
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ from scripts.localstack import LocalStack, StackConfig  # noqa: E402
 from tests.e2e.support import login, run_code  # noqa: E402
 
 COURSE = "dl101"
+STOCK_IMAGE = "dlcourse/stock-singleuser:latest"
+STOCK_CONFIG = REPO / "benchmarks" / "stock_hub_config.py"
 STAGES = ("login", "spawn", "first_cell")
 
 
@@ -194,7 +202,8 @@ def summarise(students: list[Student], wall: float, hub_cpu: float) -> dict:
     }
 
 
-def print_table(summary: dict) -> None:
+def table_rows(summary: dict) -> list[tuple[str, str]]:
+    """(label, value) rows of one run's summary."""
     def fmt(v):
         return "-" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
 
@@ -212,19 +221,47 @@ def print_table(summary: dict) -> None:
     ]
     if summary.get("prewarm_seconds") is not None:
         rows.insert(0, ("pre-warming every server took s", fmt(summary["prewarm_seconds"])))
-    width = max(len(label) for label, _ in rows)
-    for label, value in rows:
-        print(f"{label:<{width}}  {value}")
+    return rows
 
 
-def run(args) -> dict:
+def print_table(summaries: dict[str, dict]) -> None:
+    """One column per run (e.g. "stock" and "this project")."""
+    columns = {name: dict(table_rows(summary)) for name, summary in summaries.items()}
+    labels = list(dict.fromkeys(label for rows in columns.values() for label in rows))
+    width = max(len(label) for label in labels)
+    widths = {name: max(len(name), *(len(v) for v in rows.values()))
+              for name, rows in columns.items()}
+    print(f"{'':<{width}}  " + "  ".join(f"{name:<{widths[name]}}" for name in columns))
+    for label in labels:
+        print(f"{label:<{width}}  " + "  ".join(
+            f"{columns[name].get(label, ''):<{widths[name]}}" for name in columns))
+
+
+def ensure_stock_image() -> None:
+    """Build ``images/stock-singleuser`` once (the baseline of --compare-stock)."""
+    import docker
+
+    try:
+        docker.from_env().images.get(STOCK_IMAGE)
+    except docker.errors.ImageNotFound:
+        subprocess.run([str(REPO / "scripts" / "build-images.sh"), "stock-singleuser"],
+                       check=True)
+
+
+def run(args, stock=False) -> dict:
+    """One workshop on a fresh stack: the project's settings, or ``stock`` ones."""
     students = [Student(f"bench{i:03d}", f"CS2024-{i:03d}", arrived=(i - 1) / args.rate)
                 for i in range(1, args.students + 1)]
     state = Path(tempfile.mkdtemp(prefix="hub-load-"))
     hub_env = dict(item.split("=", 1) for item in args.hub_env)
+    config_d = None
+    if stock:
+        config_d = state / "config.d"
+        config_d.mkdir()
+        (config_d / STOCK_CONFIG.name).write_text(STOCK_CONFIG.read_text())
     config = StackConfig(project=args.project, hub_port=free_port(), idp_port=free_port(),
                          users_file=users_file(students, state), hub_env=hub_env,
-                         state_root=state)
+                         state_root=state, hub_config_d=config_d)
     stack = LocalStack(config)
     stack.down(remove_volumes=True)
     try:
@@ -252,7 +289,7 @@ def run(args) -> dict:
         summary = summarise(students, wall, hub_cpu)
         summary["prewarm_seconds"] = prewarm_seconds
         summary["settings"] = {"students": args.students, "rate_per_s": args.rate,
-                               "hub_env": hub_env, "cpus": os.cpu_count(),
+                               "hub_env": hub_env, "cpus": os.cpu_count(), "stock": stock,
                                "prewarm_rate_per_s": args.prewarm_rate if args.prewarm
                                else None}
         return {"summary": summary, "students": [asdict(s) for s in students]}
@@ -275,16 +312,22 @@ def main(argv=None) -> int:
                         help="pre-warm every server with course_hub.prewarm first")
     parser.add_argument("--prewarm-rate", type=float, default=1.0,
                         help="pre-warm start requests per second")
+    parser.add_argument("--compare-stock", action="store_true",
+                        help="run the workshop on a stock hub and image first, then ours")
     parser.add_argument("--project", default="dlcourse-bench")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     parser.add_argument("--keep", action="store_true", help="leave the stack up")
     args = parser.parse_args(argv)
-    result = run(args)
-    print_table(result["summary"])
+    results = {}
+    if args.compare_stock:
+        ensure_stock_image()
+        results["stock JupyterHub + DockerSpawner"] = run(args, stock=True)
+    results["this project"] = run(args)
+    print_table({name: result["summary"] for name, result in results.items()})
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        args.json.write_text(json.dumps(results, indent=2))
         print(f"figures: {args.json}")
-    return 0 if result["summary"]["served"] == args.students else 1
+    return 0 if results["this project"]["summary"]["served"] == args.students else 1
 
 
 if __name__ == "__main__":

@@ -67,6 +67,8 @@ class StackConfig:
     users_file: Path | None = None
     # more settings for the hub (e.g. spawn limits a benchmark compares)
     hub_env: dict[str, str] = field(default_factory=dict)
+    # a folder of hub config files, mounted read-only as the hub's config.d (loaded last)
+    hub_config_d: Path | None = None
 
     @property
     def network(self) -> str:
@@ -266,6 +268,8 @@ class LocalStack:
             volumes={
                 f"{cfg.project}-hub-data": {"bind": "/srv/jupyterhub", "mode": "rw"},
                 "/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"},
+                **({str(cfg.hub_config_d): {"bind": "/etc/jupyterhub/config.d", "mode": "ro"}}
+                   if cfg.hub_config_d else {}),
             },
         )
         return wait_for_http(f"{cfg.hub_url}/hub/health", 120, "JupyterHub")

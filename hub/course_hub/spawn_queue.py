@@ -61,15 +61,12 @@ class SpawnLine:
                 await self._changed.wait()
         finally:
             self.waiting.remove(key)
-            self._notify()
+            self._changed.set()
         self.holders.add(key)
 
     def leave(self, key) -> None:
         """Give back ``key``'s slot (nothing if it holds none)."""
         self.holders.discard(key)
-        self._notify()
-
-    def _notify(self) -> None:
         self._changed.set()
 
 

@@ -52,3 +52,22 @@ def test_hub_idle_culler_timeout_follows_the_environment(monkeypatch):
     assert "--timeout=7200" in culler["command"]
     off = load_hub_config(monkeypatch, HUB_CULL_IDLE_SECONDS="0")
     assert not [s for s in off.JupyterHub.services if s["name"] == "idle-culler"]
+
+
+def test_the_benchmarks_stock_baseline_is_plain_dockerspawner(monkeypatch, tmp_path):
+    """benchmarks/hub_load.py --compare-stock mounts this file as the hub's config.d: the
+    spawn line, the pending page, kernel culling and the course hooks are gone."""
+    import shutil
+
+    from dockerspawner import DockerSpawner
+
+    from tests.conftest import REPO
+
+    shutil.copy(REPO / "benchmarks" / "stock_hub_config.py", tmp_path)
+    config = load_hub_config(monkeypatch, JUPYTERHUB_CONFIG_D=str(tmp_path))
+    assert config.JupyterHub.spawner_class is DockerSpawner
+    assert config.JupyterHub.concurrent_spawn_limit == 100
+    assert config.JupyterHub.tornado_settings == {}
+    assert config.DockerSpawner.image == "dlcourse/stock-singleuser:latest"
+    assert config.Spawner.args == [] and config.Spawner.auth_state_hook is None
+    assert config.Spawner.start_timeout == 120  # the same timeouts as the project's
