@@ -4,8 +4,6 @@ The seam is :class:`IdentityProvider`; :class:`HubIdentityProvider` asks the hub
 :class:`StaticIdentityProvider` is a fixed table for unit tests and local development.
 """
 
-import dataclasses
-import enum
 import hashlib
 import threading
 import time
@@ -13,44 +11,13 @@ import urllib.parse
 
 from flask import current_app, request
 
-INSTRUCTOR_GROUP_PREFIX = "formgrade-"
-STUDENT_GROUP_PREFIX = "nbgrader-"
-
-
-class Role(enum.StrEnum):
-    INSTRUCTOR = "instructor"
-    STUDENT = "student"
+from .db import session_factory
+from .identity import Identity, Role  # noqa: F401  (re-exported for callers)
+from .identity_cache import SharedIdentityCache
 
 
 class AuthError(Exception):
     """The caller could not be identified (maps to HTTP 401)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Identity:
-    """An authenticated caller. ``roll_number`` comes from the IdP (auth_state), never the client."""
-
-    username: str
-    groups: frozenset = frozenset()
-    roll_number: str | None = None
-
-    def role_in(self, course):
-        """Instructor if in ``formgrade-<course>``, student if in ``nbgrader-<course>``, else None."""
-        if INSTRUCTOR_GROUP_PREFIX + course in self.groups:
-            return Role.INSTRUCTOR
-        if STUDENT_GROUP_PREFIX + course in self.groups:
-            return Role.STUDENT
-        return None
-
-    def courses(self):
-        """``{course: role}`` for every course group the caller is in."""
-        found = {}
-        for group in self.groups:
-            for prefix in (STUDENT_GROUP_PREFIX, INSTRUCTOR_GROUP_PREFIX):
-                if group.startswith(prefix):
-                    course = group[len(prefix):]
-                    found[course] = self.role_in(course)
-        return found
 
 
 class IdentityProvider:
@@ -160,9 +127,6 @@ def init_app(app):
     if "IDENTITY_PROVIDER" in app.config:  # tests inject a StaticIdentityProvider
         provider = app.config["IDENTITY_PROVIDER"]
     else:
-        from .db import session_factory
-        from .identity_cache import SharedIdentityCache
-
         provider = HubIdentityProvider(app.config["HUB_API_URL"], app.config["HUB_API_TOKEN"],
                                        cache_seconds=app.config["IDENTITY_CACHE_SECONDS"],
                                        shared=SharedIdentityCache(session_factory(app)))

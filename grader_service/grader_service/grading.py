@@ -22,7 +22,7 @@ from .db import (
 from .exporters import DeliveryRefused
 from .grading_copy import grading_copy
 from .heartbeat import Heartbeat
-from .metrics import ExportOutcome, Outcome
+from .outcomes import ExportOutcome, Outcome
 from .runners import RunResult
 from .sandbox_protocol import JOB_INFO
 from .tarsafe import merge_archives

@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from .db import CachedIdentity, as_utc, utcnow
+from .identity import Identity
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,6 @@ class SharedIdentityCache:
 
     def get(self, key):
         """``(identity, seconds left)`` or None."""
-        from .auth import Identity
 
         table = CachedIdentity.__table__
         query = (select(table.c.username, table.c.groups, table.c.roll_number,

@@ -33,9 +33,10 @@ from flask import (
 )
 from sqlalchemy import select
 
-from .auth import AuthError, Identity, Role, current_identity, get_identity_provider
+from .auth import AuthError, current_identity, get_identity_provider
 from .db import Assignment, Submission, get_db, isoformat
 from .feedback_html import render_report
+from .identity import Identity, Role
 
 bp = Blueprint("results", __name__)
 

@@ -16,7 +16,7 @@ import time
 
 from grader_testing import expected_of_bundle, honest_result
 
-from grader_service.metrics import Outcome
+from grader_service.outcomes import Outcome
 from grader_service.runners.base import Runner, RunResult, SandboxLimits
 
 

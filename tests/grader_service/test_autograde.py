@@ -10,7 +10,7 @@ import time
 import nbformat
 import pytest
 
-from grader_service.metrics import Outcome
+from grader_service.outcomes import Outcome
 from grader_service.runners import SandboxLimits
 from grader_service.runners.local import LocalRunner
 

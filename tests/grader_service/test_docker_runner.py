@@ -20,7 +20,7 @@ from grader_testing import CALLERS, auth
 from grader_service.app import create_app
 from grader_service.auth import StaticIdentityProvider
 from grader_service.db import Status
-from grader_service.metrics import Outcome
+from grader_service.outcomes import Outcome
 from grader_service.runners import SandboxLimits
 from grader_service.runners.docker import DockerRunner
 from grader_service.runners.seccomp import profile_digest

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from grader_service.metrics import Outcome
+from grader_service.outcomes import Outcome
 from grader_service.runners import SandboxLimits
 from grader_service.runners.docker import DockerRunner
 from grader_service.tarsafe import merge_archives, pack_directory

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from grader_service.metrics import Outcome
+from grader_service.outcomes import Outcome
 from grader_service.runners import SandboxLimits, make_runner
 from grader_service.runners.kubernetes import (
     CONTAINER,

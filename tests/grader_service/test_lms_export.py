@@ -234,7 +234,7 @@ class _FixedRunner:
         self.points = points or {"test_add_floats": 1.0}
 
     def run(self, bundle, cancelled=None):
-        from grader_service.metrics import Outcome
+        from grader_service.outcomes import Outcome
         from grader_service.runners import RunResult
 
         return RunResult(Outcome.SUCCESS, ps0_result(**self.points), {"runner": "fixed"}, "",

@@ -11,7 +11,7 @@ from grader_testing import COURSE, auth, ps0_result
 
 from grader_service import queue
 from grader_service.db import Status, Submission, session_factory, utcnow
-from grader_service.metrics import Outcome
+from grader_service.outcomes import Outcome
 from grader_service.runners import RunResult
 from grader_service.stamp import verify_stamp
 from grader_service.worker import get_workers

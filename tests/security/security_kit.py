@@ -36,7 +36,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader_service.metrics import Outcome
+from grader_service.outcomes import Outcome
 from grader_service.runners import RunResult, SandboxLimits
 from grader_service.runners.docker import DockerRunner
 from grader_service.sandbox_protocol import JOB_INFO

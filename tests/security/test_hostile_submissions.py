@@ -97,7 +97,7 @@ from security_kit import (
     run_bundle,
 )
 
-from grader_service.metrics import Outcome
+from grader_service.outcomes import Outcome
 from grader_service.runners import SandboxLimits
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

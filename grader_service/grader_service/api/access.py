@@ -4,8 +4,9 @@ import re
 
 from flask import abort
 
-from ..auth import Identity, Role, current_identity
+from ..auth import current_identity
 from ..db import Assignment, Submission, get_db
+from ..identity import Identity, Role
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ANY_MEMBER = (Role.INSTRUCTOR, Role.STUDENT)

@@ -5,9 +5,9 @@ from flask import Blueprint, abort, jsonify, request, send_file
 from sqlalchemy import select
 
 from .. import queue
-from ..auth import Role
 from ..blobs import get_blobs
 from ..db import Assignment, Status, Submission, get_db, parse_timestamp, utcnow
+from ..identity import Role
 from ..intake import get_intake
 from ..worker import get_workers
 from .access import ANY_MEMBER, NAME, authorize, get_assignment

@@ -8,7 +8,7 @@ import os
 
 from flask import Blueprint, Response, abort, current_app
 
-from ..auth import Role
+from ..identity import Role
 from ..tarsafe import ArchiveTooLarge, pack_directory
 from .access import authorize
 

@@ -6,9 +6,9 @@ import io
 from flask import Blueprint, Response
 from sqlalchemy import select
 
-from ..auth import Role
 from ..db import Status, Submission, get_db
 from ..exporters.csv_gradebook import GRADEBOOK_COLUMNS, gradebook_row
+from ..identity import Role
 from .access import authorize
 
 bp = Blueprint("gradebook", __name__)

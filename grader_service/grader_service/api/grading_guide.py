@@ -4,7 +4,7 @@ full, partial and no credit, with exemplars (``dlcourse.grading.rubrics.guides``
 
 from flask import Blueprint, jsonify
 
-from ..auth import Role
+from ..identity import Role
 from .access import authorize, get_assignment
 
 bp = Blueprint("grading_guide", __name__)

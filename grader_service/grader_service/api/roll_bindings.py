@@ -6,8 +6,8 @@ import logging
 from flask import Blueprint, abort, jsonify
 from sqlalchemy import select
 
-from ..auth import Role
 from ..db import RollBinding, get_db
+from ..identity import Role
 from .access import authorize
 
 bp = Blueprint("roll_bindings", __name__)

@@ -9,11 +9,12 @@ from sqlalchemy import select
 from werkzeug.exceptions import TooManyRequests
 
 from .. import queue
-from ..auth import Role
 from ..blobs import get_blobs
 from ..db import Status, Submission, SupersededStamp, get_db, isoformat, utcnow
+from ..identity import Role
 from ..intake import IntakeUnavailable, get_intake
-from ..metrics import Rejection, get_metrics
+from ..metrics import get_metrics
+from ..outcomes import Rejection
 from ..policy import PolicyRefusal
 from ..roll_binding import RollTaken, bind
 from ..throttle import parse_rate, retry_after

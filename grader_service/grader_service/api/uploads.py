@@ -5,7 +5,8 @@ import os
 from flask import abort, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from ..metrics import Rejection, get_metrics
+from ..metrics import get_metrics
+from ..outcomes import Rejection
 from ..tarsafe import ArchiveTooLarge, UnsafeArchive, inspect_archive
 
 

@@ -8,7 +8,7 @@ import logging
 import tarfile
 import threading
 
-from ..metrics import Outcome
+from ..outcomes import Outcome
 from ..plugins import load_class
 
 AUTOGRADE_MODULE = "grader_service.autograde"

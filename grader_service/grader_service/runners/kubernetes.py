@@ -59,7 +59,7 @@ import threading
 import time
 import uuid
 
-from ..metrics import Outcome
+from ..outcomes import Outcome
 from ..sandbox_protocol import (
     CHECKER_HOME,
     CHECKER_UID,

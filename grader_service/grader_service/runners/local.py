@@ -8,7 +8,7 @@ import sys
 import tempfile
 import time
 
-from ..metrics import Outcome
+from ..outcomes import Outcome
 from .base import AUTOGRADE_MODULE, Runner, RunResult, parse_output, stop_when
 
 # Only what a Python subprocess needs; never the service's tokens or keys.
