@@ -130,6 +130,20 @@ def test_no_secret_is_written_in_the_file(z2jh_values):
         assert hub["extraEnv"][var]["valueFrom"]["secretKeyRef"]["name"] == "dlcourse-oidc"
 
 
+def test_ingress_takes_notebook_saves_and_no_pod_is_privileged(z2jh_values):
+    ingress = z2jh_values["ingress"]
+    assert ingress["ingressClassName"]
+    size = ingress["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert size.endswith("m") and int(size[:-1]) >= 16  # notebooks with outputs
+    single = z2jh_values["singleuser"]
+    assert single["cloudMetadata"]["blockWithIptables"] is False
+    assert single["networkPolicy"]["enabled"]
+    assert single["networkPolicy"]["egressAllowRules"]["cloudMetadataServer"] is False
+    for init in single["initContainers"]:
+        context = init["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False and context["runAsNonRoot"]
+
+
 def test_workshop_sizing(z2jh_values):
     sched = z2jh_values["scheduling"]
     assert sched["userScheduler"]["enabled"] and sched["podPriority"]["enabled"]
@@ -178,3 +192,10 @@ def test_extra_config_sets_roll_number_from_auth_state(z2jh_values, monkeypatch)
     assert spawner.environment == {"ROLL_NUMBER": "21CS1001", "COURSE_ID": course,
                                    "NBGRADER_ROLE": "student",
                                    "GRADER_SERVICE_URL": env["GRADER_SERVICE_URL"]}
+    # the seed init container follows the image the server runs (a profile's too)
+    pod = types.SimpleNamespace(spec=types.SimpleNamespace(
+        containers=[types.SimpleNamespace(name="notebook", image="site/course:2026.1")],
+        init_containers=[types.SimpleNamespace(name="seed-course", image="x:latest"),
+                         types.SimpleNamespace(name="other", image="y:1")]))
+    pod = c.KubeSpawner.modify_pod_hook(spawner, pod)
+    assert [i.image for i in pod.spec.init_containers] == ["site/course:2026.1", "y:1"]
