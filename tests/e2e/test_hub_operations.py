@@ -46,9 +46,7 @@ def test_a_prewarmed_student_logs_in_to_a_running_server_and_runs_a_cell(
         browser_login(page, stack.config.hub_url, name, DEMO_PASSWORD)
         page.locator(".jp-LauncherCard[data-category='Notebook']").first.click(
             timeout=60_000)
-        cell = page.locator(".jp-Notebook .jp-Cell .cm-content").first
-        cell.click(timeout=60_000)
-        page.keyboard.type("6 * 7")
+        type_in_first_cell(page, "6 * 7")
         page.keyboard.press("Shift+Enter")
         expect(page.locator(".jp-OutputArea-output", has_text="42").first).to_be_visible(
             timeout=60_000)
@@ -62,3 +60,20 @@ def test_a_prewarmed_student_logs_in_to_a_running_server_and_runs_a_cell(
         if prewarm.poll() is None:
             prewarm.kill()
         hub.request("DELETE", f"/groups/{group}")
+
+
+def type_in_first_cell(page, code, attempts=3):
+    """Type ``code`` into the new notebook's first cell. A fresh Lab may still be moving
+    the focus while the notebook opens, so keys can go nowhere: type again (replacing
+    what is there) until the cell holds the code."""
+    cell = page.locator(".jp-Notebook .jp-Cell .cm-content").first
+    for _ in range(attempts):
+        cell.click(timeout=60_000)
+        page.keyboard.press("Control+A")
+        page.keyboard.type(code)
+        try:
+            expect(cell).to_have_text(code, timeout=5_000)
+            return
+        except AssertionError:
+            continue
+    expect(cell).to_have_text(code)
