@@ -5,7 +5,9 @@ else ``student``; see ``course_hub.spawner_hooks``). Anything but ``instructor``
 the student view:
 
 - server extensions: ``formgrader`` and ``course_list`` are off; ``assignment_list``
-  (fetch/submit) and ``validate_assignment`` stay on.
+  (fetch/submit) and ``validate_assignment`` stay on, imported at their first request
+  (``grader_service.deferred_nbgrader``: importing nbgrader at every start cost
+  0.37 CPU-s of each student's server start).
 - JupyterLab / Notebook 7 plugins of ``@jupyter/nbgrader`` 0.9.x: ``formgrader``,
   ``course-list`` and ``create-assignment`` are disabled and locked, so the Nbgrader
   menu and the command palette only offer "Assignment List" and notebooks keep the
@@ -44,6 +46,9 @@ else:
     c.ServerApp.jpserver_extensions = {
         "nbgrader.server_extensions.formgrader": False,
         "nbgrader.server_extensions.course_list": False,
+        "nbgrader.server_extensions.assignment_list": False,
+        "nbgrader.server_extensions.validate_assignment": False,
+        "grader_service.deferred_nbgrader": True,
     }
     config_path = [p for p in os.environ.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p]
     if STUDENT_CONFIG_DIR not in config_path:  # this file may be loaded more than once

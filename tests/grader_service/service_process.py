@@ -2,7 +2,8 @@
 
 Shared by the crash-safety test and ``benchmarks/submit_burst.py``. Every token
 ``<name>-token`` is user ``<name>``; ``prof`` teaches ``ml101``, everyone else studies
-it with roll number ``R-<name>``.
+it with roll number ``R-<name>`` (or the one roll number ``FakeHub(roll_number=...)``
+gives every student, for a benchmark grading real course labs).
 """
 
 import contextlib
@@ -28,14 +29,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def _user_model(name):
+def _user_model(name, roll_number=None):
     if name == "prof":
         return {"kind": "user", "name": name, "groups": ["formgrade-ml101"], "auth_state": {}}
     return {"kind": "user", "name": name, "groups": ["nbgrader-ml101"],
-            "auth_state": {"roll_number": f"R-{name}"}}
+            "auth_state": {"roll_number": roll_number or f"R-{name}"}}
 
 
-def _fake_hub_app():
+def _fake_hub_app(roll_number=None):
     app = Flask("fakehub")
 
     def token():
@@ -45,13 +46,13 @@ def _fake_hub_app():
     def user():
         if not token().endswith("-token"):
             abort(403)
-        return _user_model(token()[: -len("-token")])
+        return _user_model(token()[: -len("-token")], roll_number)
 
     @app.get("/hub/api/users/<name>")
     def user_by_name(name):
         if token() != SERVICE_TOKEN:
             abort(403)
-        return _user_model(name)
+        return _user_model(name, roll_number)
 
     return app
 
@@ -60,10 +61,14 @@ class FakeHub:
     """The two hub API calls the service makes, served by waitress in its own process
     (so a benchmark's client threads do not slow the "hub" down)."""
 
+    def __init__(self, roll_number=None):
+        self.roll_number = roll_number
+
     def __enter__(self):
         port = free_port()
         self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "fakehub",
-                                      str(port)], stderr=subprocess.DEVNULL)
+                                      str(port), *filter(None, [self.roll_number])],
+                                     stderr=subprocess.DEVNULL)
         self.api_url = f"http://127.0.0.1:{port}/hub/api"
         _wait_until_up(self.api_url + "/user", self.proc, timeout=30)
         return self
@@ -174,4 +179,5 @@ def submit(url, student, data, session=requests):
 if __name__ == "__main__" and sys.argv[1:2] == ["fakehub"]:
     from waitress import serve
 
-    serve(_fake_hub_app(), host="127.0.0.1", port=int(sys.argv[2]), threads=16, _quiet=True)
+    serve(_fake_hub_app(*sys.argv[3:4]), host="127.0.0.1", port=int(sys.argv[2]), threads=16,
+          _quiet=True)

@@ -36,6 +36,9 @@ INSTRUCTOR_ONLY = {"@jupyter/nbgrader:course-list", "@jupyter/nbgrader:create-as
 STUDENT_KEEPS = {"@jupyter/nbgrader:menu", "@jupyter/nbgrader:assignment-list",
                  "@jupyter/nbgrader:validate-assignment"}
 TOKEN = "lab-ui-test-token"
+#: role -> (the server's log file, its text when the server first answered)
+LOGS: dict[str, tuple[Path, str]] = {}
+NBGRADER_LOADED = "Loading the assignment_list nbgrader serverextension"
 LAB_OVERRIDES = REPO / "images" / "singleuser" / "lab-overrides.json"
 
 
@@ -95,6 +98,7 @@ def lab(request, tmp_path_factory):
                 pass
             assert time.monotonic() < deadline, (tmp / "lab.log").read_text()
             time.sleep(0.25)
+        LOGS[role] = (tmp / "lab.log", (tmp / "lab.log").read_text())
         yield role, url
     finally:
         stop_process(proc)
@@ -151,6 +155,34 @@ def test_nbgrader_server_extensions_per_role(lab):
     for path in ("/formgrader", "/formgraders"):
         status = get(url, path).status_code
         assert (status == 404) == (role == "student"), (path, status)
+
+
+def test_students_import_nbgrader_at_the_first_request(lab):
+    """A student's server starts without nbgrader (it answered before loading it) and
+    serves nbgrader's own answers once asked; an instructor's loads it at start."""
+    role, url = lab
+    log, at_start = LOGS[role]
+    assert (NBGRADER_LOADED in at_start) == (role == "instructor"), at_start
+    version = get(url, "/nbgrader_version?version=0.9.6")
+    assert version.status_code == 200 and version.json() == {"success": True}, version.text
+    mismatch = get(url, "/nbgrader_version?version=0.0.1").json()
+    assert mismatch["success"] is False and "0.9.6" in mismatch["message"], mismatch
+    # nbgrader's own handler: a request without the token goes to the login page
+    anonymous = requests.get(f"{url}/assignments", timeout=30, allow_redirects=False)
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+    listing = get(url, "/assignments?course_id=dl101")
+    assert listing.status_code == 200 and "success" in listing.json(), listing.text
+    assert log.read_text().count(NBGRADER_LOADED) == 1
+
+
+def test_deferred_routes_are_nbgrader_routes():
+    """The stand-ins cover exactly the routes of the installed nbgrader's extensions."""
+    import importlib
+
+    from grader_service.deferred_nbgrader import ROUTES
+    for extension, patterns in ROUTES.items():
+        handlers = importlib.import_module(f"{extension}.handlers").default_handlers
+        assert [pattern for pattern, _handler in handlers] == list(patterns), extension
 
 
 def test_no_news_prompt_and_the_course_menu(lab):
