@@ -19,10 +19,10 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "grader_service"))
 
-from grader_testing import ps0_result  # noqa: E402
+from grader_testing import StaticIdentityProvider, ps0_result  # noqa: E402
 
 from grader_service.app import create_app  # noqa: E402
-from grader_service.auth import Identity, StaticIdentityProvider  # noqa: E402
+from grader_service.auth import Identity  # noqa: E402
 from grader_service.db import Status, Submission, session_factory  # noqa: E402
 from grader_service.metrics import Outcome  # noqa: E402
 from grader_service.runners import RunResult  # noqa: E402

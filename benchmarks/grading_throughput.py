@@ -28,6 +28,7 @@ import datetime
 import io
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -49,8 +50,8 @@ from grader_service.tarsafe import pack_directory  # noqa: E402
 SOURCE = REPO / "course" / "nbgrader" / "source"
 RELEASE = REPO / "build" / "course-release"
 COURSE = "ml101"  # the fake hub's course
-ROLL = "CS2024-007"
-VARIANTS = ("correct", "half_done", "correct", "hostile")
+ROLL = "CS2024-007"  # stock nbgrader's one ROLL_NUMBER (the service: each student's own)
+VARIANTS = ("correct", "half_done", "hostile")
 HOSTILE = '''
 # a student who wants a better grade: comparisons that always pass, a peek around
 import numpy as _np
@@ -73,18 +74,22 @@ def solution_cells(nb):
 def variant(source: nbformat.NotebookNode, release: nbformat.NotebookNode, kind: str):
     """One student's notebook: ``correct`` (the reference solution), ``half_done`` (the
     second half of the answers still the release's ``raise NotImplementedError``) or
-    ``hostile`` (the solution, with a first answer that patches NumPy's comparisons and
+    ``hostile`` (half done, with a first answer that patches NumPy's comparisons and
     looks for files it should not read)."""
     nb = copy.deepcopy(source)
     answers = solution_cells(nb)
-    if kind == "half_done":
+    if kind in ("half_done", "hostile"):
         blanks = {c.metadata.nbgrader.grade_id: c for c in solution_cells(release)}
         for cell in answers[len(answers) // 2:]:
             if cell.metadata.nbgrader.grade_id in blanks:
                 cell.source = blanks[cell.metadata.nbgrader.grade_id].source
-    elif kind == "hostile":
+    if kind == "hostile":
         answers[0].source += "\n" + HOSTILE
     return nb
+
+
+def variant_of(student: str) -> str:
+    return VARIANTS[int(student[-3:]) % len(VARIANTS)]
 
 
 def write_submissions(lab: str, count: int, into: Path) -> list[Path]:
@@ -102,21 +107,22 @@ def write_submissions(lab: str, count: int, into: Path) -> list[Path]:
     return folders
 
 
-def stock_autograde(lab: str, submissions: list[Path], work: Path) -> float:
-    """Wall seconds of ``nbgrader autograde`` over ``submissions`` (a fresh course dir)."""
+def stock_autograde(lab: str, submissions: list[Path], work: Path) -> tuple[float, dict]:
+    """Wall seconds of ``nbgrader autograde`` over ``submissions`` (a fresh course dir),
+    and the score it gave each student (from its gradebook)."""
     root = work / f"stock-{lab}"
-    (root / "source").mkdir(parents=True)
-    subprocess.run(["cp", "-r", str(SOURCE / lab), str(root / "source" / lab)], check=True)
+    shutil.copytree(SOURCE / lab, root / "source" / lab)
     (root / "nbgrader_config.py").write_text(
         f"c = get_config()\nc.CourseDirectory.course_id = {COURSE!r}\n"
         "c.ExecutePreprocessor.timeout = 600\n")
-    env = dict(os.environ, ROLL_NUMBER=ROLL)
+    env = dict(os.environ, ROLL_NUMBER=ROLL,  # nbgrader runs `alembic` from its venv
+               PATH=os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]]))
     nbgrader = [sys.executable, "-m", "nbgrader"]
     subprocess.run([*nbgrader, "generate_assignment", lab, "--force"], cwd=root, env=env,
                    check=True, capture_output=True)
     for folder in submissions:
         target = root / "submitted" / folder.parent.name / lab
-        subprocess.run(["cp", "-r", str(folder), str(target.parent)], check=True)
+        shutil.copytree(folder, target)
         (target / "timestamp.txt").write_text("2026-12-06 09:00:00.000000 UTC")
     started = time.monotonic()
     done = subprocess.run([*nbgrader, "autograde", lab, "--create", "--force"], cwd=root,
@@ -124,17 +130,27 @@ def stock_autograde(lab: str, submissions: list[Path], work: Path) -> float:
     seconds = time.monotonic() - started
     if done.returncode != 0:
         sys.exit(f"nbgrader autograde failed:\n{done.stderr[-3000:]}")
-    return seconds
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        scores = {folder.parent.name: gradebook.find_submission(lab, folder.parent.name).score
+                  for folder in submissions}
+    return seconds, scores
 
 
 class Service:
     """The real service behind a fake hub; releases labs and submits as students."""
 
     def __init__(self, data_dir: str, workers: int, extra_env: dict):
-        self.hub = FakeHub(roll_number=ROLL).__enter__()
+        os.makedirs(data_dir, exist_ok=True)
+        self.hub = FakeHub().__enter__()  # every student's roll number: R-<name>
         env = {"GRADER_RUNNER": "docker", "GRADER_SUBMIT_RATE": "0/60", **extra_env}
-        self.process = ServiceProcess(data_dir, self.hub.api_url, workers=workers,
-                                      **env).start(timeout=60)
+        try:
+            self.process = ServiceProcess(data_dir, self.hub.api_url, workers=workers,
+                                          **env).start(timeout=60)
+        except BaseException:
+            self.hub.__exit__()
+            raise
         self.url = self.process.url
 
     def close(self):
@@ -223,6 +239,14 @@ def outcomes(rows) -> dict[str, int]:
     return counts
 
 
+def mean_score_by_variant(scores: dict[str, float]) -> dict[str, float]:
+    """``{variant: mean score}`` of ``{student folder name: score}``."""
+    by_variant = {}
+    for student, score in scores.items():
+        by_variant.setdefault(variant_of(student), []).append(score)
+    return {v: round(statistics.mean(s), 2) for v, s in sorted(by_variant.items())}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -249,13 +273,17 @@ def main(argv=None) -> int:
                 folders = write_submissions(lab, args.per_lab, work / "subs" / lab)
                 lab_figures = figures["labs"][lab] = {"submissions": len(folders)}
                 if not args.no_stock:
-                    lab_figures["stock_s"] = round(stock_autograde(lab, folders, work), 1)
+                    seconds, scores = stock_autograde(lab, folders, work)
+                    lab_figures["stock_s"] = round(seconds, 1)
+                    lab_figures["stock_scores"] = mean_score_by_variant(scores)
                 service.release(lab)
                 idle = service_idle(service, folders[:args.idle], f"idle{lab[:3]}")
                 wall, rows = service_batch(service, folders, f"batch{lab[:3]}")
                 waits = [seconds_to_result(r) for r in rows]
                 lab_figures.update(
                     service_s=round(wall, 1), outcomes=outcomes(rows),
+                    service_scores=mean_score_by_variant(
+                        {r["username"]: (r["result"] or {}).get("score", 0) for r in rows}),
                     idle_p50_s=round(statistics.median(idle), 2),
                     idle_p95_s=round(percentile(idle, 0.95), 2),
                     batch_p50_s=round(statistics.median(waits), 1),
@@ -281,6 +309,8 @@ def print_lab(lab, f):
           f"service {f['service_s']:.1f} s{ratio}  {f['outcomes']}")
     print(f"  submit -> result, idle: p50 {f['idle_p50_s']:.2f} s  p95 {f['idle_p95_s']:.2f} s;"
           f"  in the batch: p50 {f['batch_p50_s']:.1f} s  p95 {f['batch_p95_s']:.1f} s")
+    print(f"  mean score by variant: stock {f.get('stock_scores', '-')}  "
+          f"service {f['service_scores']}")
 
 
 if __name__ == "__main__":

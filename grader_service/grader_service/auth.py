@@ -1,7 +1,8 @@
 """Who is calling: resolve a JupyterHub API token to a user, roll number and course roles.
 
-The seam is :class:`IdentityProvider`; :class:`HubIdentityProvider` asks the hub,
-:class:`StaticIdentityProvider` is a fixed table for unit tests and local development.
+The seam is :class:`IdentityProvider`; :class:`HubIdentityProvider` asks the hub. Tests
+put another provider in the app config under ``IDENTITY_PROVIDER`` (their fixed table
+lives in ``tests/grader_service/grader_testing.py``).
 """
 
 import hashlib
@@ -28,19 +29,6 @@ class IdentityProvider:
 
     def identify(self, token: str) -> Identity:
         raise NotImplementedError("Override in subclass: identify(token) -> Identity")
-
-
-class StaticIdentityProvider(IdentityProvider):
-    """Test double: a fixed ``{token: Identity}`` table. Never use in production."""
-
-    def __init__(self, identities):
-        self.identities = dict(identities)
-
-    def identify(self, token):
-        try:
-            return self.identities[token]
-        except KeyError:
-            raise AuthError("invalid token") from None
 
 
 class HubIdentityProvider(IdentityProvider):
@@ -124,7 +112,7 @@ def token_from_request():
 
 
 def init_app(app):
-    if "IDENTITY_PROVIDER" in app.config:  # tests inject a StaticIdentityProvider
+    if "IDENTITY_PROVIDER" in app.config:  # a test's own provider (not a setting)
         provider = app.config["IDENTITY_PROVIDER"]
     else:
         provider = HubIdentityProvider(app.config["HUB_API_URL"], app.config["HUB_API_TOKEN"],

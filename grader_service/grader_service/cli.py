@@ -9,21 +9,50 @@ import sys
 
 
 def cmd_serve(args):
+    refuse_unknown_variables()
     from .server import serve
 
     return serve(args.host, args.port, processes=args.processes, threads=args.threads)
 
 
 def cmd_http(args):
+    refuse_unknown_variables()
     from .server import run_http
 
     return run_http(args.host, args.port, processes=args.processes, threads=args.threads)
 
 
 def cmd_work(_args):
+    refuse_unknown_variables()
     from .server import run_grading
 
     return run_grading()
+
+
+def cmd_config(args):
+    from .config import describe, unknown_variables
+
+    rows = describe()
+    if args.json:
+        print(json.dumps(rows, indent=2, default=list))
+    else:
+        for row in rows:
+            mark = "" if row["set"] else "  (default)"
+            print(f"{row['variable']} = {row['value']!s}{mark}\n    {row['help']}")
+    for var in unknown_variables():
+        print(f"unknown: {var}", file=sys.stderr)
+    return 0
+
+
+def refuse_unknown_variables():
+    """``serve``, ``http`` and ``work`` do not start with a ``GRADER_*`` variable that no
+    setting reads: a typo would otherwise leave a default in force unnoticed."""
+    from .config import unknown_variables
+
+    unknown = unknown_variables()
+    if unknown:
+        raise SystemExit("dl-grader: unknown settings: " + "; ".join(unknown)
+                         + " (`dl-grader config` lists every setting)")
 
 
 def cmd_keygen(args):
@@ -369,6 +398,9 @@ def _course_dir_option(command):
 
 
 def build_parser():
+    from .config import from_env
+
+    settings = from_env()
     parser = argparse.ArgumentParser(prog="dl-grader", description=__doc__)
     # also before the command (`dl-grader --url URL list ...`); after it wins
     parser.add_argument("--url", dest="global_url", metavar="URL", help=URL_HELP)
@@ -382,16 +414,21 @@ def build_parser():
         command.add_argument("--host", default="0.0.0.0")
         command.add_argument("--port", type=int, default=5000)
         command.add_argument("--processes", type=int,
-                             default=int(os.environ.get("GRADER_HTTP_PROCESSES", "2")),
+                             default=settings["HTTP_PROCESSES"],
                              help="HTTP worker processes (default $GRADER_HTTP_PROCESSES or 2; "
                                   "about one per core)")
         command.add_argument("--threads", type=int,
-                             default=int(os.environ.get("GRADER_HTTP_THREADS", "8")),
+                             default=settings["HTTP_THREADS"],
                              help="HTTP threads per process (default $GRADER_HTTP_THREADS or 8)")
     http.set_defaults(func=cmd_http)
     work = sub.add_parser("work", help="run only the grading workers ($GRADER_WORKERS threads)")
     work.set_defaults(func=cmd_work)
     serve.set_defaults(func=cmd_serve)
+
+    config = sub.add_parser("config", help="every service setting: its variable, default, "
+                                           "current value (secrets hidden) and meaning")
+    config.add_argument("--json", action="store_true", help="one JSON list instead of text")
+    config.set_defaults(func=cmd_config)
 
     keygen = sub.add_parser("keygen", help="create an Ed25519 signing key (PEM, mode 0600)")
     keygen.add_argument("key_file")

@@ -3,6 +3,7 @@
 ``create_app`` reads :func:`from_env` then applies a test config on top, Flask-tutorial style.
 """
 
+import json
 import os
 
 MB = 1024 * 1024
@@ -13,7 +14,23 @@ def as_bool(text):
     return text.strip().lower() in ("1", "true", "yes")
 
 
-#: key -> (environment variable, default, converter, help)
+def json_of(kind):
+    """A converter: JSON text that must decode to ``kind`` (dict or list)."""
+    def convert(raw):
+        value = json.loads(raw)
+        if not isinstance(value, kind):
+            raise ValueError(f"expected a JSON {kind.__name__}, got {raw!r}")
+        return value
+    return convert
+
+
+def comma_names(raw):
+    """``a, b`` -> ``("a", "b")``."""
+    return tuple(x.strip() for x in raw.split(",") if x.strip())
+
+
+#: key -> (environment variable, default, converter, help); ``K8S_*``: the kubernetes
+#: runner's (``KubernetesSettings``)
 SETTINGS = {
     "DATA_DIR": ("GRADER_DATA_DIR", "/srv/grader", str,
                  "Directory for the SQLite DB, content-addressed blobs, signing key and gradebook CSV."),
@@ -77,9 +94,20 @@ SETTINGS = {
                              "Per-cell execution timeout inside the sandbox (seconds)."),
     "SANDBOX_OUTPUT_BYTES": ("GRADER_SANDBOX_OUTPUT_BYTES", 1 * MB, int,
                              "Cap on the sandbox's stdout (bytes); more is an error."),
-    "WORKERS": ("GRADER_WORKERS", 2, int,
+    "WORKERS": ("GRADER_WORKERS", len(os.sched_getaffinity(0)), int,
                 "Grading worker threads (each runs one sandbox at a time) in the grading "
-                "process of `dl-grader serve`."),
+                "process of `dl-grader serve`; default: one per core this process may "
+                "use. 0: an HTTP-only replica that grades nothing."),
+    "SANDBOX_WARM": ("GRADER_SANDBOX_WARM", -1, int,
+                     "docker runner: sandboxes started ahead of their jobs, waiting with their imports "
+                     "done (each still serves one job and is then removed): a job finds "
+                     "one ready instead of starting its own. -1: one per grading worker; "
+                     "0: none (every job starts a fresh sandbox)."),
+    "HTTP_PROCESSES": ("GRADER_HTTP_PROCESSES", 2, int,
+                       "`dl-grader serve`/`http`: HTTP worker processes (about one per "
+                       "core); `--processes` wins."),
+    "HTTP_THREADS": ("GRADER_HTTP_THREADS", 8, int,
+                     "`dl-grader serve`/`http`: HTTP threads per process; `--threads` wins."),
     "LEASE_SECONDS": ("GRADER_LEASE_SECONDS", 60.0, float,
                       "A running job's lease; the worker renews it every third of this, and a "
                       "job whose lease ran out (dead worker) is claimed again."),
@@ -156,7 +184,88 @@ SETTINGS = {
     "LOG_FORMAT": ("GRADER_LOG_FORMAT", "json", str,
                    "`dl-grader serve` log lines: json (one object per line, with "
                    "submission_id where known) or text."),
+    # --- the kubernetes runner (GRADER_RUNNER=kubernetes) ---
+    "K8S_NAMESPACE": ("GRADER_K8S_NAMESPACE", "", str,
+                      "Namespace of the grading Jobs; empty means the service's own namespace "
+                      "(in cluster) or `default`."),
+    "K8S_SERVICE_ACCOUNT": ("GRADER_K8S_SERVICE_ACCOUNT", "", str,
+                            "ServiceAccount of the grading pods (its token is never mounted); "
+                            "empty means the namespace's `default`."),
+    "K8S_IMAGE_PULL_POLICY": ("GRADER_K8S_IMAGE_PULL_POLICY", "IfNotPresent", str,
+                              "imagePullPolicy of the sandbox container."),
+    "K8S_IMAGE_PULL_SECRETS": ("GRADER_K8S_IMAGE_PULL_SECRETS", (), comma_names,
+                               "Comma-separated Secret names for pulling the sandbox image."),
+    "K8S_EPHEMERAL_STORAGE": ("GRADER_K8S_EPHEMERAL_STORAGE", "1Gi", str,
+                              "Ephemeral-storage request and limit (scratch volumes plus the log); "
+                              "keep it above the scratch sizes, 384Mi."),
+    "K8S_SECCOMP_PROFILE": ("GRADER_K8S_SECCOMP_PROFILE", "", str,
+                            "Seccomp profile of the grading pods as a `Localhost` profile: its "
+                            "path below the kubelet's seccomp directory "
+                            "(/var/lib/kubelet/seccomp), "
+                            "e.g. `dlcourse/sandbox.json`. The file must exist on every node that "
+                            "runs grading pods, or they fail to start: it is "
+                            "`python -m grader_service.runners.seccomp` (the Helm chart ships it "
+                            "in a ConfigMap). Empty means `RuntimeDefault`, the container "
+                            "runtime's profile, which allows ptrace."),
+    "K8S_START_TIMEOUT": ("GRADER_K8S_START_TIMEOUT", 300.0, float,
+                          "Seconds a grading pod may take to be scheduled and pull its image; "
+                          "then the attempt fails as infrastructure and is retried."),
+    "K8S_NODE_SELECTOR": ("GRADER_K8S_NODE_SELECTOR", {}, json_of(dict),
+                          'JSON object, e.g. {"dlcourse/node-purpose": "grading"}.'),
+    "K8S_TOLERATIONS": ("GRADER_K8S_TOLERATIONS", [], json_of(list),
+                        "JSON list of tolerations for the grading pods."),
+    "K8S_PRIORITY_CLASS": ("GRADER_K8S_PRIORITY_CLASS", "", str, "priorityClassName, if any."),
+    "K8S_RUNTIME_CLASS": ("GRADER_K8S_RUNTIME_CLASS", "", str,
+                          "runtimeClassName, e.g. `gvisor` for a user-space kernel, if any."),
+    "K8S_POD_LABELS": ("GRADER_K8S_POD_LABELS", {}, json_of(dict),
+                       "JSON object of extra pod labels (the sandbox labels always win)."),
+    "K8S_TTL_SECONDS": ("GRADER_K8S_TTL_SECONDS", 300, int,
+                        "ttlSecondsAfterFinished: how long a finished Job survives a dead "
+                        "service."),
+    "K8S_POLL_SECONDS": ("GRADER_K8S_POLL_SECONDS", 1.0, float,
+                         "Longest pause between two looks at a pod's status (seconds)."),
 }
+
+
+#: ``GRADER_*`` variables that are not service settings: the ``dl-grader`` client
+#: commands' (any machine) and the one ``serve`` hands its own children.
+OTHER_VARIABLES = {
+    "GRADER_URL": "client commands: the service's base URL",
+    "GRADER_SERVICE_URL": "client commands: the service's URL, as the hub sets it in "
+                          "single-user servers",
+    "GRADER_API_TOKEN": "client commands: the JupyterHub API token to call the service with",
+    "GRADER_WAKEUP_SOCKET": "set by `dl-grader serve` for its children",
+}
+#: settings whose value is a secret: shown as ``(set)`` by :func:`describe`
+SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD")
+
+
+def unknown_variables(environ=None) -> list[str]:
+    """``GRADER_*`` variables in ``environ`` that no setting reads (a typo, or a setting
+    that was renamed), each with the nearest known name if there is one."""
+    import difflib
+
+    environ = os.environ if environ is None else environ
+    known = [var for var, *_ in SETTINGS.values()] + list(OTHER_VARIABLES)
+    found = []
+    for var in sorted(v for v in environ if v.startswith("GRADER_") and v not in known):
+        near = difflib.get_close_matches(var, known, n=1)
+        found.append(f"{var} (did you mean {near[0]}?)" if near else var)
+    return found
+
+
+def describe(environ=None) -> list[dict]:
+    """Every setting: key, variable, default, current value (secrets hidden), help."""
+    environ = os.environ if environ is None else environ
+    current = from_env(environ)
+    rows = []
+    for key, (var, default, _convert, help_) in SETTINGS.items():
+        value = current[key]
+        if any(word in var for word in SECRET_WORDS) and value:
+            value = "(set)"
+        rows.append({"key": key, "variable": var, "default": default, "value": value,
+                     "set": environ.get(var) not in (None, ""), "help": help_})
+    return rows
 
 
 def from_env(environ=None):

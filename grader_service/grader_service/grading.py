@@ -89,6 +89,9 @@ class GradingService:
             outcome = values["result"]["outcome"]  # "error" if the result was rejected
             self.metrics.gradings.labels(outcome=outcome).inc()
             self.metrics.grading_duration.observe(run.duration)
+            if "warm" in run.sandbox:
+                self.metrics.sandbox_starts.labels(
+                    pool="warm" if run.sandbox["warm"] else "cold").inc()
             log.info("grading finished: %s", values["status"],
                      extra=dict(extra, outcome=outcome))
             row = self._finish(session, submission_id, owner, values)

@@ -46,12 +46,17 @@ class GraderMetrics:
         self.exports = Counter(
             "grader_exports_finished", "Exporter deliveries, by exporter and outcome.",
             ["exporter", "outcome"], registry=reg)
+        self.sandbox_starts = Counter(
+            "grader_sandbox_starts", "Sandboxes that ran a job: `warm` ones were started "
+            "ahead of it (the runner's pool), `cold` ones when the job came (the pool was "
+            "empty or off).", ["pool"], registry=reg)
         self.sandboxes_removed = Counter(
             "grader_sandboxes_removed", "Leftover sandbox containers removed by the janitor "
             "(their grading process died mid-job).", registry=reg)
         _create_label_sets(self.submissions_rejected, reason=list(Rejection))
         _create_label_sets(self.gradings, outcome=list(Outcome))
         _create_label_sets(self.jobs, status=list(Status))
+        _create_label_sets(self.sandbox_starts, pool=["warm", "cold"])
         for name in exporter_names:
             _create_label_sets(self.exports, exporter=[name], outcome=list(ExportOutcome))
 

@@ -4,6 +4,19 @@ from importlib import import_module
 from importlib.metadata import entry_points
 
 
+class NamedPlugin:
+    """The root of a kind of plugin (``class Runner(NamedPlugin, kind=True)``): every
+    plugin of that kind must set ``name``, the value that selects it (``GRADER_RUNNER``,
+    ``GRADER_EXPORTERS``)."""
+
+    name = ""
+
+    def __init_subclass__(cls, kind=False, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not kind and not cls.name:
+            raise TypeError(f"{cls.__name__} must set a non-empty class attribute 'name'")
+
+
 def load_class(group, name, builtins):
     """Return the class registered as ``name`` in entry-point ``group`` or in ``builtins``.
 

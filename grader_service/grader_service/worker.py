@@ -87,12 +87,15 @@ class GradingWorkers:
 
     def start(self):
         """Start the threads (``dl-grader serve`` only; tests call ``run_once``), after
-        one sweep of leftover sandboxes; the janitor repeats it every ``sweep_seconds``."""
+        one sweep of leftover sandboxes (the janitor repeats it every ``sweep_seconds``)
+        and with the runner's pool of started sandboxes warming up."""
         if self.count and self.sweep_seconds > 0:
             self.sweep()
             thread = threading.Thread(target=self._janitor, name="sandbox-janitor", daemon=True)
             thread.start()
             self.threads.append(thread)
+        if self.count:
+            self.service.runner.warm_up()
         for index in range(self.count):
             thread = threading.Thread(target=self._loop, args=(index,),
                                       name=f"grader-worker-{index}", daemon=True)
@@ -104,6 +107,7 @@ class GradingWorkers:
         self._wake.set()
         for thread in self.threads:
             thread.join(timeout)
+        self.service.runner.close()
 
 
 def init_app(app):

@@ -15,6 +15,7 @@ from grader_testing import (
     FIXTURES,
     LMS_CLIENT_ID,
     LMS_ROLLS,
+    StaticIdentityProvider,
     auth,
     fixture_tar,
     nbgrader_meta,
@@ -26,7 +27,6 @@ from traitlets.config import Config
 from werkzeug.serving import make_server
 
 from grader_service.app import create_app
-from grader_service.auth import StaticIdentityProvider
 from grader_service.exchange.nbgrader_config_snippet import apply
 from grader_service.tarsafe import pack_directory
 from tests.conftest import require, require_image

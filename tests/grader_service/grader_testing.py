@@ -5,7 +5,7 @@ import json
 import os
 import tarfile
 
-from grader_service.auth import Identity
+from grader_service.auth import AuthError, Identity, IdentityProvider
 from grader_service.result_check import expected_tests
 from grader_service.tarsafe import pack_directory
 
@@ -95,3 +95,29 @@ def expected_of_bundle(bundle):
 #: roll numbers of the course's students
 LMS_CLIENT_ID = "dlcourse-tool"
 LMS_ROLLS = {"alice": "21CS001", "bob": "21CS002"}
+
+
+def fill_pool(runner, size, timeout=60.0):
+    """Start ``runner``'s pool of ``size`` sandboxes, wait until all wait; the runner."""
+    import time
+
+    runner.pool.size = size
+    runner.warm_up()
+    deadline = time.monotonic() + timeout
+    while runner.pool.ready() < size:
+        assert time.monotonic() < deadline, "the pool did not fill"
+        time.sleep(0.1)
+    return runner
+
+
+class StaticIdentityProvider(IdentityProvider):
+    """A fixed ``{token: Identity}`` table (the app config's ``IDENTITY_PROVIDER``)."""
+
+    def __init__(self, identities):
+        self.identities = dict(identities)
+
+    def identify(self, token):
+        try:
+            return self.identities[token]
+        except KeyError:
+            raise AuthError("invalid token") from None

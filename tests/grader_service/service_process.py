@@ -2,8 +2,7 @@
 
 Shared by the crash-safety test and ``benchmarks/submit_burst.py``. Every token
 ``<name>-token`` is user ``<name>``; ``prof`` teaches ``ml101``, everyone else studies
-it with roll number ``R-<name>`` (or the one roll number ``FakeHub(roll_number=...)``
-gives every student, for a benchmark grading real course labs).
+it with roll number ``R-<name>``.
 """
 
 import contextlib
@@ -29,14 +28,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def _user_model(name, roll_number=None):
+def _user_model(name):
     if name == "prof":
         return {"kind": "user", "name": name, "groups": ["formgrade-ml101"], "auth_state": {}}
     return {"kind": "user", "name": name, "groups": ["nbgrader-ml101"],
-            "auth_state": {"roll_number": roll_number or f"R-{name}"}}
+            "auth_state": {"roll_number": f"R-{name}"}}
 
 
-def _fake_hub_app(roll_number=None):
+def _fake_hub_app():
     app = Flask("fakehub")
 
     def token():
@@ -46,13 +45,13 @@ def _fake_hub_app(roll_number=None):
     def user():
         if not token().endswith("-token"):
             abort(403)
-        return _user_model(token()[: -len("-token")], roll_number)
+        return _user_model(token()[: -len("-token")])
 
     @app.get("/hub/api/users/<name>")
     def user_by_name(name):
         if token() != SERVICE_TOKEN:
             abort(403)
-        return _user_model(name, roll_number)
+        return _user_model(name)
 
     return app
 
@@ -61,14 +60,11 @@ class FakeHub:
     """The two hub API calls the service makes, served by waitress in its own process
     (so a benchmark's client threads do not slow the "hub" down)."""
 
-    def __init__(self, roll_number=None):
-        self.roll_number = roll_number
-
     def __enter__(self):
         port = free_port()
         self.proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "fakehub",
-                                      str(port), *filter(None, [self.roll_number])],
-                                     stderr=subprocess.DEVNULL)
+                                      str(port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.api_url = f"http://127.0.0.1:{port}/hub/api"
         _wait_until_up(self.api_url + "/user", self.proc, timeout=30)
         return self
@@ -116,7 +112,8 @@ class ServiceProcess:
                         JUPYTERHUB_API_TOKEN=SERVICE_TOKEN, GRADER_WORKERS=str(workers),
                         GRADER_RUNNER="cheap_runner:SleepRunner", GRADER_EXPORTERS="csv",
                         PYTHONPATH=os.pathsep.join(filter(None, [HERE, os.environ.get(
-                            "PYTHONPATH")])), **env)
+                            "PYTHONPATH")])))
+        self.env.update(env)  # a caller's GRADER_* win over these defaults
         self.proc = None
 
     def start(self, timeout=30):
@@ -179,5 +176,4 @@ def submit(url, student, data, session=requests):
 if __name__ == "__main__" and sys.argv[1:2] == ["fakehub"]:
     from waitress import serve
 
-    serve(_fake_hub_app(*sys.argv[3:4]), host="127.0.0.1", port=int(sys.argv[2]), threads=16,
-          _quiet=True)
+    serve(_fake_hub_app(), host="127.0.0.1", port=int(sys.argv[2]), threads=16, _quiet=True)

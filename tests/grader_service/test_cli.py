@@ -162,3 +162,32 @@ def test_the_listing_flags_late_work_and_artifacts_that_did_not_verify():
     row["late"] = False
     assert submission_line(row).endswith("17.0/25.0"), submission_line(row)
     assert submission_line({**row, "result": None, "status": "queued"}).endswith("queued     -")
+
+
+def test_config_lists_every_setting_with_its_value_and_hides_secrets(monkeypatch, capsys):
+    from grader_service.config import SETTINGS
+
+    monkeypatch.setenv("GRADER_WORKERS", "3")
+    monkeypatch.setenv("GRADER_CANVAS_TOKEN", "s3cret-canvas")
+    assert main(["config", "--json"]) == 0
+    rows = {row["variable"]: row for row in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {var for var, *_ in SETTINGS.values()}
+    assert rows["GRADER_WORKERS"]["value"] == 3 and rows["GRADER_WORKERS"]["set"]
+    assert rows["GRADER_SANDBOX_TIMEOUT"]["value"] == 300.0
+    assert not rows["GRADER_SANDBOX_TIMEOUT"]["set"]
+    assert rows["GRADER_CANVAS_TOKEN"]["value"] == "(set)"
+    assert all(row["help"] for row in rows.values())
+    assert main(["config"]) == 0
+    text = capsys.readouterr().out
+    assert "GRADER_K8S_NAMESPACE = " in text and "s3cret-canvas" not in text
+
+
+@pytest.mark.parametrize("command", ["serve", "http", "work"])
+def test_an_unknown_setting_stops_the_service_from_starting(command, monkeypatch, capsys):
+    monkeypatch.setenv("GRADER_SANDBOX_TIMOUT", "30")  # the typo would leave 300 s in force
+    monkeypatch.setenv("GRADER_URL", "http://grader:5000")  # a client variable: fine
+    with pytest.raises(SystemExit) as stopped:
+        main([command])
+    message = str(stopped.value)
+    assert "GRADER_SANDBOX_TIMOUT (did you mean GRADER_SANDBOX_TIMEOUT?)" in message
+    assert "GRADER_URL" not in message

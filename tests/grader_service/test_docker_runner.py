@@ -15,14 +15,13 @@ import time
 
 import docker
 import pytest
-from grader_testing import CALLERS, auth
+from grader_testing import CALLERS, StaticIdentityProvider, auth, fill_pool
 
 from grader_service.app import create_app
-from grader_service.auth import StaticIdentityProvider
 from grader_service.db import Status
 from grader_service.outcomes import Outcome
 from grader_service.runners import SandboxLimits
-from grader_service.runners.docker import DockerRunner
+from grader_service.runners.docker import OWNER_LABEL, ROLE, ROLE_LABEL, DockerRunner, process_owner
 from grader_service.runners.seccomp import profile_digest
 from grader_service.sandbox_protocol import SANDBOX_CAPABILITIES
 from grader_service.stamp import verify_stamp
@@ -38,8 +37,10 @@ def runner(image, **limits):
 
 
 def sandbox_containers():
-    return docker.from_env().containers.list(all=True,
-                                             filters={"label": "dlcourse.role=grading-sandbox"})
+    """This test process's sandbox containers (a stack's grading service may keep its
+    own started ones on the same engine)."""
+    return docker.from_env().containers.list(
+        all=True, filters={"label": [f"{ROLE_LABEL}={ROLE}", f"{OWNER_LABEL}={process_owner()}"]})
 
 
 def by_id(result):
@@ -276,3 +277,54 @@ def test_student_view_holds_no_solution_or_hidden_test(sandbox_image, tmp_path):
     assert run.outcome is Outcome.SUCCESS, run.message
     scan = by_id(run.result)["leak_scan"]
     assert scan["passed"], scan["message"]
+
+
+def warm_runner(image, size, **limits):
+    """A runner whose pool holds ``size`` started sandboxes (waited for)."""
+    return fill_pool(runner(image, **limits), size)
+
+
+def test_a_warm_sandbox_grades_like_a_fresh_one_and_serves_one_job(sandbox_image, make_bundle):
+    """A started sandbox waits with its imports done; a job streams its input in, gets
+    the same verdict and limits as in a fresh one, and the container is then removed
+    (never reused), while the pool starts its replacement."""
+    bundle = make_bundle("import os\nanswer = 6 * 7\nstarted = os.getpid()",
+                         {"right": (2, "assert answer == 42"), "wrong": (1, "assert answer == 41")},
+                         name="warm")
+    cold = runner(sandbox_image).run(bundle)
+    pooled = warm_runner(sandbox_image, 2)
+    try:
+        waiting = {c.id for c in sandbox_containers()}
+        assert len(waiting) == 2
+        warm = pooled.run(bundle)
+        assert warm.outcome is cold.outcome is Outcome.SUCCESS, (warm.message, cold.message)
+        assert by_id(warm.result) == by_id(cold.result)
+        assert warm.sandbox["warm"] is True and cold.sandbox["warm"] is False
+        assert {k: v for k, v in warm.sandbox.items() if k != "warm"} == \
+            {k: v for k, v in cold.sandbox.items() if k != "warm"}
+        deadline = time.monotonic() + 60
+        while pooled.pool.ready() < 2:
+            assert time.monotonic() < deadline, "no replacement was started"
+            time.sleep(0.1)
+        now = {c.id for c in sandbox_containers()}
+        assert len(now) == 2 and len(now - waiting) == 1  # one used and removed, one new
+    finally:
+        pooled.close()
+    assert sandbox_containers() == []
+
+
+def test_a_waiting_sandbox_that_died_is_not_used(sandbox_image, make_bundle):
+    """A pooled container killed (or removed) behind the runner's back is discarded and
+    the job runs in another sandbox."""
+    pooled = warm_runner(sandbox_image, 1)
+    try:
+        (waiting,) = sandbox_containers()
+        waiting.kill()
+        run = pooled.run(make_bundle("x = 1", {"t": (1, "assert x == 1")}, name="after"))
+        assert run.outcome is Outcome.SUCCESS and run.result["score"] == 1, run.message
+        assert run.sandbox["warm"] is False  # the dead one was discarded: a fresh one ran
+        with pytest.raises(docker.errors.NotFound):
+            waiting.reload()
+    finally:
+        pooled.close()
+    assert sandbox_containers() == []

@@ -6,10 +6,17 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from grader_testing import CALLERS, COURSE, auth, fixture_tar, stored_submissions
+from grader_testing import (
+    CALLERS,
+    COURSE,
+    StaticIdentityProvider,
+    auth,
+    fixture_tar,
+    stored_submissions,
+)
 
 from grader_service.app import create_app
-from grader_service.auth import Identity, StaticIdentityProvider
+from grader_service.auth import Identity
 
 BOTH_BACKENDS = True
 SUBMIT = f"/api/courses/{COURSE}/assignments/ps0/submissions"

@@ -26,7 +26,6 @@ from grader_service.runners.kubernetes import (
     JOB_LABEL,
     SANDBOX_LABELS,
     SCRATCH_OWNERS,
-    SETTINGS,
     WORKDIR,
     KubernetesJobRunner,
     KubernetesSettings,
@@ -187,9 +186,9 @@ def test_localhost_seccomp_profile_when_configured():
     assert pod["securityContext"]["seccompProfile"] == localhost
     for container in pod["containers"] + pod["initContainers"]:
         assert container["securityContext"]["seccompProfile"] == localhost
-    env = KubernetesSettings.from_env({"GRADER_K8S_SECCOMP_PROFILE": "dlcourse/sandbox.json"})
+    env = k8s_settings({"GRADER_K8S_SECCOMP_PROFILE": "dlcourse/sandbox.json"})
     assert env.seccomp_profile == "dlcourse/sandbox.json"
-    assert KubernetesSettings.from_env({}).seccomp_profile == ""
+    assert k8s_settings({}).seccomp_profile == ""
 
 
 def test_sandbox_labels_win_over_extra_labels():
@@ -238,7 +237,7 @@ def test_settings_from_the_environment():
            "GRADER_K8S_IMAGE_PULL_SECRETS": "a, b", "GRADER_K8S_START_TIMEOUT": "60",
            "GRADER_K8S_POD_LABELS": '{"app.kubernetes.io/instance": "dlcourse"}',
            "GRADER_K8S_PRIORITY_CLASS": ""}
-    settings = KubernetesSettings.from_env(env, image="img:1")
+    settings = k8s_settings({**env, "GRADER_SANDBOX_IMAGE": "img:1"})
     assert settings.namespace == "grading" and settings.image == "img:1"
     assert settings.node_selector == {"pool": "g"}
     assert settings.tolerations == [{"key": "g", "operator": "Exists"}]
@@ -249,21 +248,30 @@ def test_settings_from_the_environment():
 
 def test_settings_refuse_json_of_the_wrong_shape():
     with pytest.raises(ValueError):
-        KubernetesSettings.from_env({"GRADER_K8S_NODE_SELECTOR": "[1, 2]"})
+        k8s_settings({"GRADER_K8S_NODE_SELECTOR": "[1, 2]"})
 
 
-def test_every_setting_is_documented():
-    fields = {f for f in KubernetesSettings.__dataclass_fields__} - {"image"}
-    assert set(SETTINGS) == fields
-    assert all(var.startswith("GRADER_K8S_") and help_ for var, _d, _c, help_
-               in SETTINGS.values())
-
-
-def test_registry_knows_the_kubernetes_runner(monkeypatch):
+def k8s_settings(environ):
+    """The runner's settings as the service reads them from ``environ``."""
     from grader_service.config import from_env
 
-    monkeypatch.setenv("GRADER_K8S_NAMESPACE", "grading")
-    config = from_env({"GRADER_SANDBOX_IMAGE": "img:2", "GRADER_SANDBOX_MEMORY": "3g"})
+    return KubernetesSettings.from_config(from_env(environ))
+
+
+def test_every_setting_is_in_the_service_settings_table():
+    from grader_service.config import SETTINGS
+
+    fields = {f for f in KubernetesSettings.__dataclass_fields__} - {"image"}
+    rows = {key: row for key, row in SETTINGS.items() if key.startswith("K8S_")}
+    assert set(rows) == {f"K8S_{field.upper()}" for field in fields}
+    assert all(var == f"GRADER_{key}" and help_ for key, (var, _d, _c, help_) in rows.items())
+
+
+def test_registry_knows_the_kubernetes_runner():
+    from grader_service.config import from_env
+
+    config = from_env({"GRADER_SANDBOX_IMAGE": "img:2", "GRADER_SANDBOX_MEMORY": "3g",
+                       "GRADER_K8S_NAMESPACE": "grading"})
     runner = make_runner("kubernetes", config)
     assert isinstance(runner, KubernetesJobRunner)
     assert runner.settings.namespace == "grading" and runner.settings.image == "img:2"

@@ -13,11 +13,10 @@ import threading
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
-from grader_testing import CALLERS, auth, ps0_result
+from grader_testing import CALLERS, StaticIdentityProvider, auth, ps0_result
 from werkzeug.serving import make_server
 
 from grader_service.app import create_app
-from grader_service.auth import StaticIdentityProvider
 from grader_service.db import Submission, session_factory
 from grader_service.exporters import DeliveryRefused, get_exporters
 from grader_service.exporters.canvas import CanvasError, CanvasExporter

@@ -1,10 +1,9 @@
 """/metrics behind the configured Prometheus token (GRADER_METRICS_TOKEN)."""
 
 import pytest
-from grader_testing import CALLERS
+from grader_testing import CALLERS, StaticIdentityProvider
 
 from grader_service.app import create_app
-from grader_service.auth import StaticIdentityProvider
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 from cheap_runner import CraftedRunner
 from grader_testing import (
     CALLERS,
+    StaticIdentityProvider,
     auth,
     fixture_tar,
     honest_result,
@@ -23,7 +24,6 @@ from grader_testing import (
 )
 
 from grader_service.app import create_app
-from grader_service.auth import StaticIdentityProvider
 from grader_service.cli import main
 from grader_service.db import Status, Submission, session_factory
 from grader_service.grading import roll_config

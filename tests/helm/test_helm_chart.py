@@ -46,7 +46,7 @@ def env_of(docs):
 def runner_job(docs):
     """The Job the runner would create with the settings the chart passes it."""
     env = env_of(docs)
-    settings = k8s_runner.KubernetesSettings.from_env(env, image=env["GRADER_SANDBOX_IMAGE"])
+    settings = k8s_runner.KubernetesSettings.from_config(service_config.from_env(env))
     limits = SandboxLimits.from_config(service_config.from_env(env))
     return k8s_runner.build_job_manifest("dlcourse-grading-0123456789ab", limits, settings)
 
@@ -476,7 +476,6 @@ def test_service_settings_come_from_values(case):
     values, docs = case
     env = env_of(docs)
     known = {var for var, *_ in service_config.SETTINGS.values()}
-    known |= {var for var, *_ in k8s_runner.SETTINGS.values()}
     grader_vars = {k for k in env if k.startswith("GRADER_")}
     assert grader_vars <= known, f"unknown settings {grader_vars - known}"
     config = service_config.from_env(env)

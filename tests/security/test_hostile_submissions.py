@@ -1670,6 +1670,7 @@ def test_hostile_submission(case, sandbox_image, companion, batches):
         view = graded.view(f"{case.attack}.ipynb")
         assert view.tests(), f"{case.attack} is missing from the batch: {graded.describe()}"
     print(view.describe())  # shown with -s / on failure: the attack's outcome
+    assert graded.run.sandbox.get("warm") is True, "not graded in a pre-started sandbox"
     assert containers_labelled(graded.name) == [], "the sandbox container was left behind"
     assert companion.overlapping(graded), "no honest submission was graded meanwhile"
     assert_fair(case, view)

@@ -7,7 +7,7 @@ exporter, so a retry only calls the exporters that have not delivered yet.
 
 from flask import current_app
 
-from ..plugins import load_class
+from ..plugins import NamedPlugin, load_class
 
 
 class DeliveryRefused(Exception):
@@ -15,7 +15,7 @@ class DeliveryRefused(Exception):
     course): it is retried later on its own, without holding up the exporter's others."""
 
 
-class Exporter:
+class Exporter(NamedPlugin, kind=True):
     """Contract: ``export(record)`` delivers one graded result.
 
     ``record`` is the signed stamp's record. Calling ``export`` again for the same
@@ -23,13 +23,6 @@ class Exporter:
     may crash after delivering and before noting it; a regrade has a new ``graded_at``).
     Subclasses set ``name``.
     """
-
-    name = ""
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if not cls.name:
-            raise TypeError(f"{cls.__name__} must set a non-empty class attribute 'name'")
 
     @classmethod
     def from_config(cls, config):

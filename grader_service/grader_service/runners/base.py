@@ -7,9 +7,10 @@ import json
 import logging
 import tarfile
 import threading
+import time
 
 from ..outcomes import Outcome
-from ..plugins import load_class
+from ..plugins import NamedPlugin, load_class
 
 AUTOGRADE_MODULE = "grader_service.autograde"
 
@@ -90,6 +91,18 @@ def _code_cells(bundle):
     return sum(counts.values())
 
 
+class SandboxTimeout(Exception):
+    """The job's deadline passed while the runner waited on its sandbox."""
+
+
+def remaining(deadline: float) -> float:
+    """Seconds until ``deadline`` (``time.monotonic()``); SandboxTimeout once it passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise SandboxTimeout()
+    return left
+
+
 @dataclasses.dataclass
 class RunResult:
     """What a runner reports: the outcome, the parsed result (success only), sandbox facts."""
@@ -101,7 +114,7 @@ class RunResult:
     duration: float = 0.0
 
 
-class Runner:
+class Runner(NamedPlugin, kind=True):
     """Run the autograder on one input bundle in isolation.
 
     Contract: ``run(bundle, cancelled=None)`` takes an uncompressed tar with ``source/``
@@ -113,13 +126,6 @@ class Runner:
     and always cleans up after itself. Subclasses set ``name`` (the ``GRADER_RUNNER``
     value) and may be called from several worker threads at once.
     """
-
-    name = ""
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if not cls.name:
-            raise TypeError(f"{cls.__name__} must set a non-empty class attribute 'name'")
 
     def __init__(self, limits: SandboxLimits):
         self.limits = limits
@@ -134,6 +140,14 @@ class Runner:
         worker start and every ``GRADER_SWEEP_SECONDS``); return how many. Runners whose
         sandboxes cannot outlive them need not override this."""
         return 0
+
+    def warm_up(self):
+        """Get ready for jobs ahead of them (a pool of started sandboxes); called once by
+        the grading process before its workers start. Runners without one need not
+        override this."""
+
+    def close(self):
+        """Release what :meth:`warm_up` holds; called when the workers stop."""
 
     def run(self, bundle: bytes, cancelled=None) -> RunResult:
         raise NotImplementedError("Override in subclass: run(bundle, cancelled) -> RunResult")

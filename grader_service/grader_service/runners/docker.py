@@ -3,9 +3,15 @@
 The input bundle is streamed over the container's stdin (a read-only root has no
 place to ``put_archive`` into before start); stdout is read from the same attach
 socket, capped, and parsed as JSON only. The container is always removed.
+
+With ``warm`` > 0 that many containers are started ahead of their jobs
+(:class:`~.warm_pool.WarmPool`): created, attached and started like any other, their
+autograder has done its imports and waits for its input on stdin. A job takes one and
+streams its input in; the container still serves that one job and is then removed.
 """
 
 import contextlib
+import dataclasses
 import datetime
 import logging
 import socket
@@ -23,8 +29,9 @@ from ..sandbox_protocol import (
     STUDENT_UID,
     identity_args,
 )
-from .base import Runner, RunResult, parse_output, stop_when
+from .base import Runner, RunResult, SandboxTimeout, parse_output, remaining, stop_when
 from .seccomp import profile_digest, sandbox_profile_json
+from .warm_pool import WarmPool
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +41,14 @@ ROLE = "grading-sandbox"
 STDERR_TAIL = 16 * 1024
 
 
-class SandboxTimeout(Exception):
-    pass
+@dataclasses.dataclass
+class Sandbox:
+    """A started sandbox container, attached (stdin, stdout, stderr), waiting for input."""
+
+    container: object
+    sock: object  # docker's attach socket; ``raw`` is its connection
+    raw: socket.socket
+    warm: bool = False
 
 
 class DockerRunner(Runner):
@@ -58,21 +71,33 @@ class DockerRunner(Runner):
     #: the ``dlcourse.role`` label of this runner's sandboxes, the janitor's scope
     role = ROLE
 
-    def __init__(self, limits, image="dlcourse/sandbox:latest", client=None):
+    def __init__(self, limits, image="dlcourse/sandbox:latest", client=None, warm=0):
         super().__init__(limits)
         self.image = image
         self._client = client
         #: labels this process's sandboxes (host, pid, process start): the janitor removes
         #: at once those of a process of this host that is gone (a restart after a crash)
         self.owner = process_owner()
-        self._live = set()  # container ids of jobs running in this process
+        self._live = set()  # container ids of this process's sandboxes (waiting or in a job)
         self._live_lock = threading.Lock()
+        self.pool = WarmPool(lambda: self._start_sandbox(warm=True), _waiting,
+                             self._remove, size=warm)
 
     @classmethod
     def from_config(cls, config):
         runner = super().from_config(config)
         runner.image = config["SANDBOX_IMAGE"]
+        warm = config["SANDBOX_WARM"]
+        runner.pool.size = config["WORKERS"] if warm < 0 else warm
         return runner
+
+    def warm_up(self):
+        """Start the pool of waiting sandboxes (``dl-grader serve``'s grading process)."""
+        self.pool.open()
+
+    def close(self):
+        """Remove the sandboxes still waiting in the pool."""
+        self.pool.close()
 
     @property
     def client(self):
@@ -114,48 +139,60 @@ class DockerRunner(Runner):
             labels={ROLE_LABEL: self.role, OWNER_LABEL: self.owner},
         )
 
-    def run(self, bundle, cancelled=None):
-        start = time.monotonic()
-        container = self.client.containers.create(**self.container_options())
-        with self._live_lock:
+    def _start_sandbox(self, warm=False) -> Sandbox:
+        """Create, attach and start one sandbox container; it waits for its input."""
+        with self._live_lock:  # the janitor never sees it before it is ours
+            container = self.client.containers.create(**self.container_options())
             self._live.add(container.id)
         try:
             sock = self.client.api.attach_socket(
                 container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
-            raw = sock._sock  # the hijacked connection: needed for half-close of stdin
+            sandbox = Sandbox(container, sock, sock._sock, warm)  # _sock: for half-close
+            container.start()
+        except BaseException:
+            self._remove(Sandbox(container, None, None))
+            raise
+        return sandbox
+
+    def _remove(self, sandbox: Sandbox):
+        try:
+            if sandbox.sock is not None:
+                sandbox.sock.close()
+            sandbox.container.remove(force=True)
+        finally:
+            with self._live_lock:
+                self._live.discard(sandbox.container.id)
+
+    def run(self, bundle, cancelled=None):
+        start = time.monotonic()
+        sandbox = self.pool.take() or self._start_sandbox()
+        container, raw = sandbox.container, sandbox.raw
+        try:
+            timeout = self.limits.job_timeout(bundle)
+            deadline = start + timeout
             try:
-                container.start()
-                timeout = self.limits.job_timeout(bundle)
-                deadline = start + timeout
-                try:
-                    with stop_when(cancelled, lambda: _kill_quietly(container)):
-                        _send_stdin(raw, bundle, deadline)
-                        stdout, _stderr, truncated = _read_frames(raw, deadline,
-                                                                  self.limits.output_bytes)
-                except SandboxTimeout:
-                    _kill_quietly(container)  # it may have exited right at the deadline
-                    return RunResult(Outcome.TIMEOUT, None, self._info(container),
-                                     f"killed after {timeout:g} s (the sandbox's limit for "
-                                     f"this notebook: {self.limits.startup:g} s + "
-                                     f"{self.limits.cell_timeout:g} s per code cell, at most "
-                                     f"{self.limits.timeout:g} s)",
-                                     time.monotonic() - start)
-            finally:
-                sock.close()
+                with stop_when(cancelled, lambda: _kill_quietly(container)):
+                    _send_stdin(raw, bundle, deadline)
+                    stdout, _stderr, truncated = _read_frames(raw, deadline,
+                                                              self.limits.output_bytes)
+            except SandboxTimeout:
+                _kill_quietly(container)  # it may have exited right at the deadline
+                return RunResult(Outcome.TIMEOUT, None, self._info(sandbox),
+                                 f"killed after {timeout:g} s (the sandbox's limit for "
+                                 f"this notebook: {self.limits.startup:g} s + "
+                                 f"{self.limits.cell_timeout:g} s per code cell, at most "
+                                 f"{self.limits.timeout:g} s)",
+                                 time.monotonic() - start)
             if truncated:
                 _kill_quietly(container)
             exit_code = container.wait(timeout=30)["StatusCode"]
-            info = self._info(container)
+            info = self._info(sandbox)
             outcome, result, message = parse_output(stdout, exit_code, truncated)
             if info["oom_killed"] and outcome is not Outcome.SUCCESS:
                 outcome, message = Outcome.OOM, f"killed by the {self.limits.memory} memory limit"
             return RunResult(outcome, result, info, message, time.monotonic() - start)
         finally:
-            try:
-                container.remove(force=True)
-            finally:
-                with self._live_lock:
-                    self._live.discard(container.id)
+            self._remove(sandbox)
 
     def sweep(self, now=None):
         """Remove sandbox containers no live job owns: this process's that are not running
@@ -200,7 +237,8 @@ class DockerRunner(Runner):
         return (not state.get("Running") and finished is not None and finished > created
                 and now - finished > datetime.timedelta(seconds=self.sweep_margin))
 
-    def _info(self, container):
+    def _info(self, sandbox):
+        container = sandbox.container
         container.reload()
         host = container.attrs["HostConfig"]
         return self.sandbox_info(
@@ -219,7 +257,20 @@ class DockerRunner(Runner):
                           for o in host["SecurityOpt"]],
             identities={"checker_uid": CHECKER_UID, "student_uid": STUDENT_UID},
             oom_killed=container.attrs["State"]["OOMKilled"],
+            warm=sandbox.warm,
         )
+
+
+def _waiting(sandbox: Sandbox) -> bool:
+    """Whether a pooled sandbox still runs, waiting for its input (not crashed or removed)."""
+    import docker
+    import requests
+
+    try:
+        sandbox.container.reload()
+    except (docker.errors.APIError, requests.RequestException):
+        return False
+    return sandbox.container.attrs["State"]["Running"]
 
 
 def _start_ticks(pid):
@@ -272,15 +323,8 @@ def _kill_quietly(container):
         container.kill()
 
 
-def _remaining(deadline):
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise SandboxTimeout()
-    return left
-
-
 def _send_stdin(raw, data, deadline):
-    raw.settimeout(_remaining(deadline))
+    raw.settimeout(remaining(deadline))
     try:
         raw.sendall(data)
         raw.shutdown(socket.SHUT_WR)  # EOF on the container's stdin
@@ -291,7 +335,7 @@ def _send_stdin(raw, data, deadline):
 def _recv_exact(raw, size, deadline):
     chunks, left = [], size
     while left:
-        raw.settimeout(_remaining(deadline))
+        raw.settimeout(remaining(deadline))
         try:
             chunk = raw.recv(min(left, 65536))
         except TimeoutError:

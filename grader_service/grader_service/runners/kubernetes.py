@@ -50,10 +50,8 @@ limits come from the ``GRADER_K8S_*`` variables in :data:`SETTINGS`.
 """
 
 import dataclasses
-import json
 import logging
 import math
-import os
 import re
 import threading
 import time
@@ -68,7 +66,15 @@ from ..sandbox_protocol import (
     STUDENT_UID,
     identity_args,
 )
-from .base import AUTOGRADE_MODULE, Runner, RunResult, parse_output, stop_when
+from .base import (
+    AUTOGRADE_MODULE,
+    Runner,
+    RunResult,
+    SandboxTimeout,
+    parse_output,
+    remaining,
+    stop_when,
+)
 
 log = logging.getLogger(__name__)
 #: The checker's home: the working directory and HOME of the container.
@@ -94,64 +100,10 @@ FATAL_WAITING_REASONS = {"InvalidImageName", "ErrImageNeverPull", "CreateContain
                          "CreateContainerError"}
 
 
-def _json(kind):
-    def convert(raw):
-        value = json.loads(raw)
-        if not isinstance(value, kind):
-            raise ValueError(f"expected a JSON {kind.__name__}, got {raw!r}")
-        return value
-    return convert
-
-
-def _names(raw):
-    return tuple(x.strip() for x in raw.split(",") if x.strip())
-
-
-#: field -> (environment variable, default, converter, help); empty values keep the default.
-SETTINGS = {
-    "namespace": ("GRADER_K8S_NAMESPACE", "", str,
-                  "Namespace of the grading Jobs; empty means the service's own namespace "
-                  "(in cluster) or `default`."),
-    "service_account": ("GRADER_K8S_SERVICE_ACCOUNT", "", str,
-                        "ServiceAccount of the grading pods (its token is never mounted); "
-                        "empty means the namespace's `default`."),
-    "image_pull_policy": ("GRADER_K8S_IMAGE_PULL_POLICY", "IfNotPresent", str,
-                          "imagePullPolicy of the sandbox container."),
-    "image_pull_secrets": ("GRADER_K8S_IMAGE_PULL_SECRETS", (), _names,
-                           "Comma-separated Secret names for pulling the sandbox image."),
-    "ephemeral_storage": ("GRADER_K8S_EPHEMERAL_STORAGE", "1Gi", str,
-                          "Ephemeral-storage request and limit (scratch volumes plus the log); "
-                          "keep it above the scratch sizes, 384Mi."),
-    "seccomp_profile": ("GRADER_K8S_SECCOMP_PROFILE", "", str,
-                        "Seccomp profile of the grading pods as a `Localhost` profile: its "
-                        "path below the kubelet's seccomp directory (/var/lib/kubelet/seccomp), "
-                        "e.g. `dlcourse/sandbox.json`. The file must exist on every node that "
-                        "runs grading pods, or they fail to start: it is "
-                        "`python -m grader_service.runners.seccomp` (the Helm chart ships it "
-                        "in a ConfigMap). Empty means `RuntimeDefault`, the container "
-                        "runtime's profile, which allows ptrace."),
-    "start_timeout": ("GRADER_K8S_START_TIMEOUT", 300.0, float,
-                      "Seconds a grading pod may take to be scheduled and pull its image; "
-                      "then the attempt fails as infrastructure and is retried."),
-    "node_selector": ("GRADER_K8S_NODE_SELECTOR", {}, _json(dict),
-                      'JSON object, e.g. {"dlcourse/node-purpose": "grading"}.'),
-    "tolerations": ("GRADER_K8S_TOLERATIONS", [], _json(list),
-                    "JSON list of tolerations for the grading pods."),
-    "priority_class": ("GRADER_K8S_PRIORITY_CLASS", "", str, "priorityClassName, if any."),
-    "runtime_class": ("GRADER_K8S_RUNTIME_CLASS", "", str,
-                      "runtimeClassName, e.g. `gvisor` for a user-space kernel, if any."),
-    "pod_labels": ("GRADER_K8S_POD_LABELS", {}, _json(dict),
-                   "JSON object of extra pod labels (the sandbox labels always win)."),
-    "ttl_seconds": ("GRADER_K8S_TTL_SECONDS", 300, int,
-                    "ttlSecondsAfterFinished: how long a finished Job survives a dead service."),
-    "poll_seconds": ("GRADER_K8S_POLL_SECONDS", 1.0, float,
-                     "Longest pause between two looks at a pod's status (seconds)."),
-}
-
-
 @dataclasses.dataclass(frozen=True)
 class KubernetesSettings:
-    """Where and how grading pods run; see :data:`SETTINGS` for each field's meaning."""
+    """Where and how grading pods run: the service settings ``K8S_<FIELD>``
+    (``GRADER_K8S_<FIELD>``, documented in :data:`grader_service.config.SETTINGS`)."""
 
     image: str = "dlcourse/sandbox:latest"
     namespace: str = "default"
@@ -170,17 +122,13 @@ class KubernetesSettings:
     poll_seconds: float = 1.0
 
     @classmethod
-    def from_env(cls, environ=None, image=None):
-        environ = os.environ if environ is None else environ
-        values = {}
-        for field, (var, default, convert, _help) in SETTINGS.items():
-            raw = environ.get(var)
-            values[field] = default if raw in (None, "") else convert(raw)
+    def from_config(cls, config):
+        """The settings from the service's config (its ``K8S_*`` keys and the image)."""
+        values = {field.name: config[f"K8S_{field.name.upper()}"]
+                  for field in dataclasses.fields(cls) if field.name != "image"}
         if not values["namespace"]:
             values["namespace"] = _in_cluster_namespace() or "default"
-        if image:
-            values["image"] = image
-        return cls(**values)
+        return cls(image=config["SANDBOX_IMAGE"], **values)
 
 
 def _in_cluster_namespace():
@@ -332,10 +280,6 @@ def build_job_manifest(name, limits, settings, scratch_sizes=None) -> dict:
     }
 
 
-class SandboxTimeout(Exception):
-    pass
-
-
 class SandboxStartError(RuntimeError):
     """The pod did not start (unschedulable, image problems): infrastructure, retried."""
 
@@ -361,7 +305,7 @@ class KubernetesJobRunner(Runner):
             raise RuntimeError("GRADER_RUNNER=kubernetes needs the `kubernetes` Python "
                                "package in the grading service's environment") from err
         runner = super().from_config(config)
-        runner.settings = KubernetesSettings.from_env(image=config["SANDBOX_IMAGE"])
+        runner.settings = KubernetesSettings.from_config(config)
         return runner
 
     # --- the Kubernetes client (loaded lazily, once, shared by worker threads) ---------
@@ -479,7 +423,7 @@ class KubernetesJobRunner(Runner):
         ws = self.attach_stdin(_pod_name(pod))
         try:
             for offset in range(0, len(bundle), STDIN_CHUNK):
-                ws.sock.settimeout(_remaining(deadline))
+                ws.sock.settimeout(remaining(deadline))
                 ws.write_stdin(bundle[offset:offset + STDIN_CHUNK])
         except (TimeoutError, websocket.WebSocketTimeoutException):
             raise SandboxTimeout() from None
@@ -602,10 +546,3 @@ def _container_state(pod, name=CONTAINER, kind="containerStatuses"):
                 if detail is not None:
                     return state, detail
     return "", {}
-
-
-def _remaining(deadline):
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise SandboxTimeout()
-    return left
