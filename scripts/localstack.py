@@ -213,6 +213,22 @@ class LocalStack:
         with contextlib.suppress(docker.errors.NotFound):
             self.docker.containers.get(name).remove(force=True)
 
+    def _stop_grader(self) -> None:
+        """Stop the grading service as Docker would (SIGTERM: it removes the sandboxes it
+        keeps started), then remove any of its sandboxes a hard kill would have left."""
+        try:
+            grader = self.docker.containers.get(self.config.grader_container)
+        except docker.errors.NotFound:
+            return
+        hostname = grader.attrs["Config"]["Hostname"]
+        with contextlib.suppress(docker.errors.APIError):
+            grader.stop(timeout=20)
+        for sandbox in self.docker.containers.list(
+                all=True, filters={"label": "dlcourse.role=grading-sandbox"}):
+            if sandbox.labels.get("dlcourse.sandbox-owner", "").startswith(f"{hostname}:"):
+                with contextlib.suppress(docker.errors.NotFound):
+                    sandbox.remove(force=True)
+
     def start_grader(self) -> None:
         cfg = self.config
         self._run(
@@ -293,6 +309,7 @@ class LocalStack:
         cfg = self.config
         for container in self.user_containers():
             container.remove(force=True)
+        self._stop_grader()
         for name in (cfg.hub_container, cfg.grader_container):
             self._remove_container(name)
         self.stop_idp()
