@@ -121,3 +121,23 @@ def best_threshold_closed_form(matrix):
         raise ValueError("closed form needs tp > fn and tn > fp")
     tau = loss / (gain + loss)
     return float(tau) if tau.ndim == 0 else tau
+
+
+def campaign_profit_for(offer, strict=False):
+    """Module 04's ``campaign_profit(y, scores, tau, value, cost, success)`` for one
+    ``offer``; ``strict`` leaves out the customers exactly at the threshold (a mistake the
+    checker names)."""
+    def campaign_profit(y_true, scores, tau, customer_value, offer_cost, success_rate):
+        matrix = churn_profit_matrix(customer_value, offer_cost, success_rate, offer)
+        return profit(y_true, scores, np.nextafter(tau, np.inf) if strict else tau, matrix)
+    return campaign_profit
+
+
+def best_tau_for(offer):
+    """Module 04's ``best_tau(y, scores, value, cost, success)`` for one ``offer``: the
+    most profitable threshold on the 0.01 grid."""
+    def best_tau(y_true, scores, customer_value, offer_cost, success_rate):
+        return best_threshold_sweep(
+            y_true, scores, churn_profit_matrix(customer_value, offer_cost, success_rate, offer))
+    return best_tau
+

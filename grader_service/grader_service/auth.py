@@ -8,11 +8,11 @@ lives in ``tests/grader_service/grader_testing.py``).
 import hashlib
 import threading
 import time
-import urllib.parse
 
 from flask import current_app, request
 
 from .db import session_factory
+from .hub import HubClient, roll_number_from_auth_state
 from .identity import Identity, Role  # noqa: F401  (re-exported for callers)
 from .identity_cache import SharedIdentityCache
 
@@ -44,13 +44,8 @@ class HubIdentityProvider(IdentityProvider):
 
     def __init__(self, api_url, service_token, cache_seconds=30.0, timeout=10.0, session=None,
                  shared=None):
-        import requests
-
-        self.api_url = api_url.rstrip("/")
-        self.service_token = service_token
+        self.hub = HubClient(api_url, service_token, timeout=timeout, session=session)
         self.cache_seconds = cache_seconds
-        self.timeout = timeout
-        self.session = session or requests.Session()
         self.shared = shared
         self._cache = {}
         self._lock = threading.Lock()
@@ -75,12 +70,8 @@ class HubIdentityProvider(IdentityProvider):
             self._cache[key] = (now + seconds_left, identity)
         return identity
 
-    def _get(self, path, token):
-        return self.session.get(self.api_url + path, timeout=self.timeout,
-                                headers={"Authorization": f"token {token}"})
-
     def _resolve(self, token):
-        who = self._get("/user", token)
+        who = self.hub.get("/user", token)
         if who.status_code in (401, 403):
             raise AuthError("token rejected by JupyterHub")
         who.raise_for_status()
@@ -88,18 +79,10 @@ class HubIdentityProvider(IdentityProvider):
         if model.get("kind", "user") != "user":
             raise AuthError("only user tokens may call the grading service")
         name = model["name"]
-        full = self._get("/users/" + urllib.parse.quote(name, safe=""), self.service_token)
-        full.raise_for_status()
-        user = full.json()
+        user = self.hub.user(name)
         roll = roll_number_from_auth_state(user.get("auth_state") or {})
         return Identity(username=name, groups=frozenset(user.get("groups") or ()),
                         roll_number=None if roll is None else str(roll))
-
-
-def roll_number_from_auth_state(auth_state: dict):
-    """The hub's normalised roll number (course_hub sets ``auth_state["roll_number"]``
-    from the IdP claim), falling back to the raw ``roll_number`` claim."""
-    return auth_state.get("roll_number") or (auth_state.get("oauth_user") or {}).get("roll_number")
 
 
 def token_from_request():

@@ -7,8 +7,7 @@ Domain types only (no Flask, no HTTP): :mod:`.auth` resolves a token to an
 import dataclasses
 import enum
 
-INSTRUCTOR_GROUP_PREFIX = "formgrade-"
-STUDENT_GROUP_PREFIX = "nbgrader-"
+from .hub import INSTRUCTOR_GROUP_PREFIX, STUDENT_GROUP_PREFIX
 
 
 class Role(enum.StrEnum):

@@ -21,12 +21,12 @@ from grader_service.db import Submission, session_factory
 from grader_service.exporters import DeliveryRefused, get_exporters
 from grader_service.exporters.canvas import CanvasError, CanvasExporter
 from grader_service.exporters.lti_ags import (
-    AGS_ENDPOINT_CLAIM,
     HubLaunches,
     LtiAgsExporter,
     parse_context_map,
     parse_course_map,
 )
+from grader_service.hub import AGS_ENDPOINT_CLAIM
 from grader_service.worker import get_workers
 from tests.fake_lms.ags import FakeAgsPlatform
 from tests.fake_lms.canvas import FakeCanvas

@@ -262,22 +262,6 @@ def _softmax_ce(logits, y):
     return loss, layers.softmax_cross_entropy_backward(1.0, cache)
 
 
-def campaign_profit(offer):
-    """Total profit of the roll's ``offer`` at a threshold (module 04's contract)."""
-    def profit(y, scores, tau, value, cost, success):
-        matrix = thresholds.churn_profit_matrix(value, cost, success, offer)
-        return thresholds.profit(y, scores, tau, matrix)
-    return profit
-
-
-def best_tau(offer):
-    """The most profitable threshold on the 0.01 grid for the roll's ``offer``."""
-    def best(y, scores, value, cost, success):
-        return thresholds.best_threshold_sweep(
-            y, scores, thresholds.churn_profit_matrix(value, cost, success, offer))
-    return best
-
-
 def _tiny_graph(x, w, b, y):
     """f = (w x + b - y)^2 and its gradients (df/dw, df/db) by the chain rule."""
     v = w * x + b - y
@@ -306,8 +290,8 @@ ROLL_REFERENCES = {
     "run_optimizer": lambda config: functools.partial(optim.trajectory, config["optimizer"]),
     "my_network": lambda config: functools.partial(ref_mlp_forward,
                                                    activations=config["activations"]),
-    "campaign_profit": lambda config: campaign_profit(config["churn_offer"]),
-    "best_tau": lambda config: best_tau(config["churn_offer"]),
+    "campaign_profit": lambda config: thresholds.campaign_profit_for(config["churn_offer"]),
+    "best_tau": lambda config: thresholds.best_tau_for(config["churn_offer"]),
     "augment": lambda config: functools.partial(augment.augment,
                                                 kind=config["cnn_augmentation"]),
 }

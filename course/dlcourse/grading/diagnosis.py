@@ -57,32 +57,17 @@ def _auc_ties_as_losses(y, scores):
     return float(np.mean(pos[:, None] > neg[None, :]))
 
 
-def _profit(offer, strict=False):
-    """Campaign profit of ``offer``; ``strict``: customers at the threshold left out."""
-    def profit(y, scores, tau, value, cost, success):
-        matrix = thresholds.churn_profit_matrix(value, cost, success, offer)
-        return thresholds.profit(y, scores, np.nextafter(tau, np.inf) if strict else tau,
-                                 matrix)
-    return profit
-
-
-def _best_tau(offer):
-    def best(y, scores, value, cost, success):
-        matrix = thresholds.churn_profit_matrix(value, cost, success, offer)
-        return thresholds.best_threshold_sweep(y, scores, matrix)
-    return best
-
-
 def _offer_mistakes(config, function):
     """Another roll number's offer; for the profit, customers at the threshold left out."""
     mine = config["churn_offer"]
     other = next(o for o in thresholds.OFFERS if o != mine)
-    build = _profit if function == "campaign_profit" else _best_tau
+    build = (thresholds.campaign_profit_for if function == "campaign_profit"
+             else thresholds.best_tau_for)
     mistakes = [(f"this is the {other} offer's profit: your roll number's offer is a {mine} "
                  "(CONFIG['churn_offer'])", build(other))]
     if function == "campaign_profit":
         mistakes.append(("customers exactly at the threshold are not contacted: act on "
-                         "scores >= tau", _profit(mine, strict=True)))
+                         "scores >= tau", thresholds.campaign_profit_for(mine, strict=True)))
     return tuple(mistakes)
 
 

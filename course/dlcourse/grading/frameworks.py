@@ -53,24 +53,22 @@ import keras as _dlcourse_keras
 import numpy as _dlcourse_numpy
 
 
-def _dlcourse_probe_keras_model(input_shape, weights, X):
-    model = build_keras_cnn(tuple(input_shape))
+def _dlcourse_keras_forward(model, weights, X):
+    """The model's weight shapes (``weights`` None), or its output with ``weights``."""
     if weights is None:
         return [list(w.shape) for w in model.get_weights()]
     model.set_weights([_dlcourse_numpy.asarray(w, dtype=_dlcourse_numpy.float32)
                        for w in weights])
     return _dlcourse_numpy.asarray(_dlcourse_keras.ops.convert_to_numpy(
         model(X, training=False)), dtype=_dlcourse_numpy.float64)
+
+
+def _dlcourse_probe_keras_model(input_shape, weights, X):
+    return _dlcourse_keras_forward(build_keras_cnn(tuple(input_shape)), weights, X)
 
 
 def _dlcourse_probe_keras_mlp(input_dim, weights, X):
-    model = build_keras_mlp(input_dim)
-    if weights is None:
-        return [list(w.shape) for w in model.get_weights()]
-    model.set_weights([_dlcourse_numpy.asarray(w, dtype=_dlcourse_numpy.float32)
-                       for w in weights])
-    return _dlcourse_numpy.asarray(_dlcourse_keras.ops.convert_to_numpy(
-        model(X, training=False)), dtype=_dlcourse_numpy.float64)
+    return _dlcourse_keras_forward(build_keras_mlp(input_dim), weights, X)
 
 
 def _dlcourse_probe_keras_optimizer(w, grads, learning_rate):

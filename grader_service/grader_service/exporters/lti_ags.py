@@ -31,9 +31,7 @@ import datetime
 import os
 import threading
 import time
-from urllib.parse import quote
 
-import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pylti1p3.assignments_grades import AssignmentsGradesService
@@ -44,15 +42,19 @@ from pylti1p3.names_roles import NamesRolesProvisioningService
 from pylti1p3.registration import Registration
 from pylti1p3.service_connector import ServiceConnector
 
+from ..hub import (
+    AGS_ENDPOINT_CLAIM,
+    CONTEXT_CLAIM,
+    DEPLOYMENT_CLAIM,
+    HubClient,
+    lti_launch_from_auth_state,
+)
 from ..manual import is_pending
 from ..stamp import load_or_create_key
 from . import DeliveryRefused, Exporter
 
 SCOPES = ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
           "https://purl.imsglobal.org/spec/lti-ags/scope/score"]
-AGS_ENDPOINT_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
-DEPLOYMENT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
-CONTEXT_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/context"
 #: a new access token well before the usual one-hour lifetime runs out
 TOKEN_REFRESH_SECONDS = 45 * 60
 #: how long a course's membership list is reused (a roll number not in it refetches it)
@@ -66,20 +68,14 @@ class HubLaunches:
     REUSE_SECONDS = 300
 
     def __init__(self, api_url, token, session=None):
-        self.api_url = api_url.rstrip("/")
-        self.token = token
-        self.http = session or requests.Session()
+        self.hub = HubClient(api_url, token, timeout=30.0, session=session)
         self._seen = {}  # username -> (fetched at, (course, claims))
 
     def last_launch(self, username):
         """``(course id, id_token claims)`` of the user's last launch, or ``(None, {})``."""
         fetched_at, launch = self._seen.get(username, (0.0, None))
         if launch is None or time.monotonic() - fetched_at > self.REUSE_SECONDS:
-            reply = self.http.get(f"{self.api_url}/users/{quote(username, safe='')}",
-                                  headers={"Authorization": f"token {self.token}"}, timeout=30)
-            reply.raise_for_status()
-            state = reply.json().get("auth_state") or {}
-            launch = (state.get("lti_course"), state.get("lti_claims") or {})
+            launch = lti_launch_from_auth_state(self.hub.user(username).get("auth_state") or {})
             self._seen[username] = (time.monotonic(), launch)
         return launch
 
