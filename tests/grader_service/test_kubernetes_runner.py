@@ -19,7 +19,8 @@ import pytest
 
 from grader_service.outcomes import Outcome
 from grader_service.runners import SandboxLimits, make_runner
-from grader_service.runners.kubernetes import (
+from grader_service.runners.kubernetes import KubernetesJobRunner, SandboxStartError
+from grader_service.runners.kubernetes_manifest import (
     CONTAINER,
     HOME,
     INIT_CONTAINER,
@@ -27,15 +28,13 @@ from grader_service.runners.kubernetes import (
     SANDBOX_LABELS,
     SCRATCH_OWNERS,
     WORKDIR,
-    KubernetesJobRunner,
-    KubernetesSettings,
-    SandboxStartError,
     build_job_manifest,
     bytes_to_quantity,
     cpu_quantity,
     scratch_script,
     size_to_bytes,
 )
+from grader_service.runners.kubernetes_settings import KubernetesSettings
 from grader_service.runners.seccomp import sandbox_profile_json
 from grader_service.sandbox_protocol import (
     CHECKER_HOME,

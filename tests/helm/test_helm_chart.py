@@ -19,6 +19,8 @@ from helm_testing import CHART, KUBE_VERSIONS, NAMESPACE, POSTGRES_VALUES, find
 from grader_service import config as service_config
 from grader_service.runners import SandboxLimits, seccomp
 from grader_service.runners import kubernetes as k8s_runner
+from grader_service.runners import kubernetes_manifest as k8s_manifest
+from grader_service.runners.kubernetes_settings import KubernetesSettings
 from tests.conftest import REPO
 
 VALUE_SETS = {"default": {}, "postgres": POSTGRES_VALUES}
@@ -46,9 +48,9 @@ def env_of(docs):
 def runner_job(docs):
     """The Job the runner would create with the settings the chart passes it."""
     env = env_of(docs)
-    settings = k8s_runner.KubernetesSettings.from_config(service_config.from_env(env))
+    settings = KubernetesSettings.from_config(service_config.from_env(env))
     limits = SandboxLimits.from_config(service_config.from_env(env))
-    return k8s_runner.build_job_manifest("dlcourse-grading-0123456789ab", limits, settings)
+    return k8s_manifest.build_job_manifest("dlcourse-grading-0123456789ab", limits, settings)
 
 
 def selects(selector, labels):
@@ -148,7 +150,7 @@ def test_sandbox_policy_denies_everything_for_the_runners_pods(case):
     assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
     assert policy["spec"].get("ingress", []) == []
     assert policy["spec"].get("egress", []) == []
-    assert policy["spec"]["podSelector"]["matchLabels"] == k8s_runner.SANDBOX_LABELS
+    assert policy["spec"]["podSelector"]["matchLabels"] == k8s_manifest.SANDBOX_LABELS
 
 
 def test_runners_job_runs_where_the_chart_prepared(case):
