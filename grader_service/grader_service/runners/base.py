@@ -208,3 +208,86 @@ def stop_when(cancelled, stop, poll_seconds=0.5):
         yield
     finally:
         finished.set()
+
+
+@dataclasses.dataclass
+class SandboxOutput:
+    """What a sandbox left when it ended: its stdout (capped), exit code, whether the cap
+    was hit, or why it ended without an answer to read (``problem``: an error outcome)."""
+
+    stdout: bytes = b""
+    exit_code: int | None = None
+    truncated: bool = False
+    problem: str = ""
+
+
+class SandboxRunner(Runner, kind=True):
+    """A runner whose sandbox is a container: :meth:`run` is the same few steps for every
+    backend, and each backend fills them in (as DockerSpawner's ``*_object`` methods do):
+
+    1. :meth:`start_sandbox`: a sandbox created and started, waiting for its input;
+    2. :meth:`wait_until_running` (a cluster may need to schedule it first);
+    3. :meth:`feed` the input, then :meth:`collect` what it left, both by the job's
+       deadline (``limits.job_timeout`` from the moment it runs; :class:`SandboxTimeout`
+       past it);
+    4. :meth:`facts`: the result's ``sandbox`` section (limits as applied, OOM kill);
+    5. :meth:`remove` it, whatever happened; :meth:`stop` kills it early (cancelled,
+       timed out).
+    """
+
+    def start_sandbox(self):
+        raise NotImplementedError
+
+    def wait_until_running(self, sandbox, began: float):
+        """Return once the sandbox runs (``began``: when the job started)."""
+
+    def feed(self, sandbox, bundle: bytes, deadline: float):
+        raise NotImplementedError
+
+    def collect(self, sandbox, deadline: float) -> SandboxOutput:
+        raise NotImplementedError
+
+    def stop(self, sandbox):
+        raise NotImplementedError
+
+    def facts(self, sandbox) -> dict:
+        raise NotImplementedError
+
+    def remove(self, sandbox):
+        raise NotImplementedError
+
+    def run(self, bundle, cancelled=None):
+        began = time.monotonic()
+        sandbox = self.start_sandbox()
+        try:
+            with stop_when(cancelled, lambda: self.stop(sandbox)):
+                return self._grade(sandbox, bundle, began)
+        finally:
+            self.remove(sandbox)
+
+    def _grade(self, sandbox, bundle, began):
+        self.wait_until_running(sandbox, began)
+        timeout = self.limits.job_timeout(bundle)
+        deadline = time.monotonic() + timeout
+        try:
+            self.feed(sandbox, bundle, deadline)
+            output = self.collect(sandbox, deadline)
+        except SandboxTimeout:
+            self.stop(sandbox)  # it may have exited right at the deadline
+            return RunResult(Outcome.TIMEOUT, None, self.facts(sandbox),
+                             self.timeout_message(timeout), time.monotonic() - began)
+        info = self.facts(sandbox)
+        if output.problem:
+            return RunResult(Outcome.ERROR, None, info, output.problem,
+                             time.monotonic() - began)
+        outcome, result, message = parse_output(output.stdout, output.exit_code,
+                                                output.truncated)
+        if info.get("oom_killed") and outcome is not Outcome.SUCCESS:
+            outcome, message = Outcome.OOM, f"killed by the {self.limits.memory} memory limit"
+        return RunResult(outcome, result, info, message, time.monotonic() - began)
+
+    def timeout_message(self, timeout: float) -> str:
+        limits = self.limits
+        return (f"killed after {timeout:g} s (the sandbox's limit for this notebook: "
+                f"{limits.startup:g} s + {limits.cell_timeout:g} s per code cell, at most "
+                f"{limits.timeout:g} s)")

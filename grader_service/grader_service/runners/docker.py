@@ -17,10 +17,8 @@ import logging
 import socket
 import struct
 import threading
-import time
 import uuid
 
-from ..outcomes import Outcome
 from ..sandbox_protocol import (
     CHECKER_HOME,
     CHECKER_UID,
@@ -29,7 +27,7 @@ from ..sandbox_protocol import (
     STUDENT_UID,
     identity_args,
 )
-from .base import Runner, RunResult, SandboxTimeout, parse_output, remaining, stop_when
+from .base import SandboxOutput, SandboxRunner, SandboxTimeout, remaining
 from .seccomp import profile_digest, sandbox_profile_json
 from .warm_pool import WarmPool
 
@@ -51,7 +49,7 @@ class Sandbox:
     warm: bool = False
 
 
-class DockerRunner(Runner):
+class DockerRunner(SandboxRunner):
     """Fresh container from ``image``: no network, memory == swap, CPU and pid limits,
     read-only root with small tmpfs for /tmp and the two homes, no-new-privileges, a
     seccomp profile without ptrace, wall-clock timeout, capped stdout, no log file on
@@ -163,36 +161,28 @@ class DockerRunner(Runner):
             with self._live_lock:
                 self._live.discard(sandbox.container.id)
 
-    def run(self, bundle, cancelled=None):
-        start = time.monotonic()
-        sandbox = self.pool.take() or self._start_sandbox()
-        container, raw = sandbox.container, sandbox.raw
-        try:
-            timeout = self.limits.job_timeout(bundle)
-            deadline = start + timeout
-            try:
-                with stop_when(cancelled, lambda: _kill_quietly(container)):
-                    _send_stdin(raw, bundle, deadline)
-                    stdout, _stderr, truncated = _read_frames(raw, deadline,
-                                                              self.limits.output_bytes)
-            except SandboxTimeout:
-                _kill_quietly(container)  # it may have exited right at the deadline
-                return RunResult(Outcome.TIMEOUT, None, self._info(sandbox),
-                                 f"killed after {timeout:g} s (the sandbox's limit for "
-                                 f"this notebook: {self.limits.startup:g} s + "
-                                 f"{self.limits.cell_timeout:g} s per code cell, at most "
-                                 f"{self.limits.timeout:g} s)",
-                                 time.monotonic() - start)
-            if truncated:
-                _kill_quietly(container)
-            exit_code = container.wait(timeout=30)["StatusCode"]
-            info = self._info(sandbox)
-            outcome, result, message = parse_output(stdout, exit_code, truncated)
-            if info["oom_killed"] and outcome is not Outcome.SUCCESS:
-                outcome, message = Outcome.OOM, f"killed by the {self.limits.memory} memory limit"
-            return RunResult(outcome, result, info, message, time.monotonic() - start)
-        finally:
-            self._remove(sandbox)
+    # --- the steps of SandboxRunner.run ---------------------------------------------
+
+    def start_sandbox(self) -> Sandbox:
+        """One from the pool, or a fresh one when none is waiting."""
+        return self.pool.take() or self._start_sandbox()
+
+    def feed(self, sandbox, bundle, deadline):
+        _send_stdin(sandbox.raw, bundle, deadline)
+
+    def collect(self, sandbox, deadline):
+        stdout, _stderr, truncated = _read_frames(sandbox.raw, deadline,
+                                                  self.limits.output_bytes)
+        if truncated:
+            _kill_quietly(sandbox.container)
+        exit_code = sandbox.container.wait(timeout=30)["StatusCode"]
+        return SandboxOutput(stdout, exit_code, truncated)
+
+    def stop(self, sandbox):
+        _kill_quietly(sandbox.container)
+
+    def remove(self, sandbox):
+        self._remove(sandbox)
 
     def sweep(self, now=None):
         """Remove sandbox containers no live job owns: this process's that are not running
@@ -237,7 +227,7 @@ class DockerRunner(Runner):
         return (not state.get("Running") and finished is not None and finished > created
                 and now - finished > datetime.timedelta(seconds=self.sweep_margin))
 
-    def _info(self, sandbox):
+    def facts(self, sandbox):
         container = sandbox.container
         container.reload()
         host = container.attrs["HostConfig"]

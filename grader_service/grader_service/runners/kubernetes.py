@@ -50,24 +50,17 @@ limits come from the ``GRADER_K8S_*`` variables (:mod:`.kubernetes_settings`); t
 itself is built by :mod:`.kubernetes_manifest`.
 """
 
+import dataclasses
 import logging
 import threading
 import time
 import uuid
 
-from ..outcomes import Outcome
 from ..sandbox_protocol import (
     CHECKER_UID,
     STUDENT_UID,
 )
-from .base import (
-    Runner,
-    RunResult,
-    SandboxTimeout,
-    parse_output,
-    remaining,
-    stop_when,
-)
+from .base import SandboxOutput, SandboxRunner, SandboxTimeout, remaining
 from .kubernetes_manifest import (
     CONTAINER,
     INIT_CONTAINER,
@@ -85,11 +78,19 @@ FATAL_WAITING_REASONS = {"InvalidImageName", "ErrImageNeverPull", "CreateContain
                          "CreateContainerError"}
 
 
+@dataclasses.dataclass
+class JobSandbox:
+    """One grading Job and, once it runs, its pod (as a plain dict)."""
+
+    name: str
+    pod: dict | None = None
+
+
 class SandboxStartError(RuntimeError):
     """The pod did not start (unschedulable, image problems): infrastructure, retried."""
 
 
-class KubernetesJobRunner(Runner):
+class KubernetesJobRunner(SandboxRunner):
     """One Job per grading run; see the module docstring for the isolation it gives."""
 
     name = "kubernetes"
@@ -145,49 +146,44 @@ class KubernetesJobRunner(Runner):
 
     # --- one run --------------------------------------------------------------------------
 
-    def run(self, bundle, cancelled=None):
-        start = time.monotonic()
-        batch, _core = self._apis()
-        name = f"dlcourse-grading-{uuid.uuid4().hex[:12]}"
-        batch.create_namespaced_job(self.settings.namespace,
-                                    build_job_manifest(name, self.limits, self.settings,
-                                                       self.scratch_sizes))
-        try:
-            with stop_when(cancelled, lambda: self._delete_job(name)):
-                return self._grade(name, bundle, start)
-        finally:
-            self._delete_job(name)
+    # --- the steps of SandboxRunner.run ---------------------------------------------
 
-    def _grade(self, name, bundle, start):
-        """Wait for the Job ``name``'s pod, feed it, read its result (the caller deletes it)."""
-        pod = self._wait_for_start(name, start + self.settings.start_timeout)
-        timeout = self.limits.job_timeout(bundle)  # the Job's deadline is the last resort
-        deadline = time.monotonic() + timeout
-        try:
-            if _container_state(pod)[0] == "running":
-                self._send_stdin(pod, bundle, deadline)
-            pod = self._wait_for_exit(pod, deadline)
-        except SandboxTimeout:
-            return RunResult(Outcome.TIMEOUT, None, self._info(name, pod),
-                             f"killed after {timeout:g} s (the sandbox's limit for this "
-                             f"notebook, at most {self.limits.timeout:g} s)",
-                             time.monotonic() - start)
-        info = self._info(name, pod)
+    def start_sandbox(self) -> JobSandbox:
+        """Create the Job (its pod is scheduled and started by the cluster)."""
+        name = f"dlcourse-grading-{uuid.uuid4().hex[:12]}"
+        self._apis()[0].create_namespaced_job(
+            self.settings.namespace,
+            build_job_manifest(name, self.limits, self.settings, self.scratch_sizes))
+        return JobSandbox(name)
+
+    def wait_until_running(self, sandbox, began):
+        sandbox.pod = self._wait_for_start(sandbox.name, began + self.settings.start_timeout)
+
+    def feed(self, sandbox, bundle, deadline):
+        if _container_state(sandbox.pod)[0] == "running":
+            self._send_stdin(sandbox.pod, bundle, deadline)
+
+    def collect(self, sandbox, deadline):
+        sandbox.pod = pod = self._wait_for_exit(sandbox.pod, deadline)
         status = pod.get("status") or {}
         if status.get("reason") == "Evicted":  # e.g. past its ephemeral-storage limit
-            return RunResult(Outcome.ERROR, None, info,
-                             f"evicted: {status.get('message', '')}".strip(),
-                             time.monotonic() - start)
+            return SandboxOutput(problem=f"evicted: {status.get('message', '')}".strip())
         state, detail = _container_state(pod)
         if state != "terminated":
             raise RuntimeError(f"grading pod ended without a container result: "
                                f"{_pod_reason(pod)}")
         stdout = self._read_stdout(pod)
-        truncated = len(stdout) > self.limits.output_bytes
-        outcome, result, message = parse_output(stdout, detail.get("exitCode"), truncated)
-        if info["oom_killed"] and outcome is not Outcome.SUCCESS:
-            outcome, message = Outcome.OOM, f"killed by the {self.limits.memory} memory limit"
-        return RunResult(outcome, result, info, message, time.monotonic() - start)
+        return SandboxOutput(stdout, detail.get("exitCode"),
+                             len(stdout) > self.limits.output_bytes)
+
+    def stop(self, sandbox):
+        self._delete_job(sandbox.name)
+
+    def facts(self, sandbox):
+        return self._info(sandbox.name, sandbox.pod)
+
+    def remove(self, sandbox):
+        self._delete_job(sandbox.name)
 
     def _wait_for_start(self, name, deadline):
         """The Job's pod once its container runs (or already ended); else SandboxStartError."""
