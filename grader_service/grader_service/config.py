@@ -5,6 +5,7 @@
 
 import json
 import os
+import re
 
 MB = 1024 * 1024
 
@@ -236,6 +237,10 @@ OTHER_VARIABLES = {
     "GRADER_API_TOKEN": "client commands: the JupyterHub API token to call the service with",
     "GRADER_WAKEUP_SOCKET": "set by `dl-grader serve` for its children",
 }
+#: what Kubernetes puts in a pod's environment for a Service named ``grader`` (service
+#: links: the chart turns them off, a hand-written manifest may not)
+SERVICE_LINK = re.compile(r"GRADER_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)"
+                          r"(_\w+)?)?)")
 #: settings whose value is a secret: shown as ``(set)`` by :func:`describe`
 SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD")
 
@@ -248,7 +253,8 @@ def unknown_variables(environ=None) -> list[str]:
     environ = os.environ if environ is None else environ
     known = [var for var, *_ in SETTINGS.values()] + list(OTHER_VARIABLES)
     found = []
-    for var in sorted(v for v in environ if v.startswith("GRADER_") and v not in known):
+    for var in sorted(v for v in environ if v.startswith("GRADER_") and v not in known
+                      and not SERVICE_LINK.fullmatch(v)):
         near = difflib.get_close_matches(var, known, n=1)
         found.append(f"{var} (did you mean {near[0]}?)" if near else var)
     return found

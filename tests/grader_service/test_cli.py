@@ -186,8 +186,9 @@ def test_config_lists_every_setting_with_its_value_and_hides_secrets(monkeypatch
 def test_an_unknown_setting_stops_the_service_from_starting(command, monkeypatch, capsys):
     monkeypatch.setenv("GRADER_SANDBOX_TIMOUT", "30")  # the typo would leave 300 s in force
     monkeypatch.setenv("GRADER_URL", "http://grader:5000")  # a client variable: fine
+    monkeypatch.setenv("GRADER_PORT_5000_TCP_ADDR", "10.0.0.7")  # a Kubernetes service link
     with pytest.raises(SystemExit) as stopped:
         main([command])
     message = str(stopped.value)
     assert "GRADER_SANDBOX_TIMOUT (did you mean GRADER_SANDBOX_TIMEOUT?)" in message
-    assert "GRADER_URL" not in message
+    assert "GRADER_URL" not in message and "GRADER_PORT" not in message
