@@ -6,6 +6,9 @@ carry a role label of their own, so the janitor here never touches anyone else's
 
 import contextlib
 import datetime
+import os
+import pathlib
+import socket
 import threading
 import time
 import uuid
@@ -73,6 +76,34 @@ def test_own_leftover_is_removed_at_once_another_owners_after_the_timeout(make_r
         seconds=runner.limits.timeout + runner.sweep_margin + 1)
     assert runner.sweep(now=later) == 1
     assert not exists(other)
+
+
+def test_a_killed_grading_process_counts_as_gone_before_it_is_reaped():
+    """A grading process killed with its parent is reparented to an init that may never
+    reap it: a zombie with its pid and start time intact must count as ended, or the
+    janitor would keep its sandboxes until the timeout."""
+    import signal
+    import subprocess
+
+    from grader_service.runners.docker import _process_alive, _start_ticks
+
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        owner = f"{socket.gethostname()}:{child.pid}:{_start_ticks(child.pid)}"
+        assert _process_alive(owner)
+        assert not _process_alive(f"{socket.gethostname()}:{child.pid}:1")  # a reused pid
+        os.kill(child.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        stat = pathlib.Path(f"/proc/{child.pid}/stat")
+        while stat.read_text().rpartition(")")[2].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the child did not become a zombie"
+            time.sleep(0.05)
+        assert os.path.exists(f"/proc/{child.pid}")  # not reaped: the pid is still taken
+        assert not _process_alive(owner)
+    finally:
+        child.kill()
+        child.wait()
+    assert not _process_alive(owner)
 
 
 def test_a_running_jobs_container_is_kept(make_runner, make_bundle):
@@ -195,7 +226,6 @@ def test_the_real_service_killed_with_warm_sandboxes_leaves_none_after_restart(t
     the whole service leaves them; the restarted service's first sweep removes them and
     starts its own; a clean stop (SIGTERM) removes those."""
     import signal
-    import socket
 
     from service_process import FakeHub, ServiceProcess, wait_for
 

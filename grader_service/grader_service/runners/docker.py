@@ -264,12 +264,17 @@ def _waiting(sandbox: Sandbox) -> bool:
 
 
 def _start_ticks(pid):
-    """The process's start time in clock ticks since boot (``/proc/<pid>/stat``), or None."""
+    """The start time in clock ticks since boot (``/proc/<pid>/stat``) of a process that
+    still runs, or None: a zombie (killed, not yet reaped by an init that may never reap
+    it) has ended."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rpartition(")")[2].split()[19]
-    except (OSError, IndexError):
+            fields = fh.read().rpartition(")")[2].split()
+    except OSError:
         return None
+    if len(fields) < 20 or fields[0] in ("Z", "X", "x"):
+        return None
+    return fields[19]
 
 
 def process_owner():
