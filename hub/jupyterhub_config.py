@@ -34,6 +34,8 @@ claim whose value, hashed with the issuer, names the hub user: default "sub", th
 stable user id; "custom_x" reads x from the LTI custom claim; email and names are
 refused, users can change them), SINGLEUSER_MEM_LIMIT, SINGLEUSER_CPU_LIMIT, USER_CONTAINER_PREFIX,
 HUB_OPS_API_TOKEN (an admin service token for ops scripts and tests),
+PROXY_API_URL (the REST API of a configurable-http-proxy in its own container, which
+the hub then does not start; CONFIGPROXY_AUTH_TOKEN is its token),
 HUB_CULL_IDLE_SECONDS (stop servers idle this long; default 3600, 0 = never),
 HUB_KERNEL_CULL_SECONDS (shut down kernels idle this long; default 3600, 0 = never),
 HUB_SPAWN_SLOTS (servers started at once, the others wait in line on the pending page;
@@ -78,12 +80,16 @@ c.JupyterHub.template_paths = [TEMPLATES]
 c.JupyterHub.template_vars = template_vars(env("COURSE_CONTACT", ""))
 c.ConfigurableHTTPProxy.pid_file = "/srv/jupyterhub/jupyterhub-proxy.pid"
 # A hub restart (a redeploy, a changed setting) leaves the student servers running, as
-# z2jh and TLJH do: on start the hub finds them again in its database. The proxy
-# (configurable-http-proxy) is the hub's child process in the same container, so it
-# restarts with the hub and loses its routes: open tabs lose their connection for the
-# seconds until the new hub has started and re-added a route per running server; the
-# kernels and their variables are kept. Only a proxy in its own container would hide
-# the restart completely (c.ConfigurableHTTPProxy.should_start = False).
+# z2jh and TLJH do: on start the hub finds them again in its database. With PROXY_API_URL
+# (and CONFIGPROXY_AUTH_TOKEN, read by both) the proxy runs in a container of its own, as
+# Ansible deploys it and z2jh does: its routes outlive a hub restart, so open tabs keep
+# talking to their servers while the hub is away. Without it (make demo) the proxy is the
+# hub's child in the same container: it restarts with the hub and open tabs lose their
+# connection for the seconds until the new hub has re-added a route per running server.
+proxy_api_url = os.environ.get("PROXY_API_URL")
+if proxy_api_url:
+    c.ConfigurableHTTPProxy.should_start = False
+    c.ConfigurableHTTPProxy.api_url = proxy_api_url
 c.JupyterHub.cleanup_servers = False
 # /hub/metrics needs a token with read:metrics: Prometheus scrapes as the "prometheus"
 # service (HUB_PROMETHEUS_API_TOKEN; the same token is the grader's GRADER_METRICS_TOKEN)

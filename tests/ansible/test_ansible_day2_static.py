@@ -143,3 +143,15 @@ def test_port_80_serves_acme_challenges_and_redirects_the_rest(tmp_path):
     assert "root /var/www/acme;" in acme.split("}")[0]
     assert "return 301 https://$host$request_uri;" in http.split("location / {")[1]
     assert http.count("return 301") == 1  # only inside location /, not the whole server
+
+
+def test_with_a_proxy_api_url_the_hub_uses_that_proxy_and_starts_none(monkeypatch):
+    """Ansible's hub talks to the proxy container's API; make demo's hub starts its own."""
+    from tests.hub.test_lti_rules import load_hub_config
+
+    own = load_hub_config(monkeypatch)
+    assert "should_start" not in own.ConfigurableHTTPProxy  # JupyterHub's default: start it
+    external = load_hub_config(monkeypatch, PROXY_API_URL="http://course2-proxy:8001")
+    assert external.ConfigurableHTTPProxy.should_start is False
+    assert external.ConfigurableHTTPProxy.api_url == "http://course2-proxy:8001"
+    assert external.JupyterHub.cleanup_servers is False

@@ -335,7 +335,7 @@ def test_secrets_are_root_only_files(deployment):
     assert deployment.secrets_dir.stat().st_mode & 0o777 == 0o700
     names = sorted(p.name for p in deployment.secrets_dir.iterdir())
     assert names == ["grader_hub_api_token", "grader_signing_key.pem", "jupyterhub_crypt_key",
-                     "ops_api_token", "prometheus_token"]
+                     "ops_api_token", "prometheus_token", "proxy_auth_token"]
     for path in [*deployment.secrets_dir.iterdir(), deployment.config_dir / "tls/localhost.key"]:
         info = path.stat()
         assert (info.st_mode & 0o777, info.st_uid, info.st_gid) == (0o600, 0, 0), path
@@ -410,7 +410,141 @@ def test_second_run_changes_nothing_and_keeps_the_secrets(deployment, docker_cli
     assert digests(deployment.secrets_dir) == secrets_before
     containers_after = {c.name: c.id for c in docker_client.containers.list(
         filters={"label": f"dlcourse.project={PROJECT}"})}
-    assert containers_after == containers_before and len(containers_after) == 2
+    assert containers_after == containers_before and len(containers_after) == 3
+
+
+# --- a redeploy during class -------------------------------------------------------------------
+KERNEL_SETUP = """
+import threading, time
+answer = 41
+ticks, longest_pause = [0], [0.0]
+def tick():
+    last = time.monotonic()
+    while True:
+        time.sleep(0.1)
+        now = time.monotonic()
+        ticks[0], longest_pause[0] = ticks[0] + 1, max(longest_pause[0], now - last)
+        last = now
+threading.Thread(target=tick, daemon=True).start()
+"""
+
+
+def spawn_and_wait(deployment, name: str, timeout: float = 180) -> str:
+    """Start ``name``'s server through the REST API; return a token for it once the
+    server answers through nginx and the proxy."""
+    assert deployment.ops("POST", f"/users/{name}/server").status_code in (201, 202, 400)
+    token = deployment.ops("POST", f"/users/{name}/tokens",
+                           json={"note": "redeploy test", "expires_in": 3600}).json()["token"]
+    wait_until_answers(deployment, name, token, timeout)
+    return token
+
+
+def wait_until_answers(deployment, name: str, token: str, timeout: float) -> float:
+    """Seconds until ``/user/<name>/api/status`` answers 200 through nginx and the proxy."""
+    started = time.monotonic()
+    while True:
+        with contextlib.suppress(requests.RequestException):
+            answer = deployment.session().get(
+                f"{deployment.url}/user/{name}/api/status", timeout=10,
+                headers={"Authorization": f"token {token}"})
+            if answer.status_code == 200:
+                return time.monotonic() - started
+        assert time.monotonic() - started < timeout, f"{name}'s server does not answer"
+        time.sleep(0.5)
+
+
+class StatusPoller:
+    """Asks the student's server for ``/api/status`` through nginx and the proxy every
+    0.2 s in a thread, as an open JupyterLab does; records what failed and for how long."""
+
+    def __init__(self, deployment, name: str, token: str):
+        import threading
+
+        self.url = f"{deployment.url}/user/{name}/api/status"
+        self.session = deployment.session()
+        self.session.headers["Authorization"] = f"token {token}"
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.polls, self.failures, self.longest_outage = 0, [], 0.0
+
+    def _poll(self):
+        down_since = None
+        while not self.stopped.wait(0.2):
+            self.polls += 1
+            try:
+                answer = self.session.get(self.url, timeout=5)
+                failure = None if answer.status_code == 200 else f"HTTP {answer.status_code}"
+            except requests.RequestException as e:
+                failure = type(e).__name__
+            now = time.monotonic()
+            if failure is None:
+                down_since = None
+                continue
+            self.failures.append(failure)
+            down_since = down_since or now
+            self.longest_outage = max(self.longest_outage, now - down_since)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.thread.join(10)
+
+
+def test_a_redeploy_with_a_changed_hub_setting_keeps_the_students_kernel_computing(
+        deployment, docker_client):
+    """Ops change a hub setting and run site.yml in the middle of class: the hub restarts
+    (config.d is read at start), while the student's server, its kernel, the kernel's
+    variables and a computation running in it carry on (cleanup_servers = False), and the
+    student's requests all get through (the proxy in its own container keeps the route)."""
+    from tests.e2e.support.kernel import execute, start_kernel
+
+    name = "student1"  # logged in above: the hub has the roll number for the spawn
+    token = spawn_and_wait(deployment, name)
+    server_url = f"{deployment.url}/user/{name}"
+    kernel = start_kernel(server_url, token, verify=deployment.cacert)
+    setup = execute(server_url, token, KERNEL_SETUP, kernel_id=kernel, verify=deployment.cacert)
+    assert setup.error is None, setup.error
+    hub = docker_client.containers.get(f"{PROJECT}-hub")
+    student = docker_client.containers.get(f"{PROJECT}-user-{name}")
+    hub_started, student_started = hub.attrs["State"]["StartedAt"], \
+        student.attrs["State"]["StartedAt"]
+    config_d = deployment.config_dir / "hub" / "config.d" / "50-ansible.py"
+    assert "c.Spawner.start_timeout = 120" in config_d.read_text()
+    before = time.monotonic()
+
+    with StatusPoller(deployment, name, token) as poller:
+        redeploy = deployment.run("redeploy_run", "site.yml",
+                                  "-e", "dlcourse_hub_start_timeout=150")
+    TIMINGS["redeploy_student_polls"] = poller.polls
+    TIMINGS["redeploy_student_failed_polls"] = len(poller.failures)
+    TIMINGS["redeploy_student_longest_outage_seconds"] = round(poller.longest_outage, 1)
+    # the proxy, in its own container, kept the route while the hub restarted
+    assert poller.polls > 50 and poller.failures == [], poller.failures
+    assert redeploy.returncode == 0 and redeploy.recap["failed"] == 0, redeploy.tail()
+    assert "c.Spawner.start_timeout = 150" in config_d.read_text()
+    assert "RUNNING HANDLER [stack : Restart JupyterHub]" in redeploy.output
+    hub.reload()
+    assert hub.attrs["State"]["StartedAt"] != hub_started  # the hub did restart
+    TIMINGS["redeploy_proxy_back_seconds"] = round(
+        wait_until_answers(deployment, name, token, 120), 1)
+
+    student.reload()
+    assert student.attrs["State"]["StartedAt"] == student_started  # the same server
+    after = execute(server_url, token, "print(answer + 1, ticks[0], longest_pause[0])",
+                    kernel_id=kernel, verify=deployment.cacert)
+    assert after.error is None, after.error
+    value, ticks, pause = after.stdout.split()
+    assert value == "42"
+    # the computation ran all through the redeploy: ticks at ~10/s, never held up long
+    assert int(ticks) >= 5 * (time.monotonic() - before), (ticks, time.monotonic() - before)
+    assert float(pause) < 5, pause
+    kernels = deployment.session().get(f"{server_url}/api/kernels", timeout=30,
+                                       headers={"Authorization": f"token {token}"}).json()
+    assert kernel in {k["id"] for k in kernels}
+    assert deployment.ops("DELETE", f"/users/{name}/server").status_code in (202, 204)
 
 
 # --- backup and restore ---------------------------------------------------------------------------
@@ -466,4 +600,5 @@ def test_backup_then_restore_brings_deleted_databases_back(deployment, docker_cl
             ["python3", "-c", "import sqlite3, sys; print(sqlite3.connect(sys.argv[1])"
              ".execute('PRAGMA integrity_check').fetchone()[0])", db])
         assert (code, out.decode().strip()) == (0, "ok"), (container, out)
+
 

@@ -116,7 +116,8 @@ def run_with_role_vars(tmp_path, tasks, must_pass=True, **overrides):
              if (ROLES_DIR / role / "defaults" / "main.yml").exists()]
     files.append(str(ROLES_DIR / "stack" / "vars" / "main.yml"))
     secrets = {k: f"<{k}>" for k in ("jupyterhub_crypt_key", "grader_hub_api_token",
-                                     "ops_api_token", "prometheus_token")}
+                                     "ops_api_token", "prometheus_token",
+                                     "proxy_auth_token")}
     playbook = tmp_path / "render.yml"
     playbook.write_text(yaml.safe_dump([{
         "hosts": "localhost", "gather_facts": False, "vars_files": files, "tasks": tasks}]))
@@ -233,6 +234,8 @@ def rendered_stack(tmp_path, **overrides):
         "networks": networks["loop"],
         "hub": stack_task("Run JupyterHub")["community.docker.docker_container"],
         "grader": stack_task("Run the grading service")["community.docker.docker_container"],
+        "proxy": stack_task("Run the proxy (configurable-http-proxy)")[
+            "community.docker.docker_container"],
     }
     run_with_role_vars(tmp_path, [{
         "ansible.builtin.copy": {"content": "{{ stack | to_json }}",
@@ -253,7 +256,7 @@ def test_student_servers_get_a_network_of_their_own(tmp_path):
         {"name": "course2-students", "internal": True,
          "options": {"com.docker.network.bridge.inhibit_ipv4": "true"}},
     ]
-    for container in ("hub", "grader"):
+    for container in ("hub", "grader", "proxy"):
         assert stack[container]["networks"] == [{"name": "course2-net"},
                                                 {"name": "course2-students"}], container
         assert stack[container]["network_mode"] == "course2-net", container
@@ -261,6 +264,24 @@ def test_student_servers_get_a_network_of_their_own(tmp_path):
     assert hub_env["DOCKER_NETWORK_NAME"] == "course2-students"
     assert hub_env["HUB_CONNECT_HOST"] == stack["hub"]["name"] == "course2-hub"
     assert hub_env["GRADER_SERVICE_URL"] == f"http://{stack['grader']['name']}:5000"
+
+
+def test_the_proxy_runs_in_its_own_container_and_outlives_the_hub(tmp_path):
+    """configurable-http-proxy in <project>-proxy (as z2jh runs it): it publishes the
+    loopback port nginx forwards to, sends everything else to the hub, and the hub only
+    talks to its API with the shared token, so the routes survive a hub restart."""
+    stack = rendered_stack(tmp_path, dlcourse_project="course2", dlcourse_hub_host_port=8123)
+    proxy, hub = stack["proxy"], stack["hub"]
+    assert proxy["name"] == "course2-proxy" and proxy["image"] == hub["image"]
+    assert proxy["published_ports"] == ["127.0.0.1:8123:8000"]
+    assert "published_ports" not in hub  # nothing reaches the hub but through the proxy
+    assert proxy["user"] == "65534:65534"
+    assert proxy["entrypoint"] == ["configurable-http-proxy"]
+    assert "--default-target=http://course2-hub:8081" in proxy["command"]
+    assert "--api-port=8001" in proxy["command"]
+    assert hub["env"]["PROXY_API_URL"] == "http://course2-proxy:8001"
+    assert hub["env"]["CONFIGPROXY_AUTH_TOKEN"] == proxy["env"]["CONFIGPROXY_AUTH_TOKEN"] \
+        == "<proxy_auth_token>"
 
 
 @pytest.mark.parametrize("overrides, memory", [({}, "2g"),

@@ -125,14 +125,19 @@ def execute(
     *,
     kernel_name: str | None = None,
     verify: bool | str = True,
+    kernel_id: str | None = None,
 ) -> ExecutionResult:
-    """Run ``code`` in a fresh kernel; return everything it produced.
+    """Run ``code`` in a fresh kernel, deleted afterwards (or in the running kernel
+    ``kernel_id``, which is kept); return everything it produced.
 
     Raises :class:`TimeoutError` when the execution does not finish within
     ``timeout`` seconds (kernel start included).
     """
     deadline = time.monotonic() + timeout
-    kernel_id = start_kernel(server_url, token, kernel_name, timeout=timeout, verify=verify)
+    fresh = kernel_id is None
+    if fresh:
+        kernel_id = start_kernel(server_url, token, kernel_name, timeout=timeout,
+                                 verify=verify)
     result = ExecutionResult(kernel_id=kernel_id)
     session_id = uuid.uuid4().hex
     ws = None
@@ -216,7 +221,8 @@ def execute(
         if ws is not None:
             with contextlib.suppress(Exception):
                 ws.close()
-        delete_kernel(server_url, token, kernel_id, verify=verify)
+        if fresh:
+            delete_kernel(server_url, token, kernel_id, verify=verify)
 
 
 def run_code(
