@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -9,6 +10,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from tests.conftest import REPO, require
 
@@ -91,3 +94,50 @@ def run_playbook(playbook: str, inventory: Path, *args: str, timeout: float = 60
         check=False)
     return PlaybookRun(result.returncode, result.stdout + result.stderr,
                        time.monotonic() - start)
+
+
+def run_role_tasks(tmp_path, role, tasks_from, facts, **overrides):
+    """Run ``roles/<role>/tasks/<tasks_from>.yml`` against this machine and return the
+    named facts; the play ends before handlers (no engine or nginx is touched)."""
+    out = tmp_path / "facts.json"
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "hosts": "localhost", "gather_facts": False,
+        "tasks": [
+            {"ansible.builtin.include_role": {"name": role, "tasks_from": tasks_from}},
+            {"ansible.builtin.copy": {
+                "content": "{{ {" + ", ".join(f"'{f}': {f}" for f in facts) + "} | to_json }}",
+                "dest": str(out), "mode": "0600"}},
+            {"ansible.builtin.meta": "end_play"},
+        ],
+    }]))
+    extra = {"ansible_python_interpreter": sys.executable, "dlcourse_hub_hostname": "localhost",
+             **overrides}
+    result = subprocess.run(
+        [tool("ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
+         "-e", json.dumps(extra)], cwd=ANSIBLE_DIR, env=ansible_env(),
+        capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def render_template(tmp_path, src, **overrides):
+    """``src`` rendered by Ansible with every role's defaults and the stack role's vars."""
+    files = [str(p) for p in sorted(ROLES_DIR.glob("*/defaults/main.yml"))]
+    files.append(str(ROLES_DIR / "stack" / "vars" / "main.yml"))
+    dest = tmp_path / "rendered" / Path(src).name.removesuffix(".j2")
+    dest.parent.mkdir(exist_ok=True)
+    playbook = tmp_path / "render.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "hosts": "localhost", "gather_facts": False, "vars_files": files,
+        "tasks": [{"ansible.builtin.template": {"src": str(ROLES_DIR / src),
+                                                "dest": str(dest), "mode": "0644"}}],
+    }]))
+    extra = {"ansible_python_interpreter": sys.executable, "dlcourse_hub_hostname": "hub.example.edu",
+             "dlcourse_secrets": {}, **overrides}
+    result = subprocess.run(
+        [tool("ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
+         "-e", json.dumps(extra)], cwd=ANSIBLE_DIR, env=ansible_env(),
+        capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return dest

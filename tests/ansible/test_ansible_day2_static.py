@@ -6,39 +6,11 @@ Without ansible-core the tests skip on a developer machine and FAIL under CI=tru
 """
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
-from ansible_testing import ANSIBLE_DIR, ansible_env, tool
 
-
-def run_role_tasks(tmp_path, role, tasks_from, facts, **overrides):
-    """Run ``roles/<role>/tasks/<tasks_from>.yml`` against this machine and return the
-    named facts; the play ends before handlers (no engine or nginx is touched)."""
-    out = tmp_path / "facts.json"
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(yaml.safe_dump([{
-        "hosts": "localhost", "gather_facts": False,
-        "tasks": [
-            {"ansible.builtin.include_role": {"name": role, "tasks_from": tasks_from}},
-            {"ansible.builtin.copy": {
-                "content": "{{ {" + ", ".join(f"'{f}': {f}" for f in facts) + "} | to_json }}",
-                "dest": str(out), "mode": "0600"}},
-            {"ansible.builtin.meta": "end_play"},
-        ],
-    }]))
-    extra = {"ansible_python_interpreter": sys.executable, "dlcourse_hub_hostname": "localhost",
-             **overrides}
-    result = subprocess.run(
-        [tool("ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
-         "-e", json.dumps(extra)], cwd=ANSIBLE_DIR, env=ansible_env(),
-        capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return json.loads(out.read_text())
-
+from tests.ansible.ansible_testing import ANSIBLE_DIR, ROLES_DIR, render_template, run_role_tasks
 
 OLD_DAEMON_JSON = {"log-driver": "json-file", "log-opts": {"max-size": "20m", "max-file": "5"}}
 
@@ -71,31 +43,6 @@ def test_docker_handlers_reload_before_they_restart():
     states = [h["ansible.builtin.service"]["state"] for h in handlers]
     assert states == ["reloaded", "restarted"]
     assert "dlcourse_docker_restart_needed" in handlers[1]["when"]
-
-
-ROLES_DIR = ANSIBLE_DIR / "roles"
-
-
-def render_template(tmp_path, src, **overrides):
-    """``src`` rendered by Ansible with every role's defaults and the stack role's vars."""
-    files = [str(p) for p in sorted(ROLES_DIR.glob("*/defaults/main.yml"))]
-    files.append(str(ROLES_DIR / "stack" / "vars" / "main.yml"))
-    dest = tmp_path / "rendered" / Path(src).name.removesuffix(".j2")
-    dest.parent.mkdir(exist_ok=True)
-    playbook = tmp_path / "render.yml"
-    playbook.write_text(yaml.safe_dump([{
-        "hosts": "localhost", "gather_facts": False, "vars_files": files,
-        "tasks": [{"ansible.builtin.template": {"src": str(ROLES_DIR / src),
-                                                "dest": str(dest), "mode": "0644"}}],
-    }]))
-    extra = {"ansible_python_interpreter": sys.executable, "dlcourse_hub_hostname": "hub.example.edu",
-             "dlcourse_secrets": {}, **overrides}
-    result = subprocess.run(
-        [tool("ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
-         "-e", json.dumps(extra)], cwd=ANSIBLE_DIR, env=ansible_env(),
-        capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return dest
 
 
 def test_hub_config_d_file_sets_timeouts_and_limits(tmp_path, monkeypatch):

@@ -39,9 +39,9 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from ansible_testing import PlaybookRun, run_playbook
 
 from scripts.demo_idp import DEMO_PASSWORD, DemoIdP, free_port, launch_demo_idp
+from tests.ansible.ansible_testing import PlaybookRun, run_playbook
 from tests.conftest import REPO, require, require_image
 from tests.e2e.support.oidc_login import login
 
@@ -149,6 +149,7 @@ def inventory_for(root: Path, ports: dict[str, int], issuer: str) -> dict:
             "dlcourse_backup_dir": str(root / "backups"),
             "dlcourse_backup_keep": 2,
             "dlcourse_backup_timer_enabled": False,
+            "dlcourse_backup_metrics_dir": str(root / "textfile"),
             "dlcourse_backup_script_path": str(root / "sbin" / "backup"),
             "dlcourse_backup_restore_script_path": str(root / "sbin" / "restore"),
             "dlcourse_backup_systemd_dir": str(root / "systemd"),
@@ -602,3 +603,42 @@ def test_backup_then_restore_brings_deleted_databases_back(deployment, docker_cl
         assert (code, out.decode().strip()) == (0, "ok"), (container, out)
 
 
+
+def backup_metrics(deployment) -> dict[str, float]:
+    """The samples of the metrics file the backup script left for the node exporter."""
+    text = (deployment.root / "textfile" / f"{PROJECT}-backup.prom").read_text()
+    samples = re.findall(r'^(\w+)\{project="' + re.escape(PROJECT) + r'"\} (\S+)$', text,
+                         re.MULTILINE)
+    return {name: float(value) for name, value in samples}
+
+
+def test_each_backup_run_reports_to_the_alerts_good_or_failed(deployment, docker_client):
+    """The metrics the backup alerts read: a good run sets success and the time of the
+    newest good backup; a failed run (the hub container is away) sets success 0 and
+    keeps that time, so DlcourseBackupFailed fires now and DlcourseBackupStale a day on."""
+    run_backup(deployment)
+    good = backup_metrics(deployment)
+    assert good["dlcourse_backup_last_run_success"] == 1
+    assert abs(good["dlcourse_backup_last_success_timestamp_seconds"] - time.time()) < 120
+    assert good["dlcourse_backup_last_size_bytes"] > 10_000
+    rules = yaml.safe_load((REPO / "ansible/roles/monitoring/files/host-alert-rules.yml")
+                           .read_text())
+    used = {name for group in rules["groups"] for rule in group["rules"]
+            for name in re.findall(r"\bdlcourse_backup_\w+", rule["expr"])}
+    assert used and used <= set(good), used - set(good)
+
+    hub = docker_client.containers.get(f"{PROJECT}-hub")
+    hub.rename(f"{PROJECT}-hub-away")
+    try:
+        failed = subprocess.run([str(deployment.root / "sbin" / "backup")],
+                                capture_output=True, text=True, timeout=300, check=False)
+    finally:
+        hub.rename(f"{PROJECT}-hub")
+    assert failed.returncode != 0
+    after = backup_metrics(deployment)
+    assert after["dlcourse_backup_last_run_success"] == 0
+    assert after["dlcourse_backup_last_success_timestamp_seconds"] == \
+        good["dlcourse_backup_last_success_timestamp_seconds"]
+    assert after["dlcourse_backup_last_run_timestamp_seconds"] >= \
+        good["dlcourse_backup_last_run_timestamp_seconds"]
+    assert not list(deployment.backup_dir.glob(".partial-*"))  # nothing half-made is left

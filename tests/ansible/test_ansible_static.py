@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible_testing import (
+
+from tests.ansible.ansible_testing import (
     ANSIBLE_DIR,
     GROUP_VARS_EXAMPLE,
     PLAYBOOKS,

@@ -1,7 +1,8 @@
 """The docker role's daemon.json keeps student servers running while the engine restarts.
 
-A second Docker engine of its own (own data root, exec root, socket; no bridge and no
-iptables, so it never touches the shared engine or the host's network) is started with
+A second Docker engine of its own (own data root, exec root, socket, and its own network
+namespace: an engine without a bridge deletes ``docker0``, so on the host's network it
+would cut the shared engine's containers off) is started with
 the ``daemon.json`` the role renders. A container runs, the engine is stopped (SIGTERM,
 as ``systemctl restart docker`` does) and started again: with the role's live-restore the
 container's process never stops and the new engine adopts it; without (the control) the
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ansible.test_ansible_day2_static import run_role_tasks
+from tests.ansible.ansible_testing import run_role_tasks
 from tests.conftest import require
 
 pytestmark = [pytest.mark.docker]
@@ -55,7 +56,7 @@ class Engine:
     def start(self, timeout: float = 60) -> None:
         log = open(self.root / "dockerd.log", "ab")  # noqa: SIM115 - closed with the engine
         self.proc = subprocess.Popen(
-            ["dockerd", "--config-file", str(self.config_file),
+            ["unshare", "--net", "dockerd", "--config-file", str(self.config_file),
              "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "exec"),
              "--pidfile", str(self.root / "dockerd.pid"), "--host", self.socket,
              "--bridge=none", "--iptables=false", "--ip-masq=false"],
@@ -81,6 +82,12 @@ class Engine:
         return (self.root / "dockerd.log").read_text()[-3000:]
 
 
+def host_interfaces() -> set[str]:
+    """The host's network interfaces but the containers' veth pairs, which come and go."""
+    return {path.name for path in Path("/sys/class/net").iterdir()
+            if not path.name.startswith("veth")}
+
+
 def process_running(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
@@ -92,10 +99,13 @@ def process_running(pid: int) -> bool:
 @pytest.fixture
 def engine_root():
     require(shutil.which("dockerd") is not None, "dockerd is not installed (docker.io)")
+    interfaces_before = host_interfaces()
     # short: the engine's sockets live under it (108 bytes at most for a socket path)
     root = Path(tempfile.mkdtemp(prefix="live-restore-", dir="/tmp"))
     yield root
     shutil.rmtree(root, ignore_errors=True)
+    # the shared engine's bridge (docker0) and every other host interface are still there
+    assert interfaces_before <= host_interfaces()
 
 
 @pytest.mark.parametrize("live_restore", [True, False], ids=["role-default", "control-off"])

@@ -1,55 +1,29 @@
 """The alerting rules: valid for Prometheus, fire when they should (promtool unit tests
 with synthetic series), and name only metrics the services really export.
 
-promtool comes from Debian's ``prometheus`` package: unpacked (not installed) into
-``build/tools`` when it is not on PATH. Without it the tests skip on a developer
-machine and FAIL under CI=true.
+promtool comes from Debian's ``prometheus`` package (``debian_tools``: unpacked, not
+installed).
 """
 
 import re
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO, require
+from tests.conftest import REPO
+from tests.monitoring.debian_tools import debian_tool
 
 HERE = Path(__file__).resolve().parent
-RULES = REPO / "ansible" / "roles" / "monitoring" / "files" / "alert-rules.yml"
-TOOLS = REPO / "build" / "tools"
-
-
-def unpack_promtool() -> Path | None:
-    """promtool from the Debian package, unpacked into build/tools; None if that fails."""
-    with tempfile.TemporaryDirectory() as tmp:
-        def download():
-            return subprocess.run(["apt-get", "download", "prometheus"], cwd=tmp,
-                                  capture_output=True, timeout=300, check=False).returncode
-
-        if download() != 0:  # no package lists yet (a fresh machine): fetch them once
-            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=600,
-                           check=False)
-            download()
-        debs = list(Path(tmp).glob("prometheus_*.deb"))
-        if not debs:
-            return None
-        subprocess.run(["dpkg-deb", "-x", str(debs[0]), f"{tmp}/root"], check=True)
-        TOOLS.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(f"{tmp}/root/usr/bin/promtool", TOOLS / "promtool")
-    return TOOLS / "promtool"
+MONITORING_FILES = REPO / "ansible" / "roles" / "monitoring" / "files"
+RULES = MONITORING_FILES / "alert-rules.yml"  # the services' (Ansible and Helm)
+HOST_RULES = MONITORING_FILES / "host-alert-rules.yml"  # the VM's (Ansible)
 
 
 @pytest.fixture(scope="session")
 def promtool():
-    found = shutil.which("promtool") or (TOOLS / "promtool" if (TOOLS / "promtool").exists()
-                                         else None)
-    if found is None and shutil.which("apt-get"):
-        found = unpack_promtool()
-    require(found is not None, "promtool is not available (Debian package prometheus)")
-    return str(found)
+    return debian_tool("prometheus", "promtool")
 
 
 def run(promtool, *args):
@@ -58,27 +32,47 @@ def run(promtool, *args):
     return result.returncode, result.stdout + result.stderr
 
 
-def test_rules_are_valid_prometheus_rules(promtool):
-    code, output = run(promtool, "check", "rules", str(RULES))
-    assert code == 0 and "SUCCESS: 9 rules found" in output, output
+@pytest.mark.parametrize("rules, count", [(RULES, 9), (HOST_RULES, 11)],
+                         ids=["services", "host"])
+def test_rules_are_valid_prometheus_rules(promtool, rules, count):
+    code, output = run(promtool, "check", "rules", str(rules))
+    assert code == 0 and f"SUCCESS: {count} rules found" in output, output
 
 
-def test_alerts_fire_exactly_when_expected(promtool):
-    code, output = run(promtool, "test", "rules", "alert-rules.test.yml")
+@pytest.mark.parametrize("tests", ["alert-rules.test.yml", "host-alert-rules.test.yml"])
+def test_alerts_fire_exactly_when_expected(promtool, tests):
+    code, output = run(promtool, "test", "rules", tests)
     assert code == 0, output
 
 
-def test_a_broken_expectation_fails_the_unit_tests(promtool, tmp_path):
+@pytest.mark.parametrize("rules, tests", [(RULES, "alert-rules.test.yml"),
+                                          (HOST_RULES, "host-alert-rules.test.yml")])
+def test_every_alert_has_a_unit_test(rules, tests):
+    defined = {r["alert"] for g in yaml.safe_load(rules.read_text())["groups"]
+               for r in g["rules"]}
+    tested = {t["alertname"] for case in yaml.safe_load((HERE / tests).read_text())["tests"]
+              for t in case.get("alert_rule_test", [])}
+    assert defined == tested, defined ^ tested
+
+
+@pytest.mark.parametrize("rules, tests, bar, alert", [
+    (RULES, "alert-rules.test.yml",
+     'increase(grader_jobs_finished_total{outcome="infrastructure"}[15m])) > 3',
+     "DlcourseGradingInfrastructureFailing"),
+    (HOST_RULES, "host-alert-rules.test.yml",
+     "time() - dlcourse_backup_last_success_timestamp_seconds > 26 * 3600",
+     "DlcourseBackupStale"),
+], ids=["services", "host"])
+def test_a_broken_expectation_fails_the_unit_tests(promtool, tmp_path, rules, tests, bar, alert):
     """The unit tests can fail: the same tests against a rule file with a raised bar."""
     broken = tmp_path / "rules.yml"
-    bar = 'increase(grader_jobs_finished_total{outcome="infrastructure"}[15m])) > 3'
-    assert bar in RULES.read_text()
-    broken.write_text(RULES.read_text().replace(bar, bar + "00"))
-    tests = yaml.safe_load((HERE / "alert-rules.test.yml").read_text())
-    tests["rule_files"] = [str(broken)]
-    (tmp_path / "tests.yml").write_text(yaml.safe_dump(tests))
+    assert bar in rules.read_text()
+    broken.write_text(rules.read_text().replace(bar, bar + "00"))
+    cases = yaml.safe_load((HERE / tests).read_text())
+    cases["rule_files"] = [str(broken)]
+    (tmp_path / "tests.yml").write_text(yaml.safe_dump(cases))
     code, output = run(promtool, "test", "rules", str(tmp_path / "tests.yml"))
-    assert code != 0 and "DlcourseGradingInfrastructureFailing" in output, output
+    assert code != 0 and alert in output, output
 
 
 def sample_names(registry) -> set[str]:
