@@ -603,7 +603,6 @@ def test_backup_then_restore_brings_deleted_databases_back(deployment, docker_cl
         assert (code, out.decode().strip()) == (0, "ok"), (container, out)
 
 
-
 def backup_metrics(deployment) -> dict[str, float]:
     """The samples of the metrics file the backup script left for the node exporter."""
     text = (deployment.root / "textfile" / f"{PROJECT}-backup.prom").read_text()

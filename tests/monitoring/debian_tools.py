@@ -22,7 +22,9 @@ from tests.conftest import REPO, require
 TOOLS = REPO / "build" / "tools"
 
 
-def _unpack(package: str, binary: str) -> Path | None:
+def _unpack(package: str) -> None:
+    """Fetch ``package`` and unpack it into :func:`package_root`, its programs into
+    ``build/tools``; nothing happens when it cannot be fetched."""
     with tempfile.TemporaryDirectory() as tmp:
         def download():
             return subprocess.run(["apt-get", "download", package], cwd=tmp,
@@ -34,14 +36,13 @@ def _unpack(package: str, binary: str) -> Path | None:
             download()
         debs = list(Path(tmp).glob(f"{package}_*.deb"))
         if not debs:
-            return None
+            return
         root = package_root(package)
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
         subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(root)], check=True)
         for found in (root / "usr" / "bin").iterdir():  # the package's other tools too
             shutil.copy2(found, TOOLS / found.name)
-    return TOOLS / binary if (TOOLS / binary).exists() else None
 
 
 def package_root(package: str) -> Path:
@@ -51,9 +52,11 @@ def package_root(package: str) -> Path:
 
 def debian_tool(package: str, binary: str) -> str:
     """Path of ``binary`` from Debian's ``package``."""
-    found = shutil.which(binary) or (TOOLS / binary if (TOOLS / binary).exists() else None)
-    if found is None and shutil.which("apt-get"):
-        found = _unpack(package, binary)
+    found = shutil.which(binary)
+    if found is None and not (TOOLS / binary).exists() and shutil.which("apt-get"):
+        _unpack(package)
+    if found is None and (TOOLS / binary).exists():
+        found = str(TOOLS / binary)
     require(found is not None, f"{binary} is not available (Debian package {package})")
     return str(found)
 
@@ -63,7 +66,7 @@ def with_package_data(package: str, argv: list[str]) -> list[str]:
     private mount namespace (root only; nothing outside the namespace sees the overlay)."""
     share = package_root(package) / "usr" / "share"
     if not share.is_dir() and shutil.which("apt-get"):
-        _unpack(package, "")
+        _unpack(package)
     require(share.is_dir() and shutil.which("unshare") is not None,
             f"{package} is not unpacked under {share.parent.parent}, or unshare is missing")
     overlay = f"mount -t overlay overlay -o lowerdir={share}:/usr/share /usr/share"
