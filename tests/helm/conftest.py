@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helm_testing import CHART, NAMESPACE, RELEASE, Z2JH_VALUES
+from helm_testing import CHART, NAMESPACE, RELEASE, Z2JH_VALUES, with_api_server
 
 from tests.conftest import require
 
@@ -33,11 +33,16 @@ def kube_validate():
 
 @pytest.fixture(scope="session")
 def render(helm):
-    """``render(values) -> [manifest dicts]`` of the chart for release dlcourse."""
+    """``render(values) -> [manifest dicts]`` of the chart for release dlcourse.
+
+    There is no cluster to look the API server's endpoints up in: the values get
+    API_SERVER_CIDRS unless they set their own or ``api_server=False`` (the bare
+    defaults, which must fail)."""
     chart = helm.Chart.load(str(CHART))
 
-    def render(values=None, name=RELEASE, namespace=NAMESPACE):
-        out = chart.render(values or {}, name=name, namespace=namespace)
+    def render(values=None, name=RELEASE, namespace=NAMESPACE, api_server=True):
+        values = with_api_server(values) if api_server else (values or {})
+        out = chart.render(values, name=name, namespace=namespace)
         docs = []
         for path, text in sorted(out.items()):
             if path.endswith("NOTES.txt"):
@@ -49,7 +54,8 @@ def render(helm):
 
     render.chart = chart
     render.notes = lambda values=None: chart.render(
-        values or {}, name=RELEASE, namespace=NAMESPACE)[f"{CHART.name}/templates/NOTES.txt"]
+        with_api_server(values), name=RELEASE, namespace=NAMESPACE)[
+        f"{CHART.name}/templates/NOTES.txt"]
     return render
 
 

@@ -7,14 +7,23 @@ grader_service/runners/kubernetes.py cannot drift apart.
 """
 
 import base64
-import copy
 import json
 import re
 from pathlib import Path
 
 import pytest
 import yaml
-from helm_testing import CHART, KUBE_VERSIONS, NAMESPACE, POSTGRES_VALUES, find
+from helm_testing import (
+    API_SERVER_CIDRS,
+    CHART,
+    DEFAULT_SANDBOX_NAMESPACE,
+    KUBE_VERSIONS,
+    NAMESPACE,
+    POSTGRES_VALUES,
+    find,
+    with_api_server,
+    z2jh_pod_labels,
+)
 
 from grader_service import config as service_config
 from grader_service.runners import SandboxLimits, seccomp
@@ -36,7 +45,7 @@ def case(request, render):
 def namespaces(values):
     release = NAMESPACE
     return {"release": release,
-            "sandbox": values.get("sandbox", {}).get("namespace") or release,
+            "sandbox": values.get("sandbox", {}).get("namespace") or DEFAULT_SANDBOX_NAMESPACE,
             "hub": values.get("jupyterhub", {}).get("namespace") or release}
 
 
@@ -64,9 +73,14 @@ def grader_pod_labels(docs):
 
 
 def z2jh_pod(component, values):
-    jh = {"appLabel": "jupyterhub", "release": "jupyterhub", **values.get("jupyterhub", {})}
-    return {"app": jh["appLabel"], "release": jh["release"], "component": component,
+    """The labels a z2jh pod of ``component`` carries (helm_testing.z2jh_pod_labels)."""
+    jh = {"name": "jupyterhub", "release": "jupyterhub", **values.get("jupyterhub", {})}
+    return {**z2jh_pod_labels(component, jh["name"], jh["release"]),
             "hub.jupyter.org/network-access-hub": "true"}
+
+
+def helm_test_pod(docs):
+    return find(docs, "Pod", "dlcourse-test-connection")
 
 
 # --- lint and schemas -------------------------------------------------------------------
@@ -74,7 +88,7 @@ def z2jh_pod(component, values):
 
 @pytest.mark.parametrize("name", sorted(VALUE_SETS))
 def test_lint_is_clean(helm, name):
-    report = helm.lint(str(CHART), copy.deepcopy(VALUE_SETS[name]), strict=True,
+    report = helm.lint(str(CHART), with_api_server(VALUE_SETS[name]), strict=True,
                        namespace=NAMESPACE)
     assert report["errors"] == []
     assert [m for m in report["messages"] if m["severity"] >= 2] == []
@@ -91,7 +105,7 @@ def test_every_manifest_passes_the_kubernetes_schema(case, kube_validate, versio
             continue
         kube_validate.validate(doc, version, strict=True)
     assert {"Deployment", "Service", "ConfigMap", "Role", "RoleBinding", "ServiceAccount",
-            "NetworkPolicy", "Secret"} <= kinds
+            "NetworkPolicy", "Secret", "Namespace", "Pod"} <= kinds
 
 
 @pytest.mark.parametrize("version", KUBE_VERSIONS)
@@ -234,6 +248,7 @@ def peer_kinds(rule, values, docs, policy_ns):
             "proxy": (z2jh_pod("proxy", values), ns["hub"]),
             "singleuser": (z2jh_pod("singleuser-server", values), ns["hub"]),
             "grader": (grader_pod_labels(docs), ns["release"]),
+            "helm-test": (helm_test_pod(docs)["metadata"]["labels"], ns["release"]),
         }
         matched = [k for k, (labels, where) in candidates.items()
                    if where == peer_ns and selects(selector, labels)]
@@ -263,13 +278,18 @@ def test_grader_is_reached_from_jupyterhub_pods_and_reaches_the_hub(case):
     policy = find(docs, "NetworkPolicy", "dlcourse-grader")
     ns = namespaces(values)["release"]
     assert selects(policy["spec"]["podSelector"], grader_pod_labels(docs))
-    base_rule = policy["spec"]["ingress"][0]
+    base_rule, test_rule, *extra = policy["spec"]["ingress"]
     assert peer_kinds(base_rule, values, docs, ns) == {"hub", "proxy", "singleuser"}
     assert base_rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert peer_kinds(test_rule, values, docs, ns) == {"helm-test"}
+    assert test_rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert extra == values.get("networkPolicy", {}).get("grader", {}).get("extraIngress", [])
     egress = policy["spec"]["egress"]
     assert peer_kinds(egress[0], values, docs, ns) == {"dns"}
     assert peer_kinds(egress[1], values, docs, ns) == {"hub"}
     assert {p["port"] for p in egress[2]["ports"]} == {443, 6443}  # the API server
+    cidrs = with_api_server(values)["networkPolicy"]["grader"]["kubeApiServer"]["cidrs"]
+    assert [peer["ipBlock"]["cidr"] for peer in egress[2]["to"]] == sorted(cidrs)
     assert len(egress) == 3 + len(values.get("networkPolicy", {}).get("grader", {})
                                   .get("extraEgress", []))
     # z2jh's hub policy admits pods with this label to the hub API
@@ -280,9 +300,15 @@ def test_grader_is_reached_from_jupyterhub_pods_and_reaches_the_hub(case):
 
 
 def pod_specs(docs):
+    """``(name, pod spec)`` of every pod the chart renders: workloads' templates, Pods
+    (the `helm test` hook) and CronJobs' job templates."""
     for doc in docs:
-        if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
+        if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"):
             yield doc["metadata"]["name"], doc["spec"]["template"]["spec"]
+        elif doc["kind"] == "Pod":
+            yield doc["metadata"]["name"], doc["spec"]
+        elif doc["kind"] == "CronJob":
+            yield doc["metadata"]["name"], doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
 
 
 def containers_with_security(spec):
@@ -331,9 +357,10 @@ def pod_security_violations(spec, level):
 
 
 def test_the_grading_service_runs_as_a_restricted_non_root_pod(case):
+    """The grading service and the `helm test` Pod, the chart's only pods."""
     _values, docs = case
     specs = list(pod_specs(docs))
-    assert len(specs) == 1
+    assert sorted(name for name, _ in specs) == ["dlcourse-grader", "dlcourse-test-connection"]
     for name, spec in specs:
         assert pod_security_violations(spec, "restricted") == []
         for container, security in containers_with_security(spec):
@@ -510,7 +537,7 @@ def test_postgres_replicas_roll_and_share_their_volume(render):
     assert env["LMS_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "lms"
     assert find(docs, "PersistentVolumeClaim")["spec"]["accessModes"] == ["ReadWriteMany"]
     assert find(docs, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
-    monitor = find(docs, "ServiceMonitor")
+    monitor = find(docs, "ServiceMonitor", "dlcourse-grader")
     assert selects(monitor["spec"]["selector"], find(docs, "Service")["metadata"]["labels"])
     rule = find(docs, "PrometheusRule")
     assert rule["metadata"]["labels"]["release"] == "prometheus"
@@ -551,3 +578,270 @@ def test_notes_name_the_service_and_the_key_backup(render):
     localhost = render.notes({"sandbox": {"seccomp": {"type": "Localhost",
                                                       "localhostProfile": "dl/s.json"}}})
     assert "dl/s.json must exist" in localhost and "ptrace each other" not in localhost
+
+
+# --- the sandbox namespace ------------------------------------------------------------------
+
+
+def test_grading_jobs_get_a_namespace_of_their_own_by_default(render):
+    """Default: Jobs in <release namespace>-sandbox, created with PodSecurity baseline;
+    the Role, the sandbox's policy, account and seccomp ConfigMap there, and nothing
+    RBAC in the release's (= z2jh's) namespace."""
+    docs = render()
+    sandbox = DEFAULT_SANDBOX_NAMESPACE
+    assert sandbox == f"{NAMESPACE}-sandbox"
+    namespace = find(docs, "Namespace")
+    assert namespace["metadata"]["name"] == sandbox
+    labels = namespace["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert labels["pod-security.kubernetes.io/warn"] == "baseline"
+    # the grading pods the runner builds pass that level (and would fail restricted)
+    assert pod_security_violations(runner_job(docs)["spec"]["template"]["spec"],
+                                   "baseline") == []
+    placed = {(d["kind"], d["metadata"]["name"]): d["metadata"].get("namespace")
+              for d in docs}
+    assert placed[("Role", "dlcourse-grader-jobs")] == sandbox
+    assert placed[("RoleBinding", "dlcourse-grader-jobs")] == sandbox
+    assert placed[("NetworkPolicy", "dlcourse-sandbox")] == sandbox
+    assert placed[("ServiceAccount", "dlcourse-sandbox")] == sandbox
+    assert placed[("ConfigMap", "dlcourse-sandbox-seccomp")] == sandbox
+    rbac = [d for d in docs if d["kind"] in ("Role", "RoleBinding", "ClusterRole",
+                                             "ClusterRoleBinding")]
+    assert {d["metadata"].get("namespace") for d in rbac} == {sandbox}
+    # the grading service is told, and the runner creates its Jobs there
+    assert env_of(docs)["GRADER_K8S_NAMESPACE"] == sandbox
+    assert runner_job(docs)["metadata"]["namespace"] == sandbox
+    # the grading service itself stays in the release namespace
+    assert placed[("Deployment", "dlcourse-grader")] == NAMESPACE
+
+
+def test_nothing_rbac_outside_the_sandbox_namespace(case):
+    values, docs = case
+    ns = namespaces(values)
+    assert ns["sandbox"] not in (ns["release"], ns["hub"])
+    for doc in docs:
+        if doc["kind"] in ("Role", "RoleBinding"):
+            assert doc["metadata"]["namespace"] == ns["sandbox"], doc["metadata"]
+        assert doc["kind"] not in ("ClusterRole", "ClusterRoleBinding")
+
+
+def test_an_existing_sandbox_namespace_is_not_created(render):
+    docs = render({"sandbox": {"namespace": "grading", "createNamespace": False}})
+    assert not [d for d in docs if d["kind"] == "Namespace"]
+    assert find(docs, "Role")["metadata"]["namespace"] == "grading"
+    assert env_of(docs)["GRADER_K8S_NAMESPACE"] == "grading"
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"sandbox": {"namespace": NAMESPACE}}, "is z2jh's namespace"),
+    ({"sandbox": {"namespace": "jhub"},
+      "jupyterhub": {"namespace": "jhub"},
+      "grader": {"hubApiToken": {"value": "t"}}}, "is z2jh's namespace"),
+    ({"sandbox": {"namespace": NAMESPACE}, "jupyterhub": {"namespace": "jhub"},
+      "grader": {"hubApiToken": {"value": "t"}}}, "is this release's namespace"),
+])
+def test_the_sandbox_never_shares_a_namespace_with_secrets(render, helm, values, message):
+    with pytest.raises(helm.HelmRenderError, match=message):
+        render(values)
+
+
+# --- egress to the API server ------------------------------------------------------------
+
+
+def test_without_api_server_addresses_the_install_fails_and_says_how(render, helm):
+    """Empty cidrs and nothing to look up (helm template, --dry-run): a clear failure,
+    never an open egress rule."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["networkPolicy"]["grader"]["kubeApiServer"]["cidrs"] == []
+    with pytest.raises(helm.HelmRenderError) as failure:
+        render(api_server=False)
+    message = str(failure.value)
+    assert "networkPolicy.grader.kubeApiServer.cidrs" in message
+    assert ("kubectl get endpointslices -n default -l "
+            "kubernetes.io/service-name=kubernetes -o jsonpath=") in message
+    # with the grading service's policy off there is nothing to look up
+    docs = render({"networkPolicy": {"grader": {"enabled": False}}}, api_server=False)
+    assert not [d for d in docs if d["metadata"]["name"] == "dlcourse-grader"
+                and d["kind"] == "NetworkPolicy"]
+
+
+def test_no_egress_is_open_to_every_address(case):
+    values, docs = case
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    assert policies
+    for policy in policies:
+        for rule in policy["spec"].get("egress", []):
+            assert rule.get("to"), f"{policy['metadata']['name']}: egress rule without peers"
+            for peer in rule["to"]:
+                cidr = peer.get("ipBlock", {}).get("cidr", "")
+                assert not cidr.endswith("/0"), f"{policy['metadata']['name']}: {cidr}"
+
+
+def test_api_server_cidrs_are_rendered_as_given(render):
+    docs = render({"networkPolicy": {"grader": {"kubeApiServer": {
+        "cidrs": ["198.51.100.7/32", "2001:db8::1/128"], "ports": [6443]}}}})
+    (rule,) = [r for r in find(docs, "NetworkPolicy", "dlcourse-grader")["spec"]["egress"]
+               if any("ipBlock" in peer for peer in r["to"])]
+    assert rule["to"] == [{"ipBlock": {"cidr": "198.51.100.7/32"}},
+                          {"ipBlock": {"cidr": "2001:db8::1/128"}}]
+    assert rule["ports"] == [{"port": 6443, "protocol": "TCP"}]
+    assert API_SERVER_CIDRS == ["192.0.2.10/32"]
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "::/0", "10.0.0.1", "everywhere"])
+def test_open_or_malformed_api_server_cidrs_are_refused(render, helm, cidr):
+    with pytest.raises(helm.HelmValuesError):
+        render({"networkPolicy": {"grader": {"kubeApiServer": {"cidrs": [cidr]}}}})
+
+
+# --- z2jh's labels ------------------------------------------------------------------------
+
+
+def z2jh_selectors(docs):
+    """Every selector of the chart's NetworkPolicies and ServiceMonitors that is meant
+    for z2jh's pods or Services: ``(where, matchLabels)``."""
+    for doc in docs:
+        spec = doc.get("spec", {})
+        if doc["kind"] == "ServiceMonitor":
+            yield f"{doc['metadata']['name']}.selector", spec["selector"]["matchLabels"]
+        if doc["kind"] != "NetworkPolicy":
+            continue
+        yield f"{doc['metadata']['name']}.podSelector", spec["podSelector"].get(
+            "matchLabels", {})
+        for direction in ("ingress", "egress"):
+            for rule in spec.get(direction, []):
+                for peer in rule.get("from", rule.get("to", [])):
+                    if "podSelector" in peer:
+                        yield (f"{doc['metadata']['name']}.{direction}",
+                               peer["podSelector"].get("matchLabels", {}))
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_SETS))
+def test_z2jh_pods_are_selected_by_their_app_kubernetes_io_labels(render, name):
+    """No selector uses z2jh's legacy `app`/`release`/`component` labels; the ones for
+    z2jh's hub, proxy and single-user pods use exactly name, instance and component."""
+    docs = render({**VALUE_SETS[name], "metrics": {"serviceMonitor": {"enabled": True}}})
+    z2jh = {}
+    for where, labels in z2jh_selectors(docs):
+        # (an `app` label of the user's own extra rules, e.g. app: postgres, is theirs)
+        assert not {"release", "component", "heritage", "chart"} & set(labels), where
+        assert labels.get("app") != "jupyterhub", where
+        if labels.get("app.kubernetes.io/instance") == "jupyterhub":
+            z2jh.setdefault(labels["app.kubernetes.io/component"], []).append(where)
+            assert labels == {"app.kubernetes.io/name": "jupyterhub",
+                              "app.kubernetes.io/instance": "jupyterhub",
+                              "app.kubernetes.io/component": labels[
+                                  "app.kubernetes.io/component"]}, where
+    assert set(z2jh) == {"hub", "proxy", "singleuser-server"}
+    # the hub is selected by the grader's and single-user egress, the hub's ServiceMonitor
+    assert {"dlcourse-hub.selector", "dlcourse-grader.egress",
+            "dlcourse-singleuser.egress"} <= set(z2jh["hub"])
+
+
+def test_z2jh_name_and_release_reach_the_selectors(render):
+    docs = render({"jupyterhub": {"name": "hub2", "release": "course-hub"},
+                   "metrics": {"serviceMonitor": {"enabled": True}}})
+    policy = find(docs, "NetworkPolicy", "dlcourse-singleuser")
+    assert policy["spec"]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "hub2", "app.kubernetes.io/instance": "course-hub",
+        "app.kubernetes.io/component": "singleuser-server"}
+    monitor = find(docs, "ServiceMonitor", "dlcourse-hub")
+    assert monitor["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"] == (
+        "course-hub")
+
+
+def test_the_removed_app_label_value_explains_itself(render, helm):
+    with pytest.raises(helm.HelmRenderError, match="appLabel was removed.*jupyterhub.name"):
+        render({"jupyterhub": {"appLabel": "jupyterhub"}})
+
+
+# --- no privileged containers ---------------------------------------------------------------
+
+#: The only capabilities any pod of this deployment adds (README "Grading Jobs").
+DOCUMENTED_CAPABILITIES = {"autograde": {"SETUID", "SETGID", "KILL"},
+                           "prepare-scratch": {"CHOWN"}}
+
+
+def test_no_pod_is_privileged_or_adds_undocumented_capabilities(case):
+    """Every pod the chart renders and the runner's grading pod: nothing privileged, no
+    privilege escalation, and no capability beyond the grading pods' documented ones."""
+    _values, docs = case
+    specs = [*pod_specs(docs), ("grading-job", runner_job(docs)["spec"]["template"]["spec"])]
+    assert len(specs) == 3
+    seen = {}
+    for pod, spec in specs:
+        assert not any(spec.get(k) for k in ("hostNetwork", "hostPID", "hostIPC")), pod
+        for container, security in containers_with_security(spec):
+            where = f"{pod}/{container}"
+            assert security.get("privileged", False) is False, where
+            assert security.get("allowPrivilegeEscalation") is False, where
+            added = set(security.get("capabilities", {}).get("add", []))
+            assert added <= DOCUMENTED_CAPABILITIES.get(container, set()), where
+            assert security.get("capabilities", {}).get("drop") == ["ALL"], where
+            seen[container] = added
+    assert seen["autograde"] == DOCUMENTED_CAPABILITIES["autograde"]
+    assert seen["prepare-scratch"] == DOCUMENTED_CAPABILITIES["prepare-scratch"]
+    assert seen["grader"] == seen["check"] == set()
+
+
+# --- helm test ------------------------------------------------------------------------------
+
+
+def test_helm_test_pod_is_a_restricted_hook(case):
+    values, docs = case
+    pod = helm_test_pod(docs)
+    annotations = pod["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "test"
+    assert set(annotations["helm.sh/hook-delete-policy"].split(",")) == {
+        "before-hook-creation", "hook-succeeded"}
+    spec = pod["spec"]
+    assert pod_security_violations(spec, "restricted") == []
+    assert spec["restartPolicy"] == "Never"
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] != 0
+    (container,) = spec["containers"]
+    assert container["image"] == find(docs, "Deployment")["spec"]["template"]["spec"][
+        "containers"][0]["image"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    # standard library only: python -c with urllib, against the Service and the hub API
+    assert container["command"][:2] == ["python", "-c"]
+    script = container["command"][2]
+    assert "urllib.request" in script and "subprocess" not in script
+    compile(script, "helm-test", "exec")
+    env = {e["name"]: e["value"] for e in container["env"]}
+    service = find(docs, "Service")
+    host = service["metadata"]["name"]
+    assert env["GRADER_HEALTH_URL"] == f"http://{host}:{service['spec']['ports'][0]['port']}/health"
+    assert env["HUB_API_URL"] == env_of(docs)["JUPYTERHUB_API_URL"] + "/"
+    # z2jh's hub policy lets it in; it is no z2jh pod and no grading pod
+    labels = pod["metadata"]["labels"]
+    assert labels["hub.jupyter.org/network-access-hub"] == "true"
+    assert labels["app.kubernetes.io/component"] == "helm-test"
+
+
+def test_helm_test_pod_is_admitted_by_the_grader_and_selected_by_no_policy(case):
+    values, docs = case
+    labels = helm_test_pod(docs)["metadata"]["labels"]
+    release_ns = namespaces(values)["release"]
+    for policy in (d for d in docs if d["kind"] == "NetworkPolicy"):
+        if policy["metadata"]["namespace"] == release_ns:
+            assert not selects(policy["spec"]["podSelector"], labels), policy["metadata"]
+    grader = find(docs, "NetworkPolicy", "dlcourse-grader")
+    admitting = [r for r in grader["spec"]["ingress"]
+                 if any(selects(peer["podSelector"], labels) and "namespaceSelector" not in peer
+                        for peer in r["from"] if "podSelector" in peer)]
+    assert len(admitting) == 1 and admitting[0]["ports"] == [{"port": "http",
+                                                              "protocol": "TCP"}]
+    # and it does not pass for a grading service, a grading pod or a z2jh pod
+    assert not selects(grader["spec"]["podSelector"], labels)
+    assert not labels.items() >= k8s_manifest.SANDBOX_LABELS.items()
+    assert "app.kubernetes.io/instance" in labels and labels[
+        "app.kubernetes.io/instance"] != "jupyterhub"
+
+
+def test_helm_test_can_be_switched_off(render):
+    docs = render({"helmTest": {"enabled": False}})
+    assert not [d for d in docs if d["kind"] == "Pod"]
+    ingress = find(docs, "NetworkPolicy", "dlcourse-grader")["spec"]["ingress"]
+    assert len(ingress) == 1

@@ -14,7 +14,8 @@ import tomllib
 import types
 
 import pytest
-from helm_testing import REPO, find
+import yaml
+from helm_testing import REPO, Z2JH_VERSION, find
 from traitlets.config import Config
 
 from grader_service import config as service_config
@@ -98,13 +99,38 @@ def test_singleuser_egress_matches_the_chart(z2jh_values, chart):
 
 
 def test_chart_selects_this_releases_pods(z2jh_values, chart_values):
-    """The chart's policies select z2jh pods by app/release labels: the release name in
-    helm/README.md's install command and the chart default must agree."""
+    """The chart's policies select z2jh pods by app.kubernetes.io/instance (the release)
+    and /name: the release name and z2jh version in helm/README.md's install command
+    and the chart defaults must agree."""
     readme = (REPO / "helm" / "README.md").read_text()
     release = chart_values["jupyterhub"]["release"]
-    assert f"helm upgrade --install {release} jupyterhub/jupyterhub" in readme
-    assert "nameOverride" not in z2jh_values  # app label stays `jupyterhub`
-    assert chart_values["jupyterhub"]["appLabel"] == "jupyterhub"
+    assert (f"helm upgrade --install {release} jupyterhub/jupyterhub --version {Z2JH_VERSION} "
+            in readme)
+    assert "nameOverride" not in z2jh_values  # app.kubernetes.io/name stays `jupyterhub`
+    assert chart_values["jupyterhub"]["name"] == "jupyterhub"
+    assert chart_values["jupyterhub"]["appLabel"] is None  # removed, refused when set
+
+
+def test_prometheus_may_reach_the_hub(z2jh_values, chart):
+    """z2jh's hub policy admits only labelled pods and hub.networkPolicy.ingress: the
+    one rule there lets a Prometheus pod of one namespace scrape port 8081, where the
+    chart's hub ServiceMonitor (when enabled) points it."""
+    policy = z2jh_values["hub"]["networkPolicy"]
+    assert policy["enabled"] is True
+    (rule,) = policy["ingress"]
+    assert rule["ports"] == [{"port": 8081, "protocol": "TCP"}]
+    (peer,) = rule["from"]
+    # one peer with both selectors: those pods in that namespace, not all of either
+    assert set(peer) == {"namespaceSelector", "podSelector"}
+    assert peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+    assert peer["podSelector"]["matchLabels"]
+    values_text = (REPO / "helm" / "dlcourse" / "values.yaml").read_text()
+    # the grading service's extraIngress example names the same peer
+    assert "kubernetes.io/metadata.name: monitoring" in values_text
+    assert "app.kubernetes.io/name: prometheus" in values_text
+    assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name":
+                                                        "monitoring"}
+    assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
 
 
 def test_authenticator_and_spawner_settings(z2jh_values):
@@ -142,6 +168,39 @@ def test_ingress_takes_notebook_saves_and_no_pod_is_privileged(z2jh_values):
     for init in single["initContainers"]:
         context = init["securityContext"]
         assert context["allowPrivilegeEscalation"] is False and context["runAsNonRoot"]
+
+
+def extra_containers(node, path="values"):
+    """``(path, container)`` of every init/extra container anywhere in z2jh's values."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("initContainers", "extraContainers", "init_containers",
+                       "extra_containers") and isinstance(value, list):
+                for container in value:
+                    yield f"{path}.{key}[{container.get('name')}]", container
+            else:
+                yield from extra_containers(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from extra_containers(value, f"{path}[{index}]")
+
+
+def test_no_container_in_the_z2jh_values_is_privileged(z2jh_values):
+    """No init (or extra) container z2jh gets from this file is privileged, runs as
+    root or adds a capability, and z2jh's privileged iptables init container is off."""
+    found = list(extra_containers(z2jh_values))
+    assert [path for path, _ in found] == ["values.singleuser.initContainers[seed-course]"]
+    for path, container in found:
+        context = container.get("securityContext", {})
+        assert context.get("privileged", False) is False, path
+        assert context.get("capabilities", {}).get("add", []) == [], path
+        assert context["capabilities"]["drop"] == ["ALL"], path
+        assert context["runAsNonRoot"] is True and context["runAsUser"] != 0, path
+        assert context["allowPrivilegeEscalation"] is False, path
+    assert z2jh_values["singleuser"]["cloudMetadata"]["blockWithIptables"] is False
+    # nothing asks z2jh for privileged pods another way
+    text = yaml.safe_dump(z2jh_values)
+    assert "privileged: true" not in text and "NET_ADMIN" not in text
 
 
 def test_workshop_sizing(z2jh_values):

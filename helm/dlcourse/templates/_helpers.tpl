@@ -60,9 +60,14 @@ app.kubernetes.io/part-of: dlcourse
 app.kubernetes.io/component: grading-sandbox
 {{- end }}
 
-{{- /* Namespaces: the grading Jobs' and the z2jh release's (both default to ours). */}}
+{{- /*
+  Namespaces. The grading Jobs run in a namespace of their own (default
+  <release namespace>-sandbox): the grading service's Role exists there only, never
+  beside z2jh's Secret `hub` and the students' pods, nor beside this chart's Secrets.
+  z2jh's release defaults to ours.
+*/}}
 {{- define "dlcourse.sandbox.namespace" -}}
-{{- .Values.sandbox.namespace | default .Release.Namespace }}
+{{- .Values.sandbox.namespace | default (printf "%s-sandbox" .Release.Namespace) }}
 {{- end }}
 
 {{- define "dlcourse.jupyterhub.namespace" -}}
@@ -126,11 +131,59 @@ app.kubernetes.io/component: grading-sandbox
   {{- end }}
 {{- end }}
 
-{{- /* z2jh pod labels by component (hub, proxy, singleuser-server). */}}
+{{- /*
+  z2jh pod labels by component (hub, proxy, singleuser-server): the app.kubernetes.io
+  labels z2jh 4 puts on its hub and proxy pods (its matchLabelsLegacyAndModern helper)
+  and KubeSpawner 7 on the single-user pods (z2jh sets their name and instance). Not
+  the legacy `app`, `release` and `component` labels, which z2jh plans to remove.
+*/}}
 {{- define "dlcourse.jupyterhub.podLabels" -}}
-app: {{ .root.Values.jupyterhub.appLabel }}
-release: {{ .root.Values.jupyterhub.release }}
-component: {{ .component }}
+app.kubernetes.io/name: {{ .root.Values.jupyterhub.name }}
+app.kubernetes.io/instance: {{ .root.Values.jupyterhub.release }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- /* Labels of the `helm test` Pod, which the grading service's policy admits. */}}
+{{- define "dlcourse.helmTest.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "dlcourse.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: helm-test
+{{- end }}
+
+{{- /*
+  The Kubernetes API server's endpoints as a JSON list of CIDRs:
+  networkPolicy.grader.kubeApiServer.cidrs, else one /32 (/128) per address of the
+  `kubernetes` Service's EndpointSlices (or Endpoints) in namespace `default`, looked up
+  at install and at every upgrade. Nothing to look up (helm template, --dry-run, lint)
+  fails with the command that finds the addresses: the grading service's egress is
+  never opened to every address.
+*/}}
+{{- define "dlcourse.kubeApiServer.cidrs" -}}
+{{- $cidrs := .Values.networkPolicy.grader.kubeApiServer.cidrs | default list }}
+{{- if not $cidrs }}
+  {{- $slices := lookup "discovery.k8s.io/v1" "EndpointSlice" "default" "" | default dict }}
+  {{- range ($slices.items | default list) }}
+    {{- if eq (index (.metadata.labels | default dict) "kubernetes.io/service-name" | default "") "kubernetes" }}
+      {{- range (.endpoints | default list) }}
+        {{- range (.addresses | default list) }}
+          {{- $cidrs = append $cidrs (printf "%s/%s" . (ternary "128" "32" (contains ":" .))) }}
+        {{- end }}
+      {{- end }}
+    {{- end }}
+  {{- end }}
+  {{- if not $cidrs }}
+    {{- $endpoints := lookup "v1" "Endpoints" "default" "kubernetes" | default dict }}
+    {{- range ($endpoints.subsets | default list) }}
+      {{- range (.addresses | default list) }}
+        {{- $cidrs = append $cidrs (printf "%s/%s" .ip (ternary "128" "32" (contains ":" .ip))) }}
+      {{- end }}
+    {{- end }}
+  {{- end }}
+  {{- if not $cidrs }}
+    {{- fail "networkPolicy.grader.kubeApiServer.cidrs is empty and no Kubernetes API server address could be looked up (helm template, --dry-run and lint cannot look up). Find the addresses with: kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes -o jsonpath='{.items[*].endpoints[*].addresses[*]}' and set networkPolicy.grader.kubeApiServer.cidrs to them as /32 (IPv6: /128), e.g. --set 'networkPolicy.grader.kubeApiServer.cidrs={10.0.0.1/32}' (see helm/README.md)" }}
+  {{- end }}
+{{- end }}
+{{- $cidrs | uniq | sortAlpha | toJson }}
 {{- end }}
 
 {{- /* Secret and key of the hub API token, the database URL and the signing key. */}}
@@ -194,6 +247,16 @@ signing_key.pem
   Included once, from grader/deployment.yaml.
 */}}
 {{- define "dlcourse.validate" -}}
+{{- if not (kindIs "invalid" .Values.jupyterhub.appLabel) }}
+  {{- fail "jupyterhub.appLabel was removed in chart 0.2.0: the policies select z2jh's pods by their app.kubernetes.io labels; set jupyterhub.name (z2jh's nameOverride, default jupyterhub) instead" }}
+{{- end }}
+{{- $sandboxNs := include "dlcourse.sandbox.namespace" . }}
+{{- if eq $sandboxNs (include "dlcourse.jupyterhub.namespace" .) }}
+  {{- fail (printf "sandbox.namespace %s is z2jh's namespace: the grading service's Role (jobs, pods/attach) must never be where z2jh's Secret `hub` and the students' pods live; leave sandbox.namespace empty (%s-sandbox) or name another one" $sandboxNs .Release.Namespace) }}
+{{- end }}
+{{- if eq $sandboxNs .Release.Namespace }}
+  {{- fail (printf "sandbox.namespace %s is this release's namespace: a Role that creates Jobs there could mount the grading service's own Secrets; leave sandbox.namespace empty (%s-sandbox) or name another one" $sandboxNs .Release.Namespace) }}
+{{- end }}
 {{- $token := .Values.grader.hubApiToken }}
 {{- if and (not $token.value) (ne (include "dlcourse.jupyterhub.namespace" .) .Release.Namespace) (eq $token.existingSecret "hub") }}
   {{- fail (printf "z2jh's Secret `hub` is in namespace %s and a pod reads Secrets of its own namespace only: copy the token into a Secret in %s (grader.hubApiToken.existingSecret) or set grader.hubApiToken.value" (include "dlcourse.jupyterhub.namespace" .) .Release.Namespace) }}
