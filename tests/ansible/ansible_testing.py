@@ -121,10 +121,38 @@ def run_role_tasks(tmp_path, role, tasks_from, facts, **overrides):
     return json.loads(out.read_text())
 
 
+def role_vars_files() -> list[str]:
+    """Every role's defaults, then the vars of the roles whose templates the tests
+    render (as a play that runs those roles has them)."""
+    return [str(p) for p in sorted(ROLES_DIR.glob("*/defaults/main.yml"))] + \
+        [str(ROLES_DIR / role / "vars" / "main.yml") for role in ("common", "stack", "tls")]
+
+
+def run_with_role_vars(tmp_path, tasks, must_pass=True, **overrides):
+    """Run ``tasks`` on localhost with :func:`role_vars_files` loaded as Ansible itself
+    loads them, placeholder secrets, ``overrides`` as extra vars; return the finished
+    process (``must_pass``: assert that it succeeded)."""
+    files = role_vars_files()
+    secrets = {k: f"<{k}>" for k in ("jupyterhub_crypt_key", "grader_hub_api_token",
+                                     "ops_api_token", "prometheus_token",
+                                     "proxy_auth_token")}
+    playbook = tmp_path / "render.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "hosts": "localhost", "gather_facts": False, "vars_files": files, "tasks": tasks}]))
+    extra = {"dlcourse_secrets": secrets, "ansible_python_interpreter": sys.executable,
+             **overrides}
+    result = subprocess.run(
+        [tool("ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
+         "-e", json.dumps(extra)], cwd=ANSIBLE_DIR, env=ansible_env(),
+        capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0 or not must_pass, (
+        result.stdout[-3000:] + result.stderr[-3000:])
+    return result
+
+
 def render_template(tmp_path, src, **overrides):
-    """``src`` rendered by Ansible with every role's defaults and the stack role's vars."""
-    files = [str(p) for p in sorted(ROLES_DIR.glob("*/defaults/main.yml"))]
-    files.append(str(ROLES_DIR / "stack" / "vars" / "main.yml"))
+    """``src`` rendered by Ansible with :func:`role_vars_files`."""
+    files = role_vars_files()
     dest = tmp_path / "rendered" / Path(src).name.removesuffix(".j2")
     dest.parent.mkdir(exist_ok=True)
     playbook = tmp_path / "render.yml"

@@ -1,16 +1,24 @@
 """Day-two settings of the Ansible roles, rendered by Ansible itself on this machine
 (no Docker, no target host): the engine keeps containers across its own restarts, the
-hub reads settings from a mounted config.d, port 80 serves ACME challenges.
+hub reads settings from a mounted config.d, port 80 serves ACME challenges, certbot
+renews with the site's settings, backups leave the host encrypted or the play says why not.
 
 Without ansible-core the tests skip on a developer machine and FAIL under CI=true.
 """
 
 import json
+import re
 
 import pytest
 import yaml
 
-from tests.ansible.ansible_testing import ANSIBLE_DIR, ROLES_DIR, render_template, run_role_tasks
+from tests.ansible.ansible_testing import (
+    ANSIBLE_DIR,
+    ROLES_DIR,
+    render_template,
+    run_role_tasks,
+    run_with_role_vars,
+)
 
 OLD_DAEMON_JSON = {"log-driver": "json-file", "log-opts": {"max-size": "20m", "max-file": "5"}}
 
@@ -102,3 +110,44 @@ def test_with_a_proxy_api_url_the_hub_uses_that_proxy_and_starts_none(monkeypatc
     assert external.ConfigurableHTTPProxy.should_start is False
     assert external.ConfigurableHTTPProxy.api_url == "http://course2-proxy:8001"
     assert external.JupyterHub.cleanup_servers is False
+
+
+def test_certificate_renewal_runs_certbot_with_the_sites_directories_and_ca(tmp_path):
+    service = render_template(tmp_path, "tls/templates/certificate-renewal.service.j2",
+                              dlcourse_tls_acme_ca_bundle="/etc/ssl/campus-acme-ca.pem",
+                              dlcourse_tls_acme_config_dir="/srv/letsencrypt").read_text()
+    command = re.search(r"^ExecStart=(.+)$", service, re.MULTILINE).group(1).split()
+    assert command[:2] == ["/usr/bin/certbot", "renew"]
+    assert "--config-dir=/srv/letsencrypt" in command
+    assert re.findall(r"^Environment=(.+)$", service, re.MULTILINE) == [
+        "REQUESTS_CA_BUNDLE=/etc/ssl/campus-acme-ca.pem"]
+    public_ca = render_template(tmp_path, "tls/templates/certificate-renewal.service.j2")
+    assert "Environment=" not in public_ca.read_text()
+    timer = render_template(tmp_path, "tls/templates/certificate-renewal.timer.j2").read_text()
+    assert "OnCalendar=*-*-* 00,12:00:00" in timer and "Persistent=true" in timer
+
+
+def backup_checks():
+    """The backup role's checks of its settings (its first tasks, the asserts)."""
+    tasks = yaml.safe_load((ROLES_DIR / "backup" / "tasks" / "main.yml").read_text())
+    return [task for task in tasks if "ansible.builtin.assert" in task]
+
+
+@pytest.mark.parametrize("overrides, accepted", [
+    ({}, False),  # the defaults: no second copy, and not asked for one copy only
+    ({"dlcourse_backup_rsync_target": "backup@nas:/srv/b"}, False),  # unencrypted
+    ({"dlcourse_backup_rsync_target": "backup@nas:/srv/b",
+      "dlcourse_backup_age_recipients": ["age1example"]}, True),
+    ({"dlcourse_backup_single_copy": True}, True),
+])
+def test_backups_leave_the_host_encrypted_unless_one_copy_is_asked_for(
+        tmp_path, overrides, accepted):
+    result = run_with_role_vars(tmp_path, backup_checks(), must_pass=False, **overrides)
+    assert (result.returncode == 0) is accepted, result.stdout[-2000:]
+    if not accepted:
+        assert "Backups need a second copy off this host" in result.stdout
+
+
+def test_backups_include_homes_by_default():
+    defaults = yaml.safe_load((ROLES_DIR / "backup" / "defaults" / "main.yml").read_text())
+    assert defaults["dlcourse_backup_include_homes"] is True

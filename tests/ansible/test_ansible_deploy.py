@@ -30,6 +30,7 @@ import re
 import shutil
 import signal
 import sqlite3
+import ssl
 import subprocess
 import sys
 import time
@@ -39,8 +40,12 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from scripts.demo_idp import DEMO_PASSWORD, DemoIdP, free_port, launch_demo_idp
+from tests.ansible.acme_testing import pebble_ca
 from tests.ansible.ansible_testing import PlaybookRun, run_playbook
 from tests.conftest import REPO, require, require_image
 from tests.e2e.support.oidc_login import login
@@ -148,6 +153,10 @@ def inventory_for(root: Path, ports: dict[str, int], issuer: str) -> dict:
             "dlcourse_tls_hsts": False,
             "dlcourse_backup_dir": str(root / "backups"),
             "dlcourse_backup_keep": 2,
+            # the second copy: another directory here (rsync to a path: another disk),
+            # encrypted to an SSH ed25519 key whose private half only the test holds
+            "dlcourse_backup_rsync_target": str(root / "offsite"),
+            "dlcourse_backup_age_recipients": [backup_recipient(root)],
             "dlcourse_backup_timer_enabled": False,
             "dlcourse_backup_metrics_dir": str(root / "textfile"),
             "dlcourse_backup_script_path": str(root / "sbin" / "backup"),
@@ -161,6 +170,19 @@ def inventory_for(root: Path, ports: dict[str, int], issuer: str) -> dict:
             "dlcourse_ptrace_scope": current_ptrace_scope(),
         },
     }}
+
+
+def backup_recipient(root: Path) -> str:
+    """An SSH ed25519 key pair for the backups' age encryption: the private key in
+    ``root/backup-identity`` (kept off the VM in real life), the public key returned."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    identity = root / "backup-identity"
+    identity.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.OpenSSH,
+                                           serialization.NoEncryption()))
+    identity.chmod(0o600)
+    return key.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                         serialization.PublicFormat.OpenSSH).decode()
 
 
 def current_ptrace_scope() -> int:
@@ -225,7 +247,7 @@ def deployment(docker_client, tmp_path_factory):
     nginx_before = nginx_running()
     default_site_before = (NGINX_ENABLED / "default").exists()
     root = tmp_path_factory.mktemp("ansible-deploy")
-    for sub in ("sbin", "systemd", "sysctl"):
+    for sub in ("sbin", "systemd", "sysctl", "offsite"):
         (root / sub).mkdir()
     idp = None
     started = time.monotonic()
@@ -580,6 +602,15 @@ def test_backup_then_restore_brings_deleted_databases_back(deployment, docker_cl
     check = subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=backup,
                            capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout + check.stderr
+    # homes by default; the second copy of each backup left the host encrypted only
+    assert list((backup / "homes").glob(f"{PROJECT}-home-*.tar.gz"))
+    copies = {p.name for p in (deployment.root / "offsite").iterdir()}
+    assert {f"{b.name}.tar.age" for b in backups} <= copies, copies
+    token = (deployment.secrets_dir / "ops_api_token").read_bytes().strip()
+    for copy in (deployment.root / "offsite").iterdir():
+        data = copy.read_bytes()
+        assert data.startswith(b"age-encryption.org/v1\n-> ssh-ed25519 ")
+        assert token not in data and b"SQLite format 3" not in data
 
     # disaster: both databases deleted under the running services
     docker_client.containers.get(f"{PROJECT}-hub").exec_run(
@@ -601,6 +632,52 @@ def test_backup_then_restore_brings_deleted_databases_back(deployment, docker_cl
             ["python3", "-c", "import sqlite3, sys; print(sqlite3.connect(sys.argv[1])"
              ".execute('PRAGMA integrity_check').fetchone()[0])", db])
         assert (code, out.decode().strip()) == (0, "ok"), (container, out)
+
+
+def forged_copy(deployment, name: str) -> Path:
+    """An archive anyone can make (the recipients are public keys): a link out of the
+    backup folder, encrypted to the recipient, as it might be planted on the target."""
+    staging = deployment.root / "forgery"
+    (staging / name).mkdir(parents=True)
+    (staging / name / "secrets.tar").symlink_to("/etc/shadow")
+    recipient = backup_recipient(deployment.root / "forgery")
+    subprocess.run(["tar", "-C", str(staging), "-cf", str(staging / "forged.tar"), name],
+                   check=True)
+    forged = deployment.root / "offsite" / f"{name}.tar.age"
+    subprocess.run(["age", "--encrypt", "--recipient", recipient, "--output", str(forged),
+                    str(staging / "forged.tar")], check=True)
+    (deployment.root / "forgery" / "backup-identity").replace(deployment.root / "forged-key")
+    return forged
+
+
+def test_restore_from_the_encrypted_copy_alone(deployment, docker_client):
+    """The VM's backups are gone: the off-host copy and the private key bring the hub
+    back. An archive planted on the target is refused before anything is unpacked."""
+    assert deployment.ops("POST", "/users/bob").status_code == 201
+    backup = run_backup(deployment)
+    copy = deployment.root / "offsite" / f"{backup.name}.tar.age"
+    for old in deployment.backup_dir.iterdir():
+        if old.is_dir():
+            shutil.rmtree(old)
+    assert deployment.ops("DELETE", "/users/bob").status_code == 204
+
+    restore = deployment.run("restore_encrypted_run", "restore.yml",
+                             "-e", f"dlcourse_restore_backup={copy}",
+                             "-e", f"dlcourse_restore_identity={deployment.root / 'backup-identity'}")
+    assert restore.returncode == 0 and restore.recap["failed"] == 0, restore.tail()
+    user = deployment.ops("GET", "/users/bob")
+    assert user.status_code == 200 and user.json()["name"] == "bob"
+    assert (deployment.backup_dir / backup.name / "SHA256SUMS").exists()
+
+    forged = forged_copy(deployment, "20990101T000000Z")
+    refused = subprocess.run([str(deployment.root / "sbin" / "restore"), "--yes",
+                              "--identity", str(deployment.root / "forged-key"), str(forged)],
+                             capture_output=True, text=True, timeout=120, check=False)
+    assert refused.returncode != 0 and "refused: '20990101T000000Z/secrets.tar'" in refused.stderr
+    assert not (deployment.backup_dir / "20990101T000000Z").exists()
+    assert not list(deployment.backup_dir.glob(".decrypted-*"))
+    assert deployment.ops("GET", "/users/bob").status_code == 200  # nothing was touched
+    forged.unlink()
 
 
 def backup_metrics(deployment) -> dict[str, float]:
@@ -641,3 +718,65 @@ def test_each_backup_run_reports_to_the_alerts_good_or_failed(deployment, docker
     assert after["dlcourse_backup_last_run_timestamp_seconds"] >= \
         good["dlcourse_backup_last_run_timestamp_seconds"]
     assert not list(deployment.backup_dir.glob(".partial-*"))  # nothing half-made is left
+
+
+# --- certificates from an ACME CA (last: the hub's certificate changes) ------------------------
+def served_certificate(deployment) -> x509.Certificate:
+    pem = ssl.get_server_certificate(("127.0.0.1", deployment.ports["https"]), timeout=10)
+    return x509.load_pem_x509_certificate(pem.encode())
+
+
+def test_acme_certificate_is_obtained_through_the_site_and_renewed(deployment, tmp_path):
+    """The tls role's acme source against Pebble (an ACME server that checks every
+    HTTP-01 challenge for real, through nginx's port 80 here): the first run obtains a
+    certificate that nginx serves, a second run changes nothing, and the renewal unit's
+    command with --force-renewal installs a new one through the deploy hook, which
+    nginx serves without a restart."""
+    analyze = shutil.which("systemd-analyze")
+    require(analyze is not None, "systemd-analyze is not installed (Debian package systemd)")
+    units = deployment.root / "systemd-tls"
+    with pebble_ca(tmp_path, deployment.ports["http"]) as ca:
+        settings = tmp_path / "acme.yml"
+        settings.write_text(yaml.safe_dump({
+            "dlcourse_tls_certificate_source": "acme",
+            "dlcourse_tls_acme_server": ca.directory_url,
+            "dlcourse_tls_acme_ca_bundle": str(ca.ca_bundle),
+            "dlcourse_tls_acme_email": "ops@example.edu",
+            "dlcourse_tls_acme_config_dir": str(deployment.root / "letsencrypt"),
+            "dlcourse_tls_acme_work_dir": str(deployment.root / "letsencrypt-work"),
+            "dlcourse_tls_acme_logs_dir": str(deployment.root / "letsencrypt-logs"),
+            "dlcourse_tls_acme_deploy_hook": str(deployment.root / "sbin" / "cert-deployed"),
+            "dlcourse_tls_acme_timer_enabled": False,
+            "dlcourse_tls_systemd_dir": str(units),
+        }))
+        units.mkdir()
+        before = served_certificate(deployment)
+        first = deployment.run("acme_first_run", "site.yml", "--tags", "tls", "-e", f"@{settings}")
+        assert first.returncode == 0 and first.recap["failed"] == 0, first.tail()
+        issued = served_certificate(deployment)
+        assert issued.serial_number != before.serial_number
+        issued.verify_directly_issued_by(ca.intermediate())  # signed by the ACME CA
+        names = issued.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert names.get_values_for_type(x509.DNSName) == ["localhost"]
+
+        second = deployment.run("acme_second_run", "site.yml", "--tags", "tls",
+                                "-e", f"@{settings}")
+        assert second.returncode == 0 and second.recap["changed"] == 0, \
+            f"changed: {second.changed_tasks()}"
+
+        service = (units / f"{PROJECT}-certificate-renewal.service").read_text()
+        command = re.search(r"^ExecStart=(.+)$", service, re.MULTILINE).group(1).split()
+        environment = dict(re.findall(r"^Environment=(\w+)=(.+)$", service, re.MULTILINE))
+        assert environment == {"REQUESTS_CA_BUNDLE": str(ca.ca_bundle)}
+        renewed = subprocess.run([*command, "--force-renewal"], capture_output=True, text=True,
+                                 timeout=300, check=False,
+                                 env={**os.environ, **environment})
+        assert renewed.returncode == 0, renewed.stdout + renewed.stderr
+        deadline = time.monotonic() + 20  # the reload lets old workers finish first
+        while (current := served_certificate(deployment)).serial_number == issued.serial_number:
+            assert time.monotonic() < deadline, "nginx still serves the first certificate"
+            time.sleep(0.5)
+        current.verify_directly_issued_by(ca.intermediate())
+    verify = subprocess.run([analyze, "verify", *sorted(str(p) for p in units.iterdir())],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert verify.returncode == 0 and not verify.stderr.strip(), verify.stderr

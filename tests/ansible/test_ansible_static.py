@@ -19,6 +19,7 @@ from tests.ansible.ansible_testing import (
     PLAYBOOKS,
     ROLES_DIR,
     ansible_env,
+    run_with_role_vars,
     tool,
 )
 
@@ -107,30 +108,6 @@ def test_grafana_dashboard_is_importable_json():
     assert exprs and all('dlcourse_project="$project"' in e for e in exprs)
     ids = [p["id"] for p in dashboard["panels"]]
     assert len(ids) == len(set(ids))
-
-
-def run_with_role_vars(tmp_path, tasks, must_pass=True, **overrides):
-    """Run ``tasks`` on localhost with every role's defaults and the stack role's vars
-    loaded as Ansible itself loads them, placeholder secrets, ``overrides`` as extra vars;
-    return the finished process (``must_pass``: assert that it succeeded)."""
-    files = [str(ROLES_DIR / role / "defaults" / "main.yml") for role in ROLES
-             if (ROLES_DIR / role / "defaults" / "main.yml").exists()]
-    files.append(str(ROLES_DIR / "stack" / "vars" / "main.yml"))
-    secrets = {k: f"<{k}>" for k in ("jupyterhub_crypt_key", "grader_hub_api_token",
-                                     "ops_api_token", "prometheus_token",
-                                     "proxy_auth_token")}
-    playbook = tmp_path / "render.yml"
-    playbook.write_text(yaml.safe_dump([{
-        "hosts": "localhost", "gather_facts": False, "vars_files": files, "tasks": tasks}]))
-    extra = {"dlcourse_secrets": secrets, "ansible_python_interpreter": sys.executable,
-             **overrides}
-    result = subprocess.run(
-        [tool("ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
-         "-e", json.dumps(extra)], cwd=ANSIBLE_DIR, env=ansible_env(),
-        capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0 or not must_pass, (
-        result.stdout[-3000:] + result.stderr[-3000:])
-    return result
 
 
 def rendered_hub_environment(tmp_path, **overrides):
