@@ -151,3 +151,42 @@ def test_backups_leave_the_host_encrypted_unless_one_copy_is_asked_for(
 def test_backups_include_homes_by_default():
     defaults = yaml.safe_load((ROLES_DIR / "backup" / "defaults" / "main.yml").read_text())
     assert defaults["dlcourse_backup_include_homes"] is True
+
+
+def test_grafana_is_provisioned_with_this_prometheus_and_the_dashboard(tmp_path):
+    settings = {"dlcourse_monitoring_prometheus_listen": "127.0.0.1:9191",
+                "dlcourse_monitoring_grafana_listen": "127.0.0.1:3300"}
+    datasource = yaml.safe_load(render_template(
+        tmp_path, "monitoring/templates/grafana-datasource.yml.j2", **settings).read_text())
+    (source,) = datasource["datasources"]
+    assert (source["type"], source["url"], source["isDefault"]) == \
+        ("prometheus", "http://127.0.0.1:9191", True)
+    dashboard = json.loads((ROLES_DIR / "monitoring/files/grafana-dashboard.json").read_text())
+    (variable,) = [v for v in dashboard["templating"]["list"] if v["type"] == "datasource"]
+    assert variable["query"] == source["type"]  # the dashboard finds the provisioned source
+    providers = yaml.safe_load(render_template(
+        tmp_path, "monitoring/templates/grafana-dashboards.yml.j2").read_text())["providers"]
+    assert [p["options"]["path"] for p in providers] == ["/var/lib/grafana/dashboards/dlcourse"]
+    service = render_template(tmp_path, "monitoring/templates/grafana-server.conf.j2",
+                              **settings).read_text()
+    environment = dict(line.removeprefix("Environment=").split("=", 1)
+                       for line in service.splitlines() if line.startswith("Environment="))
+    assert environment["GF_SERVER_HTTP_ADDR"] == "127.0.0.1"
+    assert environment["GF_SERVER_HTTP_PORT"] == "3300"
+    assert environment["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/etc/grafana/dlcourse-admin-password"
+    assert environment["GF_USERS_ALLOW_SIGN_UP"] == "false"
+
+
+@pytest.mark.parametrize("overrides, accepted", [
+    ({}, False),  # no package source: Grafana is not in Debian
+    ({"dlcourse_monitoring_grafana_apt_repository": "deb https://grafana.example stable main"},
+     False),  # a repository without its key
+    ({"dlcourse_monitoring_grafana_deb": "files/grafana.deb"}, True),
+    ({"dlcourse_monitoring_grafana_deb": "files/grafana.deb",
+      "dlcourse_monitoring_prometheus_install": False}, False),  # no data source
+])
+def test_grafana_needs_a_package_source_and_this_prometheus(tmp_path, overrides, accepted):
+    tasks = yaml.safe_load((ROLES_DIR / "monitoring" / "tasks" / "grafana.yml").read_text())
+    checks = [task for task in tasks if "ansible.builtin.assert" in task]
+    result = run_with_role_vars(tmp_path, checks, must_pass=False, **overrides)
+    assert (result.returncode == 0) is accepted, result.stdout[-2000:]
