@@ -13,7 +13,8 @@ service, and the sandbox's checker-only directory), never in a student's image:
 - ``metrics``     accuracy ... ROC/PR curves and AUCs
 - ``thresholds``  profit model and profit-maximising decision thresholds
 - ``twins``       the same model in Keras 3 and PyTorch (imported lazily)
-- ``grading``     rubrics and checks (its ``host``/``wire``/``isolation`` are student-side)
+- ``grading``     rubrics and checks (its ``host``/``wire``/``isolation``/``child`` are
+                  student-side)
 
 The student build (the single-user image, the student's process when graded):
 

@@ -34,14 +34,17 @@ STUDENT_MODULES = (
     "dlcourse", "dlcourse.roll", "dlcourse.data", "dlcourse.artifacts", "dlcourse.plots",
     "dlcourse.nets", "dlcourse.history", "dlcourse.builds",
     "dlcourse.grading", "dlcourse.grading.host", "dlcourse.grading.wire",
-    "dlcourse.grading.isolation",
+    "dlcourse.grading.isolation", "dlcourse.grading.child",
 )
 REFERENCE_MODULES = (
     "dlcourse.layers", "dlcourse.conv", "dlcourse.optim", "dlcourse.models",
     "dlcourse.train", "dlcourse.gradcheck", "dlcourse.metrics", "dlcourse.thresholds",
-    "dlcourse.augment", "dlcourse.twins", "dlcourse.grading.checks", "dlcourse.grading.diagnosis",
-    "dlcourse.grading.projects", "dlcourse.grading.frameworks", "dlcourse.grading.registry",
-    "dlcourse.grading.rubrics",
+    "dlcourse.augment", "dlcourse.twins",
+    # the checker: its shared parts, the checks by family, their registry, the rubrics
+    "dlcourse.grading.context", "dlcourse.grading.comparison", "dlcourse.grading.inputs",
+    "dlcourse.grading.references", "dlcourse.grading.mistakes", "dlcourse.grading.diagnosis",
+    "dlcourse.grading.checks", "dlcourse.grading.training", "dlcourse.grading.frameworks",
+    "dlcourse.grading.projects", "dlcourse.grading.registry", "dlcourse.grading.rubrics",
 )
 #: packages whose ``__path__`` the reference directory extends
 SPLIT_PACKAGES = ("dlcourse", "dlcourse.grading")

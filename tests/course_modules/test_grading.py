@@ -87,7 +87,7 @@ def test_gradient_check_inputs_stay_clear_of_relu_kinks():
     """A centred difference across a ReLU kink fails a right ``mlp_backward``. Seed 3034's
     raw draw has a pre-activation 5e-7 from 0 (it cost the reference 2 points once);
     the checker draws again, so every seed grades the reference in full."""
-    from dlcourse.grading.checks import INPUTS, _nearest_kink
+    from dlcourse.grading.inputs import INPUTS, _nearest_kink
 
     for seed in range(300):
         (X, _, params, acts), _ = INPUTS["mlp_2"](np.random.default_rng(seed))
@@ -101,9 +101,10 @@ def test_a_training_run_short_of_the_bar_trains_once_more_on_another_dataset():
     """A right CNN missed 0.85 held-out accuracy on a few fresh datasets in 1000; the
     checker then trains once more on another dataset and says so. A run that is wrong
     in form (not short of a bar) is not repeated, and a second miss fails."""
-    from dlcourse.grading.checks import Context, _learning
+    from dlcourse.grading.context import Context
     from dlcourse.grading.isolation import CallResult
     from dlcourse.grading.rubrics import SubCheck
+    from dlcourse.grading.training import _learning
 
     sub = SubCheck("cnn_accuracy", "held-out accuracy", 2, "cnn_training", ("train_cnn",),
                    {"part": "accuracy", "min_accuracy": 0.85})
@@ -134,14 +135,14 @@ def test_a_harness_short_of_the_learning_bar_is_tried_on_a_second_config():
     """A right m07 harness missed 0.8 x the untrained loss on 2 checker configs in 1000
     (a bad initialisation); the checker then tries one more config and says so. A
     harness that does not learn fails on both."""
-    from dlcourse.grading import projects
-    from dlcourse.grading.checks import Context
+    from dlcourse.grading.context import Context
     from dlcourse.grading.isolation import CallResult
+    from dlcourse.grading.projects import harness
     from dlcourse.grading.rubrics import RUBRICS
 
     sub = next(s for item in RUBRICS["experimentation"].items for s in item.subchecks
                if s.id == "harness_learns")
-    split = projects.experiment_split(ROLL)
+    split = harness.experiment_split(ROLL)
 
     class Harness:  # the student's side: the loss a run reaches, as a share of untrained
         def __init__(self, shares):
@@ -149,13 +150,13 @@ def test_a_harness_short_of_the_learning_bar_is_tried_on_a_second_config():
 
         def call(self, fn, config, rate, timeout=None, **kwargs):
             self.configs.append(config)
-            loss = next(self.shares) * projects._untrained(config, split)["val_loss"]
+            loss = next(self.shares) * harness._untrained(config, split)["val_loss"]
             return CallResult(True, {"val_accuracy": 0.5, "val_loss": loss})
 
     def grade(shares):
         host = Harness(shares)
         ctx = Context(host=host, rng=np.random.default_rng(0), roll_number=ROLL)
-        return projects.check_harness(ctx, sub), host.configs
+        return harness.check_harness(ctx, sub), host.configs
 
     (passed, message), configs = grade([0.9, 0.5])
     assert passed and "second of 2 configs" in message and configs[0] != configs[1]
@@ -170,8 +171,9 @@ def test_a_wrong_update_rule_is_named_for_every_roll_optimizer(mine):
     """Module 03's optimizer: another roll number's rule, the state dropped between steps
     and Adam without bias correction are each named, whichever rule the roll gives."""
     from dlcourse import optim
-    from dlcourse.grading.checks import INPUTS
-    from dlcourse.grading.diagnosis import _adam_without_bias_correction, likely_mistake
+    from dlcourse.grading.diagnosis import likely_mistake
+    from dlcourse.grading.inputs import INPUTS
+    from dlcourse.grading.mistakes import _adam_without_bias_correction
 
     config = {"optimizer": mine}
     args, _ = INPUTS["optimizer_steps"](np.random.default_rng(7))

@@ -86,9 +86,9 @@ def grade_notebook(student_notebook_path, assignment: str, roll_number: str | No
     import nbformat
     import numpy as np
 
-    from dlcourse.grading.checks import Context
+    from dlcourse.grading.context import Context
     from dlcourse.grading.isolation import StudentHost
-    from dlcourse.grading.projects import read_artifact
+    from dlcourse.grading.projects.artifact import read_artifact
     from dlcourse.grading.registry import CHECKS
     from dlcourse.grading.rubrics import rubric_for
 

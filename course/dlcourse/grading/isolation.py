@@ -11,7 +11,8 @@ In the grading sandbox the child runs under the student's own uid
 opens a file the child wrote (``read_output`` asks the child for the text). The
 child works in a directory of its own under its home, also exported as
 ``SUBMISSION_DIR``, where the notebook's files (``files``) are put and its
-artifacts (``submission_<roll>.json``) are read back from.
+artifacts (``submission_<roll>.json``) are read back from. How the child is started
+and its answers read (sizes refused before parsing) is in ``dlcourse.grading.child``.
 """
 
 from __future__ import annotations
@@ -24,26 +25,25 @@ import json
 import os
 import queue
 import signal
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 
-from dlcourse.grading.wire import WireError, decode, encode
+from dlcourse.grading.child import (
+    MAX_CONTAINERS,
+    MAX_REPLY_CHARS,
+    STDERR_TAIL_CHUNKS,
+    TOO_LONG,
+    TOO_NESTED,
+    ChildIdentity,
+    child_environment,
+    exit_reason,
+    read_replies,
+    spawn_child,
+)
+from dlcourse.grading.wire import Ref, WireError, decode, encode_call_arg
 
-#: Longest answer line read from the child (a larger one ends the child).
-MAX_REPLY_CHARS = 64 * 1024 * 1024
-TOO_LONG = object()
-#: Most lists and dicts one answer may hold (each costs the checker memory to parse).
-MAX_CONTAINERS = 200_000
-TOO_NESTED = object()
-#: How much of the child's own output (stderr) is kept, in 4 KiB chunks.
-STDERR_TAIL_CHUNKS = 4
-
-#: Environment variables the child inherits from the checker (everything else is dropped).
-INHERITED_ENV = frozenset({"PATH", "LANG", "LC_ALL", "VIRTUAL_ENV", "KERAS_HOME"})
+__all__ = ["CallResult", "ChildIdentity", "Ref", "StudentHost"]
 
 
 @dataclass
@@ -58,50 +58,6 @@ class CallResult:
     value: object = None
     error: str = ""
     raised: bool = False
-
-
-@dataclass(frozen=True)
-class ChildIdentity:
-    """Who the child runs as: ``uid``/``gid``, supplementary ``groups`` (none by
-    default) and its ``home``.
-
-    ``reap`` (optional) is called after the child is killed, to stop anything it
-    left behind outside its process group (daemons that called ``setsid``).
-    """
-
-    uid: int
-    gid: int
-    home: str
-    reap: object = None
-    groups: tuple = ()
-
-    def popen_kwargs(self):
-        return {"user": self.uid, "group": self.gid, "extra_groups": list(self.groups)}
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A call argument that stands for the child's own object called ``name``."""
-
-    name: str
-
-
-def _encode_arg(value):
-    if isinstance(value, Ref):
-        return {"__ref__": value.name}
-    if type(value) in (list, tuple):
-        return [_encode_arg(v) for v in value]
-    if type(value) is dict:
-        return {k: _encode_arg(v) for k, v in value.items()}
-    return encode(value)
-
-
-def _exit_reason(code):
-    """Why the notebook's process ended, in words a student can act on."""
-    if code == -signal.SIGKILL:
-        return ("the notebook's process was killed (SIGKILL): it reached the memory limit, "
-                "or killed itself")
-    return f"the notebook's process crashed (exit {code})"
 
 
 class StudentHost:
@@ -141,48 +97,8 @@ class StudentHost:
             home, options = self._home.name, {}
         else:
             home, options = self.identity.home, self.identity.popen_kwargs()
-        # only what Python needs: no tokens or other secrets of the grader reach the student
-        # look up the few inherited names (never iterate os.environ: another thread,
-        # e.g. pytest's PYTEST_CURRENT_TEST, may change it meanwhile: KeyError)
-        env = {k: v for k in INHERITED_ENV if (v := os.environ.get(k)) is not None}
-        env.update({"HOME": home, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
-                    "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                    "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONDONTWRITEBYTECODE": "1",
-                    "MPLCONFIGDIR": os.path.join(home, ".matplotlib")})
-        env.update(self.env)
-        self._proc = subprocess.Popen(
-            [sys.executable, "-I", "-m", "dlcourse.grading.host"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            # not cwd=home: Popen chdirs as the checker, before the uid switch, and the
-            # student's home is 0700; the host chdirs into a directory of its own
-            env=env, text=True, bufsize=1, cwd="/", start_new_session=True, **options,
-        )
-        lines: queue.Queue = queue.Queue()
-        proc, tail = self._proc, self._stderr
-
-        def pump():
-            with proc.stdout:
-                while True:
-                    line = proc.stdout.readline(MAX_REPLY_CHARS)
-                    if not line:
-                        break
-                    if len(line) >= MAX_REPLY_CHARS and not line.endswith("\n"):
-                        lines.put(TOO_LONG)  # a flood: never buffered whole in the checker
-                        break
-                    if line.count("[") + line.count("{") > MAX_CONTAINERS:
-                        lines.put(TOO_NESTED)  # a wire bomb: never parsed here
-                        break
-                    lines.put(line)
-            lines.put(None)  # EOF: the child died
-
-        def drain():  # the child's prints: only the tail is kept, nothing touches a disk
-            with proc.stderr:
-                for chunk in iter(lambda: proc.stderr.buffer.read1(4096), b""):
-                    tail.append(chunk)
-
-        for target in (pump, drain):
-            threading.Thread(target=target, daemon=True).start()
-        self._lines = lines
+        self._proc = spawn_child(child_environment(home, self.env), options)
+        self._lines = read_replies(self._proc, self._stderr)
 
     def start(self):
         """Start the child, hand it the files and run the notebook's cells."""
@@ -270,7 +186,7 @@ class StudentHost:
                 code = self._proc.wait()
                 tail = self._stderr_tail()
                 self.close()
-                return CallResult(False, error=f"{what}: {_exit_reason(code)}"
+                return CallResult(False, error=f"{what}: {exit_reason(code)}"
                                   + (f"; its last output: {tail}" if tail else ""))
             try:
                 reply = json.loads(line)
@@ -308,8 +224,8 @@ class StudentHost:
         if failed is not None:
             return failed
         try:
-            message = {"op": "call", "fn": fn, "args": _encode_arg(list(args)),
-                       "kwargs": _encode_arg(kwargs)}
+            message = {"op": "call", "fn": fn, "args": encode_call_arg(list(args)),
+                       "kwargs": encode_call_arg(kwargs)}
         except WireError as exc:
             return CallResult(False, error=f"{fn}(): {exc}")
         return self._request(message, timeout, f"{fn}()")

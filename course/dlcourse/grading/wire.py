@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,6 +41,25 @@ def encode(value):
     if type(value) is dict and all(type(k) is str for k in value):
         return {k: encode(v) for k, v in value.items()}
     raise WireError(f"cannot send a value of type {type(value).__name__} (plain data only)")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A call argument that stands for the child's own object called ``name``."""
+
+    name: str
+
+
+def encode_call_arg(value):
+    """``encode`` for a call's arguments, where a :class:`Ref` (at any depth) travels as
+    ``{"__ref__": name}`` (the host passes the notebook's object of that name)."""
+    if isinstance(value, Ref):
+        return {"__ref__": value.name}
+    if type(value) in (list, tuple):
+        return [encode_call_arg(v) for v in value]
+    if type(value) is dict:
+        return {k: encode_call_arg(v) for k, v in value.items()}
+    return encode(value)
 
 
 def _load_array(raw):

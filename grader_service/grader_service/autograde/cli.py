@@ -94,8 +94,7 @@ def preload_checker_modules(reference_library=None):
     if reference_library:
         attach_reference(reference_library)
     try:
-        import dlcourse.grading.checks  # noqa: F401
-        import dlcourse.grading.projects  # noqa: F401
+        import dlcourse.grading.registry  # noqa: F401  (every check: labs, frameworks, projects)
         import dlcourse.grading.rubrics  # noqa: F401
     except ImportError as err:
         raise SandboxIncomplete(f"the checker cannot import the course's reference ({err})") \

@@ -2,7 +2,7 @@
 (framing, experiments and results, memo). Either track (churn or vision) can earn every
 automatic point."""
 
-from dlcourse.grading.rubrics import REFERENCE_LIBRARY, Item, Rubric, SubCheck
+from dlcourse.grading.rubrics.base import REFERENCE_LIBRARY, Item, Rubric, SubCheck
 
 PIPELINE = ("fit_predict",)
 

@@ -1,6 +1,6 @@
 """Churn thresholds (module 04): 20 points, 16 automatic + 4 by hand (the memo)."""
 
-from dlcourse.grading.rubrics import REFERENCE_LIBRARY, Item, Rubric, compare
+from dlcourse.grading.rubrics.base import REFERENCE_LIBRARY, Item, Rubric, compare
 
 RUBRIC = Rubric(
     name="churn",

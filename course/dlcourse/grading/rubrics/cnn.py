@@ -1,8 +1,7 @@
 """CNN from scratch (module 05): 20 points, all automatic; the pooling items and the
 learning signal depend on the roll number's ``cnn_pooling``."""
 
-from dlcourse.grading.rubrics import Item, Rubric, SubCheck, compare
-from dlcourse.grading.rubrics.mlp import SCRATCH_BLOCKED
+from dlcourse.grading.rubrics.base import SCRATCH_BLOCKED, Item, Rubric, SubCheck, compare
 
 RUBRIC = Rubric(
     name="cnn",

@@ -2,7 +2,7 @@
 hand (the reflection). The harness is checked against the untrained model exactly and
 against a learning signal when trained; the artifact must reproduce."""
 
-from dlcourse.grading.rubrics import REFERENCE_LIBRARY, Item, Rubric, SubCheck
+from dlcourse.grading.rubrics.base import REFERENCE_LIBRARY, Item, Rubric, SubCheck
 
 HARNESS = ("run_experiment",)
 

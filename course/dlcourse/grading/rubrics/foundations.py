@@ -1,7 +1,6 @@
 """Foundations (module 01, ``quickstart.ipynb``): 10 points, all automatic."""
 
-from dlcourse.grading.rubrics import Item, Rubric, SubCheck, compare
-from dlcourse.grading.rubrics.mlp import SCRATCH_BLOCKED
+from dlcourse.grading.rubrics.base import SCRATCH_BLOCKED, Item, Rubric, SubCheck, compare
 
 RUBRIC = Rubric(
     name="foundations",

@@ -5,7 +5,7 @@ roll's CNN into the student's Keras and PyTorch models and compares their output
 (``dlcourse.grading.frameworks``); a dict the student writes proves nothing.
 """
 
-from dlcourse.grading.rubrics import REFERENCE_LIBRARY, Item, Rubric, SubCheck, compare
+from dlcourse.grading.rubrics.base import REFERENCE_LIBRARY, Item, Rubric, SubCheck, compare
 
 
 def _model(framework, builder, points):

@@ -1,15 +1,6 @@
 """MLP from scratch (modules 02 and 03): 20 points, 17 automatic + 3 by hand."""
 
-from dlcourse.grading.rubrics import (
-    FRAMEWORKS,
-    REFERENCE_LIBRARY,
-    Item,
-    Rubric,
-    SubCheck,
-    compare,
-)
-
-SCRATCH_BLOCKED = (*REFERENCE_LIBRARY, "dlcourse.nets", *FRAMEWORKS)
+from dlcourse.grading.rubrics.base import SCRATCH_BLOCKED, Item, Rubric, SubCheck, compare
 
 RUBRIC = Rubric(
     name="mlp",

@@ -5,7 +5,7 @@ the student's ``build_keras_mlp`` model and compares its outputs
 (``dlcourse.grading.frameworks``).
 """
 
-from dlcourse.grading.rubrics import REFERENCE_LIBRARY, Item, Rubric, SubCheck
+from dlcourse.grading.rubrics.base import REFERENCE_LIBRARY, Item, Rubric, SubCheck
 
 RUBRIC = Rubric(
     name="roll_compare",
