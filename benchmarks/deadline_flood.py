@@ -20,8 +20,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "grader_service"))
 
 from grader_testing import StaticIdentityProvider, ps0_result  # noqa: E402
+from prepared import prepared_app  # noqa: E402
 
-from grader_service.app import create_app  # noqa: E402
 from grader_service.auth import Identity  # noqa: E402
 from grader_service.db import Status, Submission, session_factory  # noqa: E402
 from grader_service.metrics import Outcome  # noqa: E402
@@ -65,12 +65,12 @@ def main(argv=None):
         cluster = PostgresCluster(find_bindir()).start()
         database_url = cluster.create_database()
     with tempfile.TemporaryDirectory() as data:
-        app = create_app({"DATA_DIR": data, "DATABASE_URL": database_url or "",
-                          "RUNNER": "local", "IDENTITY_PROVIDER": StaticIdentityProvider(callers),
-                          "SIGNING_KEY_FILE": "", "EXPORTERS": "csv",
-                          # the queue's fairness alone: GRADER_SUBMIT_RATE (default 6/60)
-                          # would refuse the flooder's 7th submission of the minute
-                          "SUBMIT_RATE": ""})
+        app = prepared_app({"DATA_DIR": data, "DATABASE_URL": database_url or "",
+                            "RUNNER": "local", "IDENTITY_PROVIDER": StaticIdentityProvider(callers),
+                            "SIGNING_KEY_FILE": "", "EXPORTERS": "csv",
+                            # the queue's fairness alone: GRADER_SUBMIT_RATE (default 6/60)
+                            # would refuse the flooder's 7th submission of the minute
+                            "SUBMIT_RATE": ""})
         workers = get_workers(app)
         workers.service.runner = RecordingRunner()
         client = app.test_client()

@@ -10,9 +10,15 @@ container create to parsed result, with the score.
 the two-identity sandbox (the autograder ran as uid 1000 in the student's kernel;
 start it with that commit's container options) and prints the ratio now/baseline.
 
+``--double-execution`` also grades it the way rubric notebooks were graded before each
+notebook was executed once: the whole notebook run cell by cell (the test-cell step,
+which now skips rubric notebooks, forced on in the same image) and then the rubric's
+own run; it prints the ratio single/double.
+
     python benchmarks/sandbox_grading.py                       # m03 MLP lab, 5 runs
     python benchmarks/sandbox_grading.py --assignment m02_mlp_scratch_1 --runs 9
     python benchmarks/sandbox_grading.py --baseline-image dlcourse/sandbox:before
+    python benchmarks/sandbox_grading.py --double-execution
 """
 
 import argparse
@@ -43,6 +49,35 @@ class BaselineRunner(DockerRunner):
                        tmpfs={"/tmp": "rw,nosuid,nodev,size=256m,uid=1000,gid=1000,mode=0700",
                               "/home/grader": "rw,nosuid,nodev,size=64m,uid=1000,gid=1000,"
                                               "mode=0700"})
+        return options
+
+
+#: The image's autograder with the test-cell step run for rubric notebooks too (as
+#: before single execution): ``python -I -c`` in place of ``python -I -m``, same argv.
+DOUBLE_EXECUTION = """
+import runpy
+from grader_service.autograde.steps import test_cells
+
+single = test_cells.RunTestCells.__call__
+
+def run_rubric_notebooks_too(self, job):
+    rubric, job.rubric = job.rubric, None
+    try:
+        single(self, job)
+    finally:
+        job.rubric = rubric
+
+test_cells.RunTestCells.__call__ = run_rubric_notebooks_too
+runpy.run_module("grader_service.autograde", run_name="__main__", alter_sys=True)
+"""
+
+
+class DoubleExecutionRunner(DockerRunner):
+    """The same sandbox, grading rubric notebooks by executing them twice."""
+
+    def container_options(self):
+        options = super().container_options()
+        options["entrypoint"] = ["python", "-I", "-c", DOUBLE_EXECUTION]
         return options
 
 
@@ -83,6 +118,8 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--image", default="dlcourse/sandbox:latest")
     parser.add_argument("--baseline-image", help="an image from before the two identities")
+    parser.add_argument("--double-execution", action="store_true",
+                        help="compare with executing rubric notebooks twice (as before)")
     args = parser.parse_args()
     limits = SandboxLimits(memory="2g", cpus=1.0, pids=512, timeout=600, cell_timeout=120)
     bundle = honest_bundle(args.assignment, args.roll_number)
@@ -90,12 +127,19 @@ def main():
     runners = [DockerRunner(limits, image=args.image)]
     if args.baseline_image:
         runners.append(BaselineRunner(limits, image=args.baseline_image))
+    if args.double_execution:
+        runners.append(DoubleExecutionRunner(limits, image=args.image))
     seconds, results = measure(runners, bundle, args.runs)
     report("now", seconds[0], results[0])
     if args.baseline_image:
         report("baseline", seconds[1], results[1])
         ratio = statistics.median(seconds[0]) / statistics.median(seconds[1])
         print(f"median now / baseline = {ratio:.2f} (the budget is 1.20)")
+    if args.double_execution:
+        report("twice", seconds[-1], results[-1])
+        assert results[-1]["score"] == results[0]["score"], "the two ways must agree"
+        ratio = statistics.median(seconds[0]) / statistics.median(seconds[-1])
+        print(f"median executed once / executed twice = {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -7,4 +7,4 @@ The package is split so that each install only imports what it needs:
 * everything else - the Flask service (needs the ``server`` extra).
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -14,8 +14,7 @@ class BlobStore:
     """Immutable byte blobs named by their SHA-256."""
 
     def __init__(self, root):
-        self.root = root
-        os.makedirs(root, exist_ok=True)
+        self.root = root  # made with the first blob's folder
 
     def path(self, sha256):
         if not _SHA256.match(sha256):

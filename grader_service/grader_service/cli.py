@@ -1,4 +1,4 @@
-"""``dl-grader``: serve the service, create a signing key, and the instructor commands
+"""``dl-grader``: serve the service, prepare its storage, create a signing key, and the instructor commands
 (list, rolls, regrade, export, push, pull-results, push-manual, fetch-source, verify) that talk to a running service with an API token."""
 
 import argparse
@@ -29,6 +29,18 @@ def cmd_work(_args):
     return run_grading()
 
 
+def cmd_migrate(_args):
+    refuse_unknown_variables()
+    from .config import from_env
+    from .prepare import prepare
+
+    done = prepare(from_env())
+    key = "created" if done["signing_key_created"] else "kept"
+    print(f"database ({done['database']}) at the latest schema; signing key {key}: "
+          f"{done['signing_key']}")
+    return 0
+
+
 def cmd_config(args):
     from .config import describe, unknown_variables
 
@@ -38,7 +50,8 @@ def cmd_config(args):
     else:
         for row in rows:
             mark = "" if row["set"] else "  (default)"
-            print(f"{row['variable']} = {row['value']!s}{mark}\n    {row['help']}")
+            print(f"{row['variable']} = {row['value']!s}{mark}\n    {row['help']} "
+                  f"(since {row['since']})")
     for var in unknown_variables():
         print(f"unknown: {var}", file=sys.stderr)
     return 0
@@ -429,6 +442,12 @@ def build_parser():
                                            "current value (secrets hidden) and meaning")
     config.add_argument("--json", action="store_true", help="one JSON list instead of text")
     config.set_defaults(func=cmd_config)
+
+    migrate = sub.add_parser("migrate", help="prepare the storage once before the service "
+                                              "starts: the database schema at the latest "
+                                              "revision, the signing key if missing "
+                                              "(`serve` does this itself)")
+    migrate.set_defaults(func=cmd_migrate)
 
     keygen = sub.add_parser("keygen", help="create an Ed25519 signing key (PEM, mode 0600)")
     keygen.add_argument("key_file")

@@ -290,11 +290,9 @@ def database_url(config):
 
 
 def init_app(app):
-    """Create the engine, migrate the schema to the latest revision, register teardown."""
-    from .migrate import upgrade
-
+    """Create the engine (no connection yet) and register teardown; the schema is
+    migrated once by ``dl-grader migrate`` (:mod:`.prepare`), not here."""
     engine = make_engine(database_url(app.config))
-    upgrade(engine)
     app.extensions["grader_engine"] = engine
     app.extensions["grader_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(close_db)

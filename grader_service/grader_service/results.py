@@ -12,7 +12,7 @@ those of the courses they teach, and anyone else's submission id is a 404. A req
 that carries ``Authorization: token ...`` (a script) is identified by it instead.
 
 The session cookie is signed with ``$GRADER_SESSION_SECRET_FILE`` (default
-``$GRADER_DATA_DIR/session_secret``, made once, mode 0600), shared by the service's
+``$GRADER_DATA_DIR/session_secret``, made once by ``dl-grader migrate``, mode 0600), shared by the service's
 processes; replicas must share it too. The page is server-rendered (one Jinja template,
 no JavaScript) and shows each result as text, never by colour alone.
 """
@@ -54,11 +54,15 @@ def init_app(app):
     app.extensions.setdefault("grader_hub_oauth", None)  # tests may inject a stand-in
 
 
-def _session_secret(app):
-    """The session signing secret: the configured file, or one made once in DATA_DIR
-    (written aside and hard-linked into place, so concurrent processes agree)."""
-    path = app.config["SESSION_SECRET_FILE"] or os.path.join(app.config["DATA_DIR"],
-                                                             "session_secret")
+def session_secret_path(config) -> str:
+    """``SESSION_SECRET_FILE``, or ``session_secret`` in ``DATA_DIR``."""
+    return config["SESSION_SECRET_FILE"] or os.path.join(config["DATA_DIR"], "session_secret")
+
+
+def create_session_secret(config) -> str:
+    """Make the session signing secret once (``dl-grader migrate``): written aside and
+    hard-linked into place, so concurrent processes agree on one. Returns its path."""
+    path = session_secret_path(config)
     if not os.path.exists(path):
         scratch = f"{path}.{os.getpid()}.tmp"
         fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -70,6 +74,14 @@ def _session_secret(app):
             pass  # another process made it first: use theirs
         finally:
             os.unlink(scratch)
+    return path
+
+
+def _session_secret(app):
+    """The session signing secret that ``dl-grader migrate`` made."""
+    path = session_secret_path(app.config)
+    if not os.path.exists(path):
+        raise RuntimeError(f"no session secret at {path}: run `dl-grader migrate` first")
     with open(path, encoding="ascii") as fh:
         return fh.read().strip()
 

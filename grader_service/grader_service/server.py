@@ -3,7 +3,8 @@
 Python runs one thread at a time per process, so a deadline burst needs more than one
 process to use more than one core. ``serve`` is a small supervisor:
 
-* it migrates the database and creates the signing key once, then starts two children:
+* it prepares the storage once (:mod:`.prepare`: the database schema, the signing
+  key), then starts two children:
   ``dl-grader http`` (gunicorn, ``processes`` ``gthread`` workers of ``threads`` threads)
   and ``dl-grader work`` (the grading worker threads);
 * an HTTP worker that accepts a submission sends a datagram to the grading process's
@@ -18,12 +19,10 @@ process to use more than one core. ``serve`` is a small supervisor:
 grading separately on Kubernetes (then grading is started by its poll).
 """
 
-import contextlib
 import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,35 +33,6 @@ log = logging.getLogger(__name__)
 METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 WAKEUP_VARIABLE = "GRADER_WAKEUP_SOCKET"
 WORK_NICENESS = 5
-
-
-class WakeupSender:
-    """Nudge the grading process (a datagram on a Unix socket); best effort, never blocks."""
-
-    def __init__(self, path):
-        self.path = path
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self._sock.setblocking(False)
-
-    def __call__(self):
-        # not listening (yet), or its buffer is full: it polls anyway
-        with contextlib.suppress(OSError):
-            self._sock.sendto(b"!", self.path)
-
-
-def listen_for_wakeups(path, notify):
-    """In the grading process: call ``notify()`` for every datagram on ``path``."""
-    if os.path.exists(path):
-        os.unlink(path)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(path)
-
-    def loop():
-        while True:
-            sock.recv(64)
-            notify()
-
-    threading.Thread(target=loop, name="grading-wakeup", daemon=True).start()
 
 
 def run_http(host, port, processes, threads):
@@ -82,14 +52,13 @@ def run_http(host, port, processes, threads):
                     self.cfg.set(key, value)
 
         def load(self):  # runs in each worker process, after the fork
-            from . import logs
+            from . import logs, wakeup
             from .app import create_app
-            from .worker import get_workers
 
-            app = create_app()
+            app = create_app(grading=False)  # queued jobs reach the grading process
             logs.configure(app.config["LOG_FORMAT"])
             if os.environ.get(WAKEUP_VARIABLE):
-                get_workers(app).also_notify = WakeupSender(os.environ[WAKEUP_VARIABLE])
+                wakeup.init_app(app, wakeup.WakeupSender(os.environ[WAKEUP_VARIABLE]))
             return app
 
     GraderHTTP().run()
@@ -107,6 +76,7 @@ def run_grading():
     """``dl-grader work``: the grading worker threads until SIGTERM."""
     from . import logs
     from .app import create_app
+    from .wakeup import listen_for_wakeups
     from .worker import get_workers
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -129,11 +99,12 @@ def run_grading():
 def serve(host="0.0.0.0", port=5000, processes=2, threads=8):
     """Prepare once, run ``http`` and ``work`` as children, stop both if one stops."""
     from . import logs
-    from .app import create_app
+    from .config import from_env
+    from .prepare import prepare
 
-    app = create_app()  # migrates the schema and creates the signing key, once
-    app.extensions["grader_engine"].dispose()
-    logs.configure(app.config["LOG_FORMAT"])
+    config = from_env()
+    logs.configure(config["LOG_FORMAT"])
+    log.info("storage prepared", extra=prepare(config))  # schema and signing key, once
     runtime = tempfile.mkdtemp(prefix="dl-grader-")
     env = dict(os.environ)
     env.setdefault(METRICS_DIR_VARIABLE, os.path.join(runtime, "metrics"))
@@ -145,7 +116,7 @@ def serve(host="0.0.0.0", port=5000, processes=2, threads=8):
     children = [subprocess.Popen(command + ["http", "--host", host, "--port", str(port),
                                             "--processes", str(processes),
                                             "--threads", str(threads)], env=env)]
-    if app.config["WORKERS"] > 0:  # GRADER_WORKERS=0: an HTTP-only replica
+    if config["WORKERS"] > 0:  # GRADER_WORKERS=0: an HTTP-only replica
         children.append(subprocess.Popen(command + ["work"], env=env))
     stopping = threading.Event()
 

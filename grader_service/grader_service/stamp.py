@@ -74,6 +74,14 @@ def load_or_create_key(path: str, generate=Ed25519PrivateKey.generate,
     return key
 
 
+def load_key(path: str, key_type=Ed25519PrivateKey):
+    """Load the PEM private key that ``dl-grader migrate`` (or ``keygen``) made at ``path``."""
+    if not os.path.exists(path):
+        raise RuntimeError(f"no key at {path}: run `dl-grader migrate` first (it creates the "
+                           "service's keys and database schema), or `dl-grader keygen`")
+    return load_or_create_key(path, key_type=key_type)
+
+
 def sign_record(record: dict, private_key: Ed25519PrivateKey) -> dict:
     """Return the stamp for ``record``."""
     signature = private_key.sign(canonical_json(record))
@@ -133,9 +141,14 @@ class Signer:
         return sign_record(record, self.private_key)
 
 
+def signing_key_path(config) -> str:
+    """``SIGNING_KEY_FILE``, or ``signing_key.pem`` in ``DATA_DIR``."""
+    return config["SIGNING_KEY_FILE"] or os.path.join(config["DATA_DIR"], "signing_key.pem")
+
+
 def init_app(app):
-    path = app.config["SIGNING_KEY_FILE"] or os.path.join(app.config["DATA_DIR"], "signing_key.pem")
-    app.extensions["grader_signer"] = Signer(load_or_create_key(path))
+    """Load the signing key; it is made by ``dl-grader migrate`` (or ``keygen``), not here."""
+    app.extensions["grader_signer"] = Signer(load_key(signing_key_path(app.config)))
 
 
 def get_signer() -> Signer:

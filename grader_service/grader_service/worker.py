@@ -8,7 +8,7 @@ import uuid
 
 from flask import current_app
 
-from . import db, exporters, metrics, stamp
+from . import db, exporters, metrics, stamp, wakeup
 from .blobs import get_blobs
 from .grading import GradingService
 from .queue import claim_next
@@ -25,10 +25,9 @@ def worker_id(index):
 class GradingWorkers:
     """``count`` threads that lease queued (or abandoned) jobs and grade them.
 
-    ``notify()`` wakes them after an enqueue; they also poll every ``poll_seconds`` so
-    jobs queued by another replica, and jobs whose worker died, are picked up. Under
-    ``dl-grader serve`` the threads live in the grading process; the HTTP processes'
-    ``notify()`` reaches it through ``also_notify`` (see server.py).
+    ``notify()`` wakes them after an enqueue (:mod:`.wakeup` routes the HTTP layer's
+    notices here); they also poll every ``poll_seconds`` so jobs queued by another
+    replica or process, and jobs whose worker died, are picked up.
     """
 
     def __init__(self, service: GradingService, count=2, poll_seconds=5.0, sweep_seconds=0.0):
@@ -39,12 +38,9 @@ class GradingWorkers:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.threads = []
-        self.also_notify = None  # callable: wake grading threads in another process
 
     def notify(self):
         self._wake.set()
-        if self.also_notify is not None:
-            self.also_notify()
 
     def run_once(self, owner=None):
         """Lease and grade one job; return its recorded row or None (used by tests too)."""
@@ -121,9 +117,10 @@ def init_app(app):
             metrics=metrics.get_metrics(app), max_unpacked_bytes=config["MAX_UNPACKED_BYTES"],
             lease_seconds=config["LEASE_SECONDS"], max_attempts=config["MAX_ATTEMPTS"],
             export_retry_seconds=config["EXPORT_RETRY_SECONDS"])
-    app.extensions["grader_workers"] = GradingWorkers(
-        service, count=config["WORKERS"], poll_seconds=config["POLL_SECONDS"],
-        sweep_seconds=config["SWEEP_SECONDS"])
+    workers = GradingWorkers(service, count=config["WORKERS"], poll_seconds=config["POLL_SECONDS"],
+                             sweep_seconds=config["SWEEP_SECONDS"])
+    app.extensions["grader_workers"] = workers
+    wakeup.init_app(app, workers.notify)
 
 
 def get_workers(app=None) -> GradingWorkers:

@@ -26,10 +26,10 @@ from nbgrader.exchange import ExchangeFactory
 from traitlets.config import Config
 from werkzeug.serving import make_server
 
-from grader_service.app import create_app
 from grader_service.exchange.nbgrader_config_snippet import apply
 from grader_service.tarsafe import pack_directory
 from tests.conftest import require, require_image
+from tests.grader_service.prepared import prepared_app
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -76,7 +76,7 @@ def data_dir(tmp_path):
 
 @pytest.fixture
 def app(data_dir, database_url):
-    app = create_app({
+    app = prepared_app({
         "DATA_DIR": data_dir,
         "DATABASE_URL": database_url,
         "RUNNER": "local",
@@ -108,7 +108,7 @@ def platform():
 @pytest.fixture
 def lms_app(data_dir, database_url, platform):
     """The service exporting to the gradebook CSV and the fake LMS (use it as ``app``)."""
-    app = create_app({
+    app = prepared_app({
         "DATA_DIR": data_dir, "DATABASE_URL": database_url, "RUNNER": "local",
         "IDENTITY_PROVIDER": StaticIdentityProvider(CALLERS), "SIGNING_KEY_FILE": "",
         "EXPORTERS": "csv,lti-ags", "EXPORT_RETRY_SECONDS": 0.0, "LTI_FROM_LAUNCHES": False,

@@ -177,10 +177,10 @@ def test_public_key_and_metrics(client, actions, released):
 
 
 def test_metrics_registries_are_per_app(app, tmp_path):
-    from grader_service.app import create_app
     from grader_service.metrics import get_metrics
+    from tests.grader_service.prepared import prepared_app
 
-    second = create_app({"DATA_DIR": str(tmp_path / "other"), "RUNNER": "local"})
+    second = prepared_app({"DATA_DIR": str(tmp_path / "other"), "RUNNER": "local"})
     get_metrics(app).submissions_accepted.inc()
     assert get_metrics(second).submissions_accepted._value.get() == 0
 

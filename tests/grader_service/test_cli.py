@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+import grader_service
 from grader_service.cli import main, submission_line
 from grader_service.logs import JsonFormatter
 from grader_service.worker import get_workers
@@ -177,6 +178,10 @@ def test_config_lists_every_setting_with_its_value_and_hides_secrets(monkeypatch
     assert not rows["GRADER_SANDBOX_TIMEOUT"]["set"]
     assert rows["GRADER_CANVAS_TOKEN"]["value"] == "(set)"
     assert all(row["help"] for row in rows.values())
+    assert rows["GRADER_DATA_DIR"]["since"] == "0.2.0"
+    assert rows["GRADER_K8S_NAMESPACE"]["since"] == "0.3.0"
+    versions = {tuple(int(n) for n in row["since"].split(".")) for row in rows.values()}
+    assert max(versions) <= tuple(int(n) for n in grader_service.__version__.split("."))
     assert main(["config"]) == 0
     text = capsys.readouterr().out
     assert "GRADER_K8S_NAMESPACE = " in text and "s3cret-canvas" not in text

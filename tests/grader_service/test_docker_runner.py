@@ -17,7 +17,6 @@ import docker
 import pytest
 from grader_testing import CALLERS, StaticIdentityProvider, auth, fill_pool
 
-from grader_service.app import create_app
 from grader_service.db import Status
 from grader_service.outcomes import Outcome
 from grader_service.runners import SandboxLimits
@@ -26,6 +25,7 @@ from grader_service.runners.seccomp import profile_digest
 from grader_service.sandbox_protocol import SANDBOX_CAPABILITIES
 from grader_service.stamp import verify_stamp
 from grader_service.worker import get_workers
+from tests.grader_service.prepared import prepared_app
 from tests.leak_fingerprints import SCANNER, reference_fingerprints
 
 MiB = 1024 * 1024
@@ -48,9 +48,9 @@ def by_id(result):
 
 
 def test_sample_notebook_through_the_service(sandbox_image, tmp_path, actions_factory):
-    app = create_app({"DATA_DIR": str(tmp_path / "data"), "RUNNER": "docker",
-                      "SANDBOX_IMAGE": sandbox_image, "SANDBOX_TIMEOUT": 120.0,
-                      "IDENTITY_PROVIDER": StaticIdentityProvider(CALLERS)})
+    app = prepared_app({"DATA_DIR": str(tmp_path / "data"), "RUNNER": "docker",
+                        "SANDBOX_IMAGE": sandbox_image, "SANDBOX_TIMEOUT": 120.0,
+                        "IDENTITY_PROVIDER": StaticIdentityProvider(CALLERS)})
     client = app.test_client()
     actions = actions_factory(client)
     assert actions.release().status_code == 201

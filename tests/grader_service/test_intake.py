@@ -15,8 +15,8 @@ from grader_testing import (
     stored_submissions,
 )
 
-from grader_service.app import create_app
 from grader_service.auth import Identity
+from tests.grader_service.prepared import prepared_app
 
 BOTH_BACKENDS = True
 SUBMIT = f"/api/courses/{COURSE}/assignments/ps0/submissions"
@@ -25,9 +25,9 @@ STUDENTS = {f"s{i:02d}-token": Identity(f"s{i:02d}", frozenset({"nbgrader-ml101"
 
 
 def make_app(data_dir, database_url):
-    return create_app({"DATA_DIR": data_dir, "DATABASE_URL": database_url, "RUNNER": "local",
-                       "IDENTITY_PROVIDER": StaticIdentityProvider({**CALLERS, **STUDENTS}),
-                       "EXPORTERS": "csv"})
+    return prepared_app({"DATA_DIR": data_dir, "DATABASE_URL": database_url, "RUNNER": "local",
+                         "IDENTITY_PROVIDER": StaticIdentityProvider({**CALLERS, **STUDENTS}),
+                         "EXPORTERS": "csv"})
 
 
 def submit_together(jobs):

@@ -263,7 +263,7 @@ def test_every_setting_is_in_the_service_settings_table():
     fields = {f for f in KubernetesSettings.__dataclass_fields__} - {"image"}
     rows = {key: row for key, row in SETTINGS.items() if key.startswith("K8S_")}
     assert set(rows) == {f"K8S_{field.upper()}" for field in fields}
-    assert all(var == f"GRADER_{key}" and help_ for key, (var, _d, _c, help_) in rows.items())
+    assert all(var == f"GRADER_{key}" and help_ for key, (var, _d, _c, help_, _s) in rows.items())
 
 
 def test_registry_knows_the_kubernetes_runner():

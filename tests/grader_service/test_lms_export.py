@@ -16,7 +16,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from grader_testing import CALLERS, StaticIdentityProvider, auth, ps0_result
 from werkzeug.serving import make_server
 
-from grader_service.app import create_app
 from grader_service.db import Submission, session_factory
 from grader_service.exporters import DeliveryRefused, get_exporters
 from grader_service.exporters.canvas import CanvasError, CanvasExporter
@@ -30,6 +29,7 @@ from grader_service.hub import AGS_ENDPOINT_CLAIM
 from grader_service.worker import get_workers
 from tests.fake_lms.ags import FakeAgsPlatform
 from tests.fake_lms.canvas import FakeCanvas
+from tests.grader_service.prepared import prepared_app
 
 CLIENT_ID = "dlcourse-tool"
 CANVAS_TOKEN = "canvas-secret-token"
@@ -197,7 +197,7 @@ def test_canvas_refusals_are_errors(canvas):
 @pytest.fixture
 def lms_app(tmp_path, platform, canvas):
     """A grading service exporting to csv, LTI AGS and Canvas, served on loopback."""
-    app = create_app({
+    app = prepared_app({
         "DATA_DIR": str(tmp_path), "DATABASE_URL": "", "RUNNER": "local",
         "IDENTITY_PROVIDER": StaticIdentityProvider(CALLERS), "SIGNING_KEY_FILE": "",
         "EXPORTERS": "csv,lti-ags,canvas", "EXPORT_RETRY_SECONDS": 0.0,

@@ -3,14 +3,14 @@
 import pytest
 from grader_testing import CALLERS, StaticIdentityProvider
 
-from grader_service.app import create_app
+from tests.grader_service.prepared import prepared_app
 
 
 @pytest.fixture
 def guarded(data_dir):
-    app = create_app({"DATA_DIR": data_dir, "RUNNER": "local", "SIGNING_KEY_FILE": "",
-                      "IDENTITY_PROVIDER": StaticIdentityProvider(CALLERS),
-                      "METRICS_TOKEN": "prometheus-secret"})
+    app = prepared_app({"DATA_DIR": data_dir, "RUNNER": "local", "SIGNING_KEY_FILE": "",
+                        "IDENTITY_PROVIDER": StaticIdentityProvider(CALLERS),
+                        "METRICS_TOKEN": "prometheus-secret"})
     yield app.test_client()
     app.extensions["grader_engine"].dispose()
 

@@ -1,15 +1,19 @@
 """Alembic owns the schema: head matches the models, and a 0.1 database is migrated in place."""
 
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from grader_service.app import create_app
 from grader_service.db import Base, database_url, make_engine
 from grader_service.migrate import alembic_config, upgrade
+from tests.grader_service.prepared import prepared_app
 
 BOTH_BACKENDS = True
 
@@ -52,8 +56,8 @@ def test_a_database_from_version_0_1_is_migrated_in_place(data_dir, database_url
         conn.execute(text(LEGACY_ROWS), {"t": "2026-01-01 00:00:00"})
     engine.dispose()
 
-    app = create_app({"DATA_DIR": data_dir, "DATABASE_URL": database_url, "RUNNER": "local",
-                      "IDENTITY_PROVIDER": None})
+    app = prepared_app({"DATA_DIR": data_dir, "DATABASE_URL": database_url, "RUNNER": "local",
+                        "IDENTITY_PROVIDER": None})
     with app.extensions["grader_engine"].connect() as conn:
         rows = conn.execute(text("SELECT id, status, late, attempts, exported_at IS NOT NULL, "
                                  "submission_number FROM submissions ORDER BY id")).all()
@@ -67,3 +71,28 @@ def test_a_database_from_version_0_1_is_migrated_in_place(data_dir, database_url
     assert [tuple(b) for b in bindings] == [("ml101", "21CS001", "alice")]
     assert app.test_client().get("/health").json == {"status": "ok"}
     app.extensions["grader_engine"].dispose()
+
+
+def test_replicas_starting_together_migrate_once(data_dir, postgres):
+    """Several replicas (PostgreSQL: SQLite means one replica) run ``dl-grader migrate``
+    at the same moment, each its own process: all succeed and the schema is at head.
+    (The upgrade takes an advisory lock so they take turns; without it this test did not
+    fail here either: it guards the outcome, not the lock.)"""
+    database_url = postgres.create_database()
+    go = Path(data_dir) / "go"  # every replica imported and connected: start together
+    migrate = ("import os, sys, time; from grader_service.db import make_engine; "
+               "from grader_service.migrate import upgrade; engine = make_engine(sys.argv[1]); "
+               "engine.connect().close()\n"
+               "while not os.path.exists(sys.argv[2]): time.sleep(0.01)\n"
+               "upgrade(engine)")
+    os.makedirs(data_dir, exist_ok=True)
+    replicas = [subprocess.Popen([sys.executable, "-c", migrate, database_url, str(go)],
+                                 stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    time.sleep(4)
+    go.touch()
+    failures = [r.stderr.read()[-2000:] for r in replicas if r.wait(120) != 0]
+    assert failures == []
+    engine = _engine(data_dir, database_url)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    engine.dispose()

@@ -23,7 +23,6 @@ from grader_testing import (
     ps0_result,
 )
 
-from grader_service.app import create_app
 from grader_service.cli import main
 from grader_service.db import Status, Submission, session_factory
 from grader_service.grading import roll_config
@@ -34,6 +33,7 @@ from grader_service.result_check import (
     expected_tests,
 )
 from grader_service.worker import get_workers
+from tests.grader_service.prepared import prepared_app
 
 BOTH_BACKENDS = True
 
@@ -328,9 +328,9 @@ def test_no_roll_config_without_a_valid_roll_number(app, client, actions, releas
 def test_the_service_does_not_start_without_the_course_package(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "dlcourse.grading.rubrics", None)  # import fails
     with pytest.raises(RuntimeError, match="needs the course package 'dlcourse'"):
-        create_app({"DATA_DIR": str(tmp_path), "DATABASE_URL": "", "RUNNER": "local",
-                    "IDENTITY_PROVIDER": StaticIdentityProvider(CALLERS),
-                    "SIGNING_KEY_FILE": ""})
+        prepared_app({"DATA_DIR": str(tmp_path), "DATABASE_URL": "", "RUNNER": "local",
+                      "IDENTITY_PROVIDER": StaticIdentityProvider(CALLERS),
+                      "SIGNING_KEY_FILE": ""})
 
 
 # -- regrades supersede earlier stamps -------------------------------------------------

@@ -9,7 +9,7 @@ from ..blobs import get_blobs
 from ..db import Assignment, Status, Submission, get_db, parse_timestamp, utcnow
 from ..identity import Role
 from ..intake import get_intake
-from ..worker import get_workers
+from ..wakeup import notify_grading
 from .access import ANY_MEMBER, NAME, authorize, get_assignment
 from .uploads import read_upload
 
@@ -97,7 +97,7 @@ def regrade_assignment(course, assignment):
     count = queue.requeue(get_db(), Submission.course == course,
                           Submission.assignment == assignment,
                           Submission.status != Status.SUPERSEDED)
-    get_workers().notify()
+    notify_grading()
     return jsonify({"requeued": count}), 202
 
 
@@ -107,5 +107,5 @@ def export_assignment(course, assignment):
     authorize(course, Role.INSTRUCTOR)
     get_assignment(course, assignment)
     count = queue.export_again(get_db(), course, assignment)
-    get_workers().notify()
+    notify_grading()
     return jsonify({"exporting": count}), 202

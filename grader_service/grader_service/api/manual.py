@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import manual
 from ..db import ManualGrade, Status, Submission, get_db, isoformat, utcnow
 from ..stamp import get_signer
-from ..worker import get_workers
+from ..wakeup import notify_grading
 from .access import visible_submission
 
 bp = Blueprint("manual", __name__)
@@ -88,7 +88,7 @@ def grade_manual_item(submission_id, test_id):
     final = manual.finalize(db, row.id, get_signer(), utcnow())
     if final is not None:
         log.info("final grade signed", extra={"submission_id": row.id, "score": final["score"]})
-        get_workers().notify()  # the grading process exports it
+        notify_grading()  # the grading process exports it
     row = db.get(Submission, row.id, populate_existing=True)
     grades = manual.stored_grades(db, row.id)
     return jsonify({**_summary(row, grades), "changed": changed,

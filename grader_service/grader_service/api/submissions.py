@@ -18,7 +18,7 @@ from ..outcomes import Rejection
 from ..policy import PolicyRefusal
 from ..roll_binding import RollTaken, bind
 from ..throttle import parse_rate, retry_after
-from ..worker import get_workers
+from ..wakeup import notify_grading
 from .access import ANY_MEMBER, NAME, authorize, visible_submission
 from .uploads import is_raw_archive, read_upload, reject
 
@@ -56,7 +56,7 @@ def submit(course, assignment):
     get_metrics().submissions_accepted.inc()
     log.info("submission accepted", extra={"submission_id": values["id"], "course": course,
                                            "assignment": assignment, "late": decision.late})
-    get_workers().notify()
+    notify_grading()
     body = {"submission_id": values["id"], "timestamp": isoformat(values["submitted_at"]),
             "sha256": values["sha256"], "status": Status.QUEUED.value, "late": decision.late,
             "attempt": decision.attempt}
@@ -134,7 +134,7 @@ def regrade_submission(submission_id):
     _, row = visible_submission(submission_id, instructor_only=True)
     if not queue.requeue(get_db(), Submission.id == row.id):
         abort(409, f"submission {row.id} is {row.status}; only a finished one can be regraded")
-    get_workers().notify()
+    notify_grading()
     return jsonify({"submission_id": row.id, "status": Status.QUEUED.value}), 202
 
 

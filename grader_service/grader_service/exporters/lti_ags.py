@@ -50,7 +50,7 @@ from ..hub import (
     lti_launch_from_auth_state,
 )
 from ..manual import is_pending
-from ..stamp import load_or_create_key
+from ..stamp import load_key, load_or_create_key
 from . import DeliveryRefused, Exporter
 
 SCOPES = ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
@@ -59,6 +59,7 @@ SCOPES = ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
 TOKEN_REFRESH_SECONDS = 45 * 60
 #: how long a course's membership list is reused (a roll number not in it refetches it)
 MEMBERSHIP_REFRESH_SECONDS = 600
+
 
 
 class HubLaunches:
@@ -144,6 +145,18 @@ def _manual_note(record):
     return ", manual items graded by " + ", ".join(graders)
 
 
+def tool_key_path(config) -> str:
+    """``LTI_PRIVATE_KEY_FILE``, or ``lti_tool_key.pem`` in ``DATA_DIR``."""
+    return config["LTI_PRIVATE_KEY_FILE"] or os.path.join(config["DATA_DIR"], "lti_tool_key.pem")
+
+
+def create_tool_key(config) -> str:
+    """Make the tool's RSA key once (``dl-grader migrate``); return its path."""
+    path = tool_key_path(config)
+    load_or_create_key(path, generate=generate_rsa_key, key_type=rsa.RSAPrivateKey)
+    return path
+
+
 class LtiAgsExporter(Exporter):
     """Post each graded record as an AGS score to its course's line items."""
 
@@ -181,10 +194,7 @@ class LtiAgsExporter(Exporter):
                    if not config[key]]
         if missing:
             raise ValueError(f"the lti-ags exporter needs {', '.join(missing)}")
-        key_path = config["LTI_PRIVATE_KEY_FILE"] or os.path.join(config["DATA_DIR"],
-                                                                  "lti_tool_key.pem")
-        key = load_or_create_key(key_path, generate=generate_rsa_key,
-                                 key_type=rsa.RSAPrivateKey)
+        key = load_key(tool_key_path(config), key_type=rsa.RSAPrivateKey)
         return cls(config["LTI_CLIENT_ID"], config["LTI_TOKEN_URL"], key,
                    parse_course_map(config["LTI_LINEITEMS"]), user_id=config["LTI_USER_ID"],
                    token_audience=config["LTI_TOKEN_AUDIENCE"],
