@@ -6,7 +6,7 @@ throw-away CA (certbot is told to trust it through ``REQUESTS_CA_BUNDLE``), besi
 ``pebble-challtestsrv`` as its DNS server, which answers 127.0.0.1 for every name: the
 HTTP-01 challenge for any host name reaches ``http_port`` on this machine, where the
 tls role's nginx site serves ``/.well-known/acme-challenge/``. Pebble checks every
-challenge for real (``PEBBLE_VA_NOSLEEP`` only skips its random wait).
+challenge for real (:data:`PEBBLE_ENV` only turns off its random wait and bad nonces).
 """
 
 from __future__ import annotations
@@ -29,6 +29,14 @@ from cryptography.x509.oid import NameOID
 
 from scripts.demo_idp import free_port
 from tests.monitoring.debian_tools import debian_tool
+
+
+#: Pebble's test knobs: no random wait before it checks a challenge, and none of the
+#: bad nonces it otherwise sends on 5% of requests to test clients' retries. Debian 12's
+#: certbot (2.1) crashes on a bad nonce ("AttributeError: can't set attribute" in
+#: josepy); the role retries the first request for that reason, but the test's own
+#: certbot calls must not depend on chance.
+PEBBLE_ENV = {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"}
 
 
 @dataclass
@@ -116,7 +124,7 @@ def pebble_ca(directory: Path, http_port: int):
             stdout=logs[0], stderr=subprocess.STDOUT))
         processes.append(subprocess.Popen(
             [pebble, "-config", str(config), "-dnsserver", f"127.0.0.1:{ports['dns']}"],
-            stdout=logs[1], stderr=subprocess.STDOUT, env={"PEBBLE_VA_NOSLEEP": "1"}))
+            stdout=logs[1], stderr=subprocess.STDOUT, env=PEBBLE_ENV))
         wait_for_port(ports["acme"])
         wait_for_port(ports["management"])
         yield PebbleCA(f"https://127.0.0.1:{ports['acme']}/dir", ca,
