@@ -30,7 +30,6 @@ from cryptography.x509.oid import NameOID
 from scripts.demo_idp import free_port
 from tests.monitoring.debian_tools import debian_tool
 
-
 #: Pebble's test knobs: no random wait before it checks a challenge, and none of the
 #: bad nonces it otherwise sends on 5% of requests to test clients' retries. Debian 12's
 #: certbot (2.1) crashes on a bad nonce ("AttributeError: can't set attribute" in
