@@ -233,8 +233,9 @@ def test_the_real_service_killed_with_warm_sandboxes_leaves_none_after_restart(t
     before = {c.id for c in client.containers.list(all=True)}
 
     def service_sandboxes():
+        # ignore_removed: a sandbox the janitor removes between the list and its inspect
         return {c.id: c.labels[OWNER_LABEL] for c in client.containers.list(
-            all=True, filters={"label": f"{ROLE_LABEL}=grading-sandbox"})
+            all=True, filters={"label": f"{ROLE_LABEL}=grading-sandbox"}, ignore_removed=True)
             if c.id not in before and c.labels[OWNER_LABEL].startswith(socket.gethostname())}
 
     data_dir = tmp_path / "data"
