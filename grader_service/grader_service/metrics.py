@@ -20,6 +20,7 @@ import os
 from flask import current_app
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from .config import comma_names
 from .db import Status
 from .outcomes import ExportOutcome, Outcome, Rejection
 
@@ -93,8 +94,7 @@ def _create_label_sets(metric, **values):
 
 
 def init_app(app):
-    names = [n.strip() for n in app.config["EXPORTERS"].split(",") if n.strip()]
-    app.extensions["grader_metrics"] = GraderMetrics(names)
+    app.extensions["grader_metrics"] = GraderMetrics(comma_names(app.config["EXPORTERS"]))
 
 
 def get_metrics(app=None) -> GraderMetrics:

@@ -11,10 +11,10 @@ the hub's own API), some minutes before the workshop: how long N students take i
 2. reports progress (running, starting, failed, to do) every few seconds; a member who
    never logged in has no roll number and cannot be pre-warmed (reported, skipped);
 3. keeps the pre-warmed servers out of the idle culler until ``--start-at``: it reports
-   activity for them every ``--touch-every`` seconds (the culler counts idleness from
-   a server's last activity), then exits. From the start time on, the culler's own
-   timeout applies: a server nobody claims is stopped ``HUB_CULL_IDLE_SECONDS`` after
-   the workshop began, one a student uses lives on.
+   activity for them, and for those still starting, every ``--touch-every`` seconds
+   (the culler counts idleness from a server's last activity), then exits. From the
+   start time on, the culler's own timeout applies: a server nobody claims is stopped
+   ``HUB_CULL_IDLE_SECONDS`` after the workshop began, one a student uses lives on.
 
 A student who logs in to a pre-warmed server is on their running server at once. On
 Kubernetes the same command works with KubeSpawner; z2jh's user placeholders and image
@@ -166,10 +166,14 @@ class Prewarm:
         self._report()
 
     def _touch(self, final=False):
-        """Report activity of the running servers (at the start time at the latest)."""
+        """Report activity of the servers that run or start (at the start time at the
+        latest). A starting server is touched too: it is ready with a fresh activity
+        stamp, so a culler cannot take it in the moment before this run sees it ready."""
         now = datetime.datetime.now(datetime.UTC)
-        names = [n for n, state in self.progress.states.items() if state == "running"]
-        alive = sum(self.api.touch(name, min(now, self.start_at)) for name in names)
+        states = self.progress.states
+        names = [n for n, state in states.items() if state in ("running", "starting")]
+        touched = {name: self.api.touch(name, min(now, self.start_at)) for name in names}
+        alive = sum(ok for name, ok in touched.items() if states[name] == "running")
         self._touched = time.monotonic()
         if final:
             self.say(f"prewarm {self.group}: the workshop starts; {alive} pre-warmed "

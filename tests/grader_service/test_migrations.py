@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from grader_service.db import Base, database_url, make_engine
-from grader_service.migrate import alembic_config, upgrade
+from grader_service.migrate import UPGRADE_LOCK, alembic_config, upgrade
 from tests.grader_service.prepared import prepared_app
 
 BOTH_BACKENDS = True
@@ -77,7 +78,7 @@ def test_replicas_starting_together_migrate_once(data_dir, postgres):
     """Several replicas (PostgreSQL: SQLite means one replica) run ``dl-grader migrate``
     at the same moment, each its own process: all succeed and the schema is at head.
     (The upgrade takes an advisory lock so they take turns; without it this test did not
-    fail here either: it guards the outcome, not the lock.)"""
+    fail here either: it guards the outcome, the next test guards the lock.)"""
     database_url = postgres.create_database()
     go = Path(data_dir) / "go"  # every replica imported and connected: start together
     migrate = ("import os, sys, time; from grader_service.db import make_engine; "
@@ -93,6 +94,33 @@ def test_replicas_starting_together_migrate_once(data_dir, postgres):
     failures = [r.stderr.read()[-2000:] for r in replicas if r.wait(120) != 0]
     assert failures == []
     engine = _engine(data_dir, database_url)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    engine.dispose()
+
+
+def test_an_upgrade_waits_while_another_holds_the_upgrade_lock(data_dir, postgres):
+    """The lock itself: while one replica holds it, another's upgrade waits (no table is
+    made) and goes on once it is released."""
+    database_url = postgres.create_database()
+    engine = _engine(data_dir, database_url)
+    holder = engine.connect()
+    holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": UPGRADE_LOCK})
+    waiting = threading.Thread(target=upgrade, args=(engine,))
+    waiting.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not holder.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = "
+                                      "'advisory' AND NOT granted")).scalar():
+            assert time.monotonic() < deadline, "the second upgrade never asked for the lock"
+            time.sleep(0.1)
+        assert waiting.is_alive()
+        assert inspect(holder).get_table_names() == []  # it waits before it migrates
+    finally:
+        holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": UPGRADE_LOCK})
+        holder.close()
+    waiting.join(60)
+    assert not waiting.is_alive()
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     engine.dispose()

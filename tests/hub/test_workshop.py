@@ -183,3 +183,40 @@ def test_prewarm_starts_a_group_at_its_rate_and_keeps_it_from_the_culler_until_t
 def test_prewarm_refuses_a_start_time_in_the_past():
     with pytest.raises(SystemExit, match="not in the future"):
         prewarm.parse_start("2020-01-01T09:00")
+
+
+class RecordingHub:
+    """The hub calls pre-warming makes, answered from a script: ``ready_after`` watches
+    of a started server report it ready; every touch is recorded with its server state."""
+
+    def __init__(self, ready_after):
+        self.ready_after, self.watched, self.touches = ready_after, {}, []
+
+    def server(self, name):
+        if name not in self.watched:
+            return None  # not yet requested
+        self.watched[name] += 1
+        return {"ready": self.watched[name] > self.ready_after}
+
+    def start(self, name):
+        self.watched[name] = 0
+        return 202, ""
+
+    def touch(self, name, when):
+        ready = self.watched[name] > self.ready_after
+        self.touches.append((name, "ready" if ready else "starting"))
+        return True
+
+
+def test_prewarm_touches_a_server_while_it_starts_so_no_culler_takes_it_before_it_is_seen():
+    hub = RecordingHub(ready_after=3)
+    start_at = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=0.6)
+    said = []
+    run = prewarm.Prewarm(hub, "g", ["a"], start_at, rate=1, touch_every=0.1, say=said.append)
+    run.run()
+    assert ("a", "starting") in hub.touches, hub.touches
+    first_ready = hub.touches.index(("a", "ready"))
+    assert all(state == "starting" for _, state in hub.touches[:first_ready])
+    assert run.progress.states == {"a": "running"}
+    assert said[-1].endswith("1 pre-warmed server(s) handed to the idle culler's normal "
+                             "timeout"), said

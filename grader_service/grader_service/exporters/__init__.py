@@ -7,6 +7,7 @@ exporter, so a retry only calls the exporters that have not delivered yet.
 
 from flask import current_app
 
+from ..config import comma_names
 from ..plugins import NamedPlugin, load_class
 
 
@@ -52,8 +53,8 @@ def make_exporter(name, config):
 
 
 def init_app(app):
-    names = [n.strip() for n in app.config["EXPORTERS"].split(",") if n.strip()]
-    app.extensions["grader_exporters"] = [make_exporter(n, app.config) for n in names]
+    app.extensions["grader_exporters"] = [make_exporter(name, app.config)
+                                          for name in comma_names(app.config["EXPORTERS"])]
 
 
 def get_exporters(app=None):
