@@ -29,11 +29,20 @@ assignment, it fetches the course's source notebooks from the grading service in
 background (a failure is a warning naming ``dl-grader fetch-source``). Students' servers
 never load it, and the service answers 403 to them anyway.
 
+The Course menu's "My Results and Feedback" link (``lab-overrides.json``, installed in
+JupyterLab's settings folder) is a path on the hub's host, ``/services/grader/``. Under
+a hub base URL (``JUPYTERHUB_BASE_URL``, e.g. z2jh's ``hub.baseUrl: /jupyter/``) the
+server writes a copy of those overrides with the prefix into a private temporary folder
+at start and points JupyterLab at it.
+
 The role only shapes the UI: the grading service authorizes every request against
 the hub's groups, whatever a browser shows or asks for.
 """
 
+import json
 import os
+import sys
+import tempfile
 from pathlib import Path
 
 c = get_config()  # noqa: F821
@@ -66,3 +75,24 @@ if kernel_idle > 0:
     # an open terminal counts as activity too: stop idle ones after the same time
     c.TerminalManager.cull_inactive_timeout = kernel_idle
     c.TerminalManager.cull_interval = 300
+
+
+def lab_settings_under(base_url, shipped=Path(sys.prefix, "share", "jupyter", "lab", "settings")):
+    """A copy of JupyterLab's shipped settings overrides whose menu links to paths on
+    the hub's host (``/...``) carry ``base_url``; returns the new settings folder."""
+    folder = Path(tempfile.mkdtemp(prefix="dlcourse-lab-settings-"))
+    (folder / "overrides.d").mkdir()
+    for source in sorted((shipped / "overrides.d").glob("*.json")):
+        overrides = json.loads(source.read_text())
+        for menu in overrides.get("@jupyterlab/mainmenu-extension:plugin", {}).get("menus", []):
+            for item in menu.get("items", []):
+                url = item.get("args", {}).get("url", "")
+                if url.startswith("/") and not url.startswith("//"):
+                    item["args"]["url"] = base_url.rstrip("/") + url
+        (folder / "overrides.d" / source.name).write_text(json.dumps(overrides, indent=1))
+    return str(folder)
+
+
+hub_base_url = os.environ.get("JUPYTERHUB_BASE_URL", "/")
+if hub_base_url != "/":
+    c.LabApp.app_settings_dir = lab_settings_under(hub_base_url)
